@@ -1,0 +1,84 @@
+"""What a job handler is, and how any handler is run.
+
+A handler is either a plain callable taking the :class:`~noormme_queue.Job`
+(``def`` or ``async def``) or an object with ``process(job)`` and, optionally,
+``on_complete(job)``, ``on_failure(job, error)``, a pydantic ``payload_model``
+validated at enqueue, and ``retry_policy_for(payload)`` supplying a job's
+default retry policy from its payload. Sync code runs in a worker thread with
+the caller's context copied, so it never blocks the event loop. Handlers never
+see the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
+
+from ..job import JSON, Job
+from ..retry import RetryPolicy
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class JobHandler(Protocol):
+    """The object form of a handler; only ``process`` is required."""
+
+    def process(self, job: Job) -> Any: ...
+
+
+HandlerLike = JobHandler | Callable[[Job], Any]
+
+
+async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
+    """Await ``fn(*args)`` if it is async; run it in a thread (context copied) if not."""
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+    ):
+        return await cast(Callable[..., Awaitable[Any]], fn)(*args)
+    result = await asyncio.to_thread(fn, *args)
+    if inspect.isawaitable(result):  # a sync function that returned a coroutine
+        return await result
+    return result
+
+
+class BoundHandler:
+    """A handler of any accepted shape, behind one async interface."""
+
+    __slots__ = ("_complete", "_fail", "_process", "name", "payload_model", "source")
+
+    def __init__(self, name: str, handler: HandlerLike) -> None:
+        self.name = name
+        self.source = handler
+        process = getattr(handler, "process", None)
+        if callable(process):
+            self._process: Callable[[Job], Any] = process
+        elif callable(handler):
+            self._process = handler
+        else:
+            raise TypeError(
+                f"handler for {name!r} must be a callable or an object with a process(job) "
+                f"method, got {type(handler).__name__}"
+            )
+        self._complete: Callable[[Job], Any] | None = getattr(handler, "on_complete", None)
+        self._fail: Callable[[Job, BaseException], Any] | None = getattr(
+            handler, "on_failure", None
+        )
+        self.payload_model: Any = getattr(handler, "payload_model", None)
+
+    async def process(self, job: Job) -> JSON:
+        return await call_maybe_async(self._process, job)
+
+    async def on_complete(self, job: Job) -> None:
+        if self._complete is not None:
+            await call_maybe_async(self._complete, job)
+
+    async def on_failure(self, job: Job, error: BaseException) -> None:
+        if self._fail is not None:
+            await call_maybe_async(self._fail, job, error)
+
+    def retry_policy_for(self, payload: JSON) -> RetryPolicy | None:
+        hook = getattr(self.source, "retry_policy_for", None)
+        return hook(payload) if callable(hook) else None

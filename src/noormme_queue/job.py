@@ -1,0 +1,192 @@
+"""Plain job data: statuses, the Job record, attempt history, stats and ids."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from .errors import InvalidStatus
+from .retry import RetryPolicy
+
+JSON = Any
+"""A value that survives ``json.dumps``/``json.loads`` unchanged."""
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def parse(cls, value: str | JobStatus) -> JobStatus:
+        """The status named ``value``, or :class:`InvalidStatus` listing the valid names."""
+        try:
+            return cls(value)
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise InvalidStatus(f"unknown job status {value!r}; expected one of {names}") from None
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class AttemptOutcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    LEASE_EXPIRED = "lease_expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One run of a job, kept in its history (the dead-letter record)."""
+
+    attempt: int
+    outcome: AttemptOutcome
+    started_at: datetime | None
+    finished_at: datetime
+    worker_id: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "attempt": self.attempt,
+            "outcome": self.outcome.value,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "worker_id": self.worker_id,
+            "error": self.error,
+            "traceback": self.traceback,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A persistent job as stored. Times are timezone-aware UTC datetimes."""
+
+    id: str
+    type: str
+    payload: JSON
+    status: JobStatus
+    priority: int
+    attempts: int
+    max_attempts: int
+    run_at: datetime
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: JSON = None
+    error: str | None = None
+    history: tuple[Attempt, ...] = ()
+    retry_policy: RetryPolicy | None = None
+    unique_key: str | None = None
+    timeout: float | None = None
+    worker_id: str | None = None
+
+    @property
+    def attempt(self) -> int:
+        """The number of the current (or last) run, counting from 1."""
+        return self.attempts
+
+    def to_dict(self) -> dict[str, JSON]:
+        """A JSON-ready dict (snake_case, ISO-8601 times)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "payload": self.payload,
+            "status": self.status.value,
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "run_at": _iso(self.run_at),
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "result": self.result,
+            "error": self.error,
+            "history": [a.to_dict() for a in self.history],
+            "retry_policy": None if self.retry_policy is None else asdict(self.retry_policy),
+            "unique_key": self.unique_key,
+            "timeout": self.timeout,
+            "worker_id": self.worker_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts of persistent jobs by status."""
+
+    total: int = 0
+    pending: int = 0
+    processing: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """What ``QueueManager.get_status()`` reports about this process."""
+
+    started: bool
+    worker_id: str | None
+    concurrency: int
+    in_flight: int
+    registered_types: tuple[str, ...]
+    unhandled_types: tuple[str, ...]
+    """Job types with pending jobs but no handler here: they wait, they don't fail."""
+    memory_queues: tuple[str, ...] = ()
+    database: str = ""
+    extra: dict[str, JSON] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, JSON]:
+        return asdict(self)
+
+
+def to_datetime(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# -- ids ---------------------------------------------------------------------------------------
+# "job_" + 26 Crockford base32 characters: 48 bits of milliseconds then 80 random bits, like a
+# ULID. Within one process ids are strictly increasing (the random part is incremented inside a
+# millisecond), so they sort by creation time; across processes they are unique.
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_id_lock = threading.Lock()
+_last_ms = 0
+_last_rand = 0
+
+
+def new_job_id() -> str:
+    global _last_ms, _last_rand
+    with _id_lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            ms = _last_ms
+            _last_rand = (_last_rand + 1) & ((1 << 80) - 1)
+        else:
+            _last_rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+        _last_ms = ms
+        value = (ms << 80) | _last_rand
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "job_" + "".join(reversed(chars))
