@@ -91,6 +91,8 @@ class Job:
     unique_key: str | None = None
     timeout: float | None = None
     worker_id: str | None = None
+    progress: JSON = None
+    """What a handler saved with ``save_progress`` during its runs."""
 
     @property
     def attempt(self) -> int:
@@ -118,6 +120,7 @@ class Job:
             "unique_key": self.unique_key,
             "timeout": self.timeout,
             "worker_id": self.worker_id,
+            "progress": self.progress,
         }
 
 
