@@ -19,7 +19,10 @@ from .errors import (
     StoreUnavailable,
     UnknownQueue,
 )
+from .handlers.base import JobHandler
 from .job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, QueueStatus
+from .manager import QueueManager, StopReport, get_queue_manager
+from .progress import save_progress
 from .retry import RetryPolicy
 from .signals import RetryLater, UnrecoverableError
 
@@ -32,6 +35,7 @@ __all__ = [
     "InvalidPayload",
     "InvalidStatus",
     "Job",
+    "JobHandler",
     "JobNotFound",
     "JobStatus",
     "JobTimeout",
@@ -40,14 +44,18 @@ __all__ = [
     "QueueConfig",
     "QueueError",
     "QueueFull",
+    "QueueManager",
     "QueueStats",
     "QueueStatus",
     "RetryLater",
     "RetryPolicy",
     "SchemaTooNew",
+    "StopReport",
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
     "UnknownQueue",
     "UnrecoverableError",
+    "get_queue_manager",
+    "save_progress",
 ]

@@ -1,0 +1,282 @@
+"""``QueueManager``: the facade that wires config, store, worker and maintenance.
+
+It validates requests and delegates; it neither executes jobs (worker.py),
+nor writes SQL (store/), nor schedules maintenance itself (maintenance.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .clock import SYSTEM_CLOCK, Clock
+from .config import QueueConfig
+from .enqueue import JobOptions, build_job, validate_type
+from .errors import InvalidJob
+from .handlers.base import BoundHandler, HandlerLike
+from .job import JSON, Job, JobStatus, QueueStats, QueueStatus
+from .maintenance import Cleaner
+from .retry import RetryPolicy
+from .store import JobStore, store_from_config
+from .sync import SyncQueueManager
+from .worker import Worker
+
+log = logging.getLogger("noormme_queue")
+
+JobSpec = tuple[str, JSON] | tuple[str, JSON, Mapping[str, Any]]
+"""``(type, payload)`` or ``(type, payload, options)`` for ``add_jobs``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """What ``stop()`` did with unfinished work."""
+
+    released: int
+    """Persistent jobs put back to ``pending`` (attempt not spent) after the grace period."""
+    memory_dropped: int = 0
+    """In-memory items still queued when the grace period ended (lost, by design)."""
+
+
+class QueueManager:
+    """One process's view of the queue: enqueue, control, monitor, and run a worker."""
+
+    def __init__(
+        self,
+        config: QueueConfig | None = None,
+        *,
+        store: JobStore | None = None,
+        clock: Clock | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.config = config if config is not None else QueueConfig.from_env()
+        self.clock = clock or SYSTEM_CLOCK
+        self.store = store if store is not None else store_from_config(self.config)
+        self._handlers: dict[str, BoundHandler] = {}
+        self.worker = Worker(
+            self.store, self._handlers, self.config, self.clock, worker_id=worker_id
+        )
+        self.cleaner = Cleaner(
+            self.store,
+            self.clock,
+            older_than_days=self.config.cleanup_days,
+            interval=self.config.cleanup_interval,
+        )
+        self._cleanup_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lifecycle = asyncio.Lock()
+        self.sync = SyncQueueManager(self)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the manager was started on, while it runs."""
+        return self._loop
+
+    async def start(self) -> None:
+        """Open the store and start the worker and the cleanup loop. Idempotent."""
+        async with self._lifecycle:
+            if self._loop is not None:
+                return
+            await self.store.open()
+            self._loop = asyncio.get_running_loop()
+            await self.worker.start()
+            if self.config.cleanup_interval > 0:
+                self._cleanup_task = asyncio.create_task(
+                    self.cleaner.run_forever(), name="noormme-queue cleanup"
+                )
+            log.info(
+                "queue started: worker %s, %s, concurrency %d, handlers: %s",
+                self.worker.worker_id,
+                self.store.description,
+                self.config.concurrency,
+                ", ".join(sorted(self._handlers)) or "none",
+            )
+
+    async def stop(self, timeout: float | None = None) -> StopReport:
+        """Graceful stop: claim nothing new, let in-flight jobs finish for ``timeout`` seconds
+        (default ``QUEUE_SHUTDOWN_TIMEOUT``), put the unfinished back to ``pending`` without
+        spending an attempt, then close the store."""
+        grace = self.config.shutdown_timeout if timeout is None else timeout
+        async with self._lifecycle:
+            released = 0
+            if self._cleanup_task is not None:
+                self._cleanup_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._cleanup_task
+                self._cleanup_task = None
+            if self.worker.started:
+                released = await self.worker.stop(grace)
+            self._loop = None
+            await self.store.close()
+            return StopReport(released=released)
+
+    async def __aenter__(self) -> QueueManager:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    def register_handler(self, job_type: str, handler: HandlerLike) -> None:
+        """Run jobs of ``job_type`` with ``handler`` (replacing any earlier one)."""
+        job_type = validate_type(job_type)
+        bound = BoundHandler(job_type, handler)
+        if job_type in self._handlers:
+            log.info("handler for %r replaced", job_type)
+        self._handlers[job_type] = bound
+        self.worker.wake()
+
+    def handler_for(self, job_type: str) -> BoundHandler | None:
+        return self._handlers.get(job_type)
+
+    @property
+    def handlers(self) -> Mapping[str, BoundHandler]:
+        return self._handlers
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    async def add_job(
+        self,
+        job_type: str,
+        payload: JSON = None,
+        *,
+        priority: int = 0,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
+        unique_key: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Save a job and return its id (the existing job's id if ``unique_key`` matches)."""
+        options = JobOptions(
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            retry_policy=retry_policy,
+            unique_key=unique_key,
+            timeout=timeout,
+        )
+        return (await self._enqueue([(job_type, payload, options)]))[0]
+
+    async def add_jobs(self, jobs: Iterable[JobSpec]) -> list[str]:
+        """Save many jobs in one transaction: all of them, or (on bad input) none."""
+        specs: list[tuple[str, JSON, JobOptions]] = []
+        for index, spec in enumerate(jobs):
+            if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+                raise InvalidJob(
+                    f"jobs[{index}] must be (type, payload) or "
+                    f"(type, payload, options), got {spec!r}"
+                )
+            options = JobOptions.from_mapping(spec[2]) if len(spec) == 3 else JobOptions()
+            specs.append((spec[0], spec[1], options))
+        return await self._enqueue(specs)
+
+    async def _enqueue(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[str]:
+        now = self.clock.now()
+        new_jobs = [
+            build_job(
+                job_type,
+                payload,
+                options,
+                handler=self._handlers.get(job_type),
+                now=now,
+                max_payload_bytes=self.config.max_payload_bytes,
+            )
+            for job_type, payload, options in specs
+        ]
+        if not new_jobs:
+            return []
+        ids = await self.store.enqueue(new_jobs)
+        types = {job.type for job in new_jobs}
+        if any(t in self._handlers for t in types):
+            self.worker.wake()
+        self.worker.keeper.note_pending(t for t in types if t not in self._handlers)
+        return ids
+
+    # -- control and monitoring ----------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return await self.store.get(job_id)
+
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending or processing job (a running handler is cancelled too).
+
+        ``False`` when the id is unknown or the job already finished.
+        """
+        before = await self.store.cancel(job_id, now=self.clock.now())
+        if before is JobStatus.PROCESSING:
+            self.worker.cancel_soon(job_id)
+        return before is not None
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Failed or cancelled -> pending, to run now with its attempts reset."""
+        retried = await self.store.retry(job_id, now=self.clock.now())
+        if retried:
+            self.worker.wake()
+        return retried
+
+    async def get_jobs_by_status(self, status: str | JobStatus, limit: int = 10) -> list[Job]:
+        return await self.list_jobs(status=status, limit=limit)
+
+    async def list_jobs(
+        self,
+        *,
+        status: str | JobStatus | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, filtered; ``before`` pages on from the last id seen."""
+        parsed = None if status is None else JobStatus.parse(status)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidJob(f"limit must be a whole number from 1 to 10000, got {limit!r}")
+        return await self.store.list_jobs(status=parsed, type=type, limit=limit, before=before)
+
+    async def get_stats(self) -> QueueStats:
+        return await self.store.stats()
+
+    def get_status(self) -> QueueStatus:
+        return QueueStatus(
+            started=self.worker.started,
+            worker_id=self.worker.worker_id,
+            concurrency=self.config.concurrency,
+            in_flight=self.worker.in_flight,
+            registered_types=tuple(sorted(self._handlers)),
+            unhandled_types=self.worker.keeper.unhandled_types,
+            database=self.store.description,
+        )
+
+    async def cleanup(self, older_than_days: float | None = None) -> int:
+        """Delete completed and cancelled jobs older than ``older_than_days``
+        (default ``QUEUE_CLEANUP_DAYS``); failed jobs stay as the dead-letter record."""
+        if older_than_days is not None and (
+            isinstance(older_than_days, bool)
+            or not isinstance(older_than_days, int | float)
+            or older_than_days < 0
+        ):
+            raise InvalidJob(f"older_than_days must be a number >= 0, got {older_than_days!r}")
+        return await self.cleaner.run_once(self.clock.now(), older_than_days)
+
+
+_instance: QueueManager | None = None
+_instance_lock = threading.Lock()
+
+
+def get_queue_manager() -> QueueManager:
+    """The process-wide manager, configured from the environment on first use."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = QueueManager(QueueConfig.from_env())
+        return _instance

@@ -1,0 +1,35 @@
+"""Job stores. The backend is chosen by the database URL; drivers load lazily."""
+
+from __future__ import annotations
+
+from ..config import QueueConfig
+from ..errors import ConfigError
+from .base import Claim, Completed, Failed, JobStore, NewJob, Outcome, Recovered, Released
+
+__all__ = [
+    "Claim",
+    "Completed",
+    "Failed",
+    "JobStore",
+    "NewJob",
+    "Outcome",
+    "Recovered",
+    "Released",
+    "store_from_config",
+]
+
+
+def store_from_config(config: QueueConfig) -> JobStore:
+    url = config.database_url
+    if url.startswith("sqlite:"):
+        from .sqlite import SQLiteStore, sqlite_path_from_url
+
+        return SQLiteStore(sqlite_path_from_url(url), synchronous=config.sqlite_synchronous)
+    if url.startswith(("postgresql:", "postgres:")):
+        raise ConfigError(
+            "QUEUE_DATABASE_URL: the PostgreSQL backend is not available in this version yet; "
+            "use sqlite:///path/to/queue.db"
+        )
+    raise ConfigError(
+        f"QUEUE_DATABASE_URL must start with sqlite:/// or postgresql://, got {url!r}"
+    )

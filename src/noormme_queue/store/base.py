@@ -1,0 +1,142 @@
+"""The storage seam: what the worker and manager may ask of a job store.
+
+Operations are named after job state changes and take batches, so one
+transaction serves many jobs. Times are Unix seconds passed in by the caller
+(never read inside SQL), so a pinned clock controls every transition. A store
+holds payloads and results as opaque JSON text and never imports a handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..job import Attempt, Job, JobStatus, QueueStats
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated job ready to be written."""
+
+    id: str
+    type: str
+    payload: str  # JSON text
+    priority: int
+    max_attempts: int
+    run_at: float
+    created_at: float
+    retry_policy: str | None = None  # JSON text
+    unique_key: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Jobs handed to one worker by one ``claim`` call."""
+
+    token: str
+    jobs: list[Job]
+    next_run_at: float | None
+    """When the earliest pending job of the claimed types becomes due (if none was left due)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    job_id: str
+    token: str
+    result: str  # JSON text
+    attempt: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    job_id: str
+    token: str
+    attempt: Attempt
+    retry_at: float | None
+    """When to run again, or ``None`` to fail for good (the dead-letter record)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """Put back to ``pending`` without spending the attempt (graceful shutdown)."""
+
+    job_id: str
+    token: str
+
+
+Outcome = Completed | Failed | Released
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """A job whose lease expired: back to ``pending``, or ``failed`` when out of attempts."""
+
+    job: Job
+
+
+class JobStore(Protocol):
+    """Every backend implements this; the conformance suite in tests/store runs on each."""
+
+    @property
+    def description(self) -> str:
+        """Where the jobs live, safe to show (no password)."""
+        ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Write ``jobs`` in one transaction; a live job with the same unique key wins."""
+        ...
+
+    async def claim(
+        self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
+    ) -> Claim:
+        """Atomically move up to ``limit`` due jobs of ``types`` to ``processing``."""
+        ...
+
+    async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
+        """Apply outcomes; each is a compare-and-set on status and claim token."""
+        ...
+
+    async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
+        """Extend ``(job_id, token)`` leases; return the ids no longer held (cancelled, lost)."""
+        ...
+
+    async def recover_expired(self, *, now: float) -> list[Recovered]: ...
+
+    async def save_progress(self, job_id: str, token: str, progress: str) -> bool: ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first; ``before`` is the id of the last job of the previous page."""
+        ...
+
+    async def stats(self) -> QueueStats: ...
+
+    async def pending_types(self) -> list[str]:
+        """Distinct types that have pending jobs."""
+        ...
+
+    async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
+        """Cancel a pending or processing job; return its status before, or ``None``."""
+        ...
+
+    async def retry(self, job_id: str, *, now: float) -> bool:
+        """Failed or cancelled -> pending now, attempts reset, history kept."""
+        ...
+
+    async def purge(self, *, finished_before: float, limit: int) -> int:
+        """Delete up to ``limit`` completed or cancelled jobs finished before the time."""
+        ...

@@ -1,0 +1,634 @@
+"""The SQLite job store: one file in WAL mode, shared safely by many processes.
+
+Writes (enqueue, claim, settle, cancel, ...) go through the group-commit writer
+thread; reads run on a reader thread with its own connection. Claims are one
+``UPDATE ... RETURNING`` inside ``BEGIN IMMEDIATE``, and every later
+transition is a compare-and-set on ``status`` and ``claim_token``, so a stale
+worker can never overwrite a job that was cancelled or recovered meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
+from ..job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, to_datetime
+from ..retry import RetryPolicy
+from .base import Claim, Completed, Failed, NewJob, Outcome, Recovered, Released
+from .sqlite_schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
+from .sqlite_writer import GroupCommitWriter
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+
+COLUMNS = (
+    "id, type, payload, status, priority, attempts, max_attempts, run_at, created_at, "
+    "started_at, finished_at, result, error, history, retry_policy, unique_key, timeout, "
+    "worker_id, progress"
+)
+
+
+def sqlite_path_from_url(url: str) -> Path:
+    """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` -> a path."""
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/queue.db)")
+    raw = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if raw in ("", ":memory:"):
+        raise ConfigError(
+            "QUEUE_DATABASE_URL needs a file: an in-memory SQLite database cannot be shared "
+            "by the writer and reader connections (use a temporary file instead)"
+        )
+    return Path(raw)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self._writer: GroupCommitWriter | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._reader_conn: sqlite3.Connection | None = None
+
+    @property
+    def description(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        await asyncio.to_thread(self._prepare_file)
+        writer = GroupCommitWriter(self._connect_writer, self.translate)
+        await asyncio.to_thread(writer.start)
+        self._reader = ThreadPoolExecutor(1, "noormme-queue-reader", self._connect_reader)
+        self._writer = writer
+
+    async def close(self) -> None:
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
+        if reader is not None:
+            reader.submit(self._close_reader)
+            await asyncio.to_thread(reader.shutdown, True)
+
+    def _prepare_file(self) -> None:
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot create the database directory {directory}: {exc.strerror or exc}"
+            ) from exc
+        if not self.path.exists() and not os.access(directory, os.W_OK):
+            raise StoreUnavailable(
+                f"cannot create {self.path}: the directory {directory} is not writable"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from exc
+        return conn
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreUnavailable(
+                    f"{self.path}: could not switch to WAL mode (got {mode!r}); is the file on a "
+                    "network filesystem?"
+                )
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self.translate(exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_reader(self) -> None:
+        conn = self._connect()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = 1")
+        self._reader_conn = conn
+
+    def _close_reader(self) -> None:
+        if self._reader_conn is not None:
+            self._reader_conn.close()
+            self._reader_conn = None
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(META_DDL)
+            row = conn.execute(READ_VERSION).fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.path} has queue schema version {version}, but this noormme-queue "
+                    f"knows only up to {SCHEMA_VERSION}: upgrade noormme-queue"
+                )
+            if (
+                version == 0
+                and conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'noormme_jobs'"
+                ).fetchone()
+            ):
+                raise StoreCorrupt(
+                    f"{self.path} has a noormme_jobs table but no schema version: refusing to "
+                    "touch a table this library did not create"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _split_sql(MIGRATIONS[number]):
+                    conn.execute(statement)
+            if version != SCHEMA_VERSION:
+                conn.execute(WRITE_VERSION, (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def translate(self, exc: BaseException) -> StoreError:
+        """Turn a sqlite3 error into a QueueError that names the file and the cause."""
+        if isinstance(exc, StoreError):
+            return exc
+        name = getattr(exc, "sqlite_errorname", "")
+        text = str(exc)
+        where = str(self.path)
+        if name in ("SQLITE_NOTADB",) or "file is not a database" in text:
+            error: StoreError = StoreCorrupt(
+                f"{where} is not a SQLite database (refusing to overwrite it): {text}"
+            )
+        elif name.startswith("SQLITE_CORRUPT") or "malformed" in text:
+            error = StoreCorrupt(f"{where} is damaged: {text}; restore it from a backup")
+        elif name.startswith("SQLITE_FULL") or "disk is full" in text:
+            error = StoreUnavailable(f"{where}: the disk is full ({text}); free space and retry")
+        elif name.startswith("SQLITE_BUSY") or "locked" in text:
+            error = StoreUnavailable(
+                f"{where} stayed locked by another connection ({text}); is a long transaction "
+                "open elsewhere?"
+            )
+        elif name.startswith("SQLITE_READONLY") or "readonly" in text:
+            error = StoreUnavailable(f"{where} is read-only ({text}); check file permissions")
+        elif name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+            error = StoreUnavailable(
+                f"cannot open {where} ({text}); check the path and permissions"
+            )
+        elif name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
+            error = StoreUnavailable(f"{where}: I/O error ({text}); is the disk full or failing?")
+        else:
+            error = StoreError(f"{where}: {type(exc).__name__}: {text}")
+        error.__cause__ = exc
+        return error
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        writer = self._writer
+        if writer is None:
+            await self.open()
+            writer = self._writer
+            assert writer is not None
+        result: T = await writer.submit(fn)
+        return result
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._reader is None:
+            await self.open()
+        reader = self._reader
+        assert reader is not None
+
+        def run() -> T:
+            conn = self._reader_conn
+            assert conn is not None
+            try:
+                return fn(conn)
+            except sqlite3.Error as exc:
+                raise self.translate(exc) from exc
+
+        return await asyncio.get_running_loop().run_in_executor(reader, run)
+
+    @property
+    def commits(self) -> int:
+        return 0 if self._writer is None else self._writer.commits
+
+    # -- operations ----------------------------------------------------------------------------
+
+    async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
+        def write(conn: sqlite3.Connection) -> list[str]:
+            ids: list[str] = []
+            for job in jobs:
+                if job.unique_key is not None:
+                    row = conn.execute(
+                        "SELECT id FROM noormme_jobs WHERE unique_key = ? "
+                        "AND status IN ('pending', 'processing')",
+                        (job.unique_key,),
+                    ).fetchone()
+                    if row is not None:
+                        ids.append(row[0])
+                        continue
+                conn.execute(
+                    "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, "
+                    "run_at, created_at, retry_policy, unique_key, timeout) "
+                    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        job.id,
+                        job.type,
+                        job.payload,
+                        job.priority,
+                        job.max_attempts,
+                        job.run_at,
+                        job.created_at,
+                        job.retry_policy,
+                        job.unique_key,
+                        job.timeout,
+                    ),
+                )
+                ids.append(job.id)
+            return ids
+
+        return await self._write(write)
+
+    async def claim(
+        self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
+    ) -> Claim:
+        token = uuid.uuid4().hex
+        if not types or limit <= 0:
+            return Claim(token, [], None)
+        type_list = tuple(types)
+
+        def write(conn: sqlite3.Connection) -> Claim:
+            rows = conn.execute(
+                _claim_sql(len(type_list)),
+                (token, worker_id, lease_until, now, now, *type_list, limit),
+            ).fetchall()
+            jobs = sorted((_row_to_job(r) for r in rows), key=_claim_order)
+            next_run_at = None
+            if len(jobs) < limit:
+                next_run_at = conn.execute(_next_due_sql(len(type_list)), type_list).fetchone()[0]
+            return Claim(token, jobs, next_run_at)
+
+        return await self._write(write)
+
+    async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
+        def write(conn: sqlite3.Connection) -> list[bool]:
+            applied: list[bool] = []
+            for outcome in outcomes:
+                match outcome:
+                    case Completed():
+                        cur = conn.execute(
+                            _COMPLETE_SQL,
+                            (outcome.result, now, _attempt_json(outcome.attempt),
+                             outcome.job_id, outcome.token),
+                        )  # fmt: skip
+                    case Failed(retry_at=None):
+                        cur = conn.execute(
+                            _FAIL_SQL,
+                            (outcome.attempt.error, now, _attempt_json(outcome.attempt),
+                             outcome.job_id, outcome.token),
+                        )  # fmt: skip
+                    case Failed():
+                        cur = conn.execute(
+                            _RETRY_LATER_SQL,
+                            (outcome.attempt.error, outcome.retry_at,
+                             _attempt_json(outcome.attempt), outcome.job_id, outcome.token),
+                        )  # fmt: skip
+                    case Released():
+                        cur = conn.execute(_RELEASE_SQL, (outcome.job_id, outcome.token))
+                applied.append(cur.rowcount == 1)
+            return applied
+
+        return await self._write(write)
+
+    async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
+        if not held:
+            return set()
+
+        def write(conn: sqlite3.Connection) -> set[str]:
+            lost: set[str] = set()
+            for job_id, token in held:
+                cur = conn.execute(
+                    "UPDATE noormme_jobs SET lease_until = ?"
+                    " WHERE id = ? AND status = 'processing' AND claim_token = ?",
+                    (lease_until, job_id, token),
+                )
+                if cur.rowcount != 1:
+                    lost.add(job_id)
+            return lost
+
+        return await self._write(write)
+
+    async def recover_expired(self, *, now: float) -> list[Recovered]:
+        def write(conn: sqlite3.Connection) -> list[Recovered]:
+            rows = conn.execute(
+                "UPDATE noormme_jobs SET"
+                " status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,"
+                " finished_at = CASE WHEN attempts >= max_attempts THEN :now END,"
+                " run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE :now END,"
+                " error = :error,"
+                " history = json_insert(history, '$[#]', json_object('attempt', attempts,"
+                "   'outcome', 'lease_expired', 'started_at', started_at, 'finished_at', :now,"
+                "   'worker_id', worker_id, 'error', :error, 'traceback', NULL)),"
+                " claim_token = NULL, lease_until = NULL"
+                " WHERE status = 'processing' AND lease_until < :now"
+                f" RETURNING {COLUMNS}",
+                {"now": now, "error": LEASE_EXPIRED},
+            ).fetchall()
+            return [Recovered(_row_to_job(r)) for r in rows]
+
+        return await self._write(write)
+
+    async def save_progress(self, job_id: str, token: str, progress: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE noormme_jobs SET progress = ?"
+                " WHERE id = ? AND status = 'processing' AND claim_token = ?",
+                (progress, job_id, token),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(write)
+
+    async def get(self, job_id: str) -> Job | None:
+        def read(conn: sqlite3.Connection) -> Job | None:
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM noormme_jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            return None if row is None else _row_to_job(row)
+
+        return await self._read(read)
+
+    async def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[Job]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if type is not None:
+            clauses.append("type = ?")
+            params.append(type)
+        if before is not None:
+            clauses.append("id < ?")
+            params.append(before)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {COLUMNS} FROM noormme_jobs {where} ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+
+        def read(conn: sqlite3.Connection) -> list[Job]:
+            return [_row_to_job(r) for r in conn.execute(sql, params)]
+
+        return await self._read(read)
+
+    async def stats(self) -> QueueStats:
+        def read(conn: sqlite3.Connection) -> QueueStats:
+            counts = dict(conn.execute("SELECT status, COUNT(*) FROM noormme_jobs GROUP BY status"))
+            known = {s.value: int(counts.get(s.value, 0)) for s in JobStatus}
+            return QueueStats(total=sum(known.values()), **known)
+
+        return await self._read(read)
+
+    async def pending_types(self) -> list[str]:
+        def read(conn: sqlite3.Connection) -> list[str]:
+            # A skip-scan over the (type, run_at) index: one seek per distinct type.
+            rows = conn.execute(
+                "WITH RECURSIVE t(type) AS ("
+                " SELECT MIN(type) FROM noormme_jobs WHERE status = 'pending'"
+                " UNION ALL"
+                " SELECT (SELECT MIN(type) FROM noormme_jobs"
+                "         WHERE status = 'pending' AND type > t.type)"
+                " FROM t WHERE t.type IS NOT NULL"
+                ") SELECT type FROM t WHERE type IS NOT NULL"
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._read(read)
+
+    async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
+        def write(conn: sqlite3.Connection) -> JobStatus | None:
+            row = conn.execute("SELECT status FROM noormme_jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row[0] not in ("pending", "processing"):
+                return None
+            conn.execute(
+                "UPDATE noormme_jobs SET status = 'cancelled', finished_at = ?,"
+                " claim_token = NULL, lease_until = NULL WHERE id = ?",
+                (now, job_id),
+            )
+            return JobStatus(row[0])
+
+        return await self._write(write)
+
+    async def retry(self, job_id: str, *, now: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            try:
+                cur = conn.execute(
+                    "UPDATE noormme_jobs SET status = 'pending', attempts = 0, run_at = ?,"
+                    " started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
+                    " WHERE id = ? AND status IN ('failed', 'cancelled')",
+                    (now, job_id),
+                )
+            except sqlite3.IntegrityError:
+                return False  # another live job holds its unique_key
+            return cur.rowcount == 1
+
+        return await self._write(write)
+
+    async def purge(self, *, finished_before: float, limit: int) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "DELETE FROM noormme_jobs WHERE id IN (SELECT id FROM noormme_jobs"
+                " INDEXED BY noormme_jobs_finished"
+                " WHERE status IN ('completed', 'cancelled') AND finished_at < ? LIMIT ?)",
+                (finished_before, limit),
+            )
+            return cur.rowcount
+
+        return await self._write(write)
+
+    async def explain(self, sql_name: str) -> list[str]:
+        """The query plan of one of the store's hot queries (for tests and diagnostics)."""
+        queries = {
+            "claim": (_claim_sql(1), ("t", "w", 0.0, 0.0, 0.0, "x", 1)),
+            "next_due": (_next_due_sql(1), ("x",)),
+            "recover": (
+                "SELECT id FROM noormme_jobs WHERE status = 'processing' AND lease_until < ?",
+                (0.0,),
+            ),
+            "purge": (
+                "SELECT id FROM noormme_jobs INDEXED BY noormme_jobs_finished"
+                " WHERE status IN ('completed', 'cancelled')"
+                " AND finished_at < ? LIMIT ?",
+                (0.0, 1),
+            ),
+        }
+        sql, params = queries[sql_name]
+
+        def read(conn: sqlite3.Connection) -> list[str]:
+            return [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+        return await self._read(read)
+
+
+# Every transition of a claimed job is a compare-and-set on its status and claim token.
+_HELD = " WHERE id = ? AND status = 'processing' AND claim_token = ?"
+_APPEND_ATTEMPT = "history = json_insert(history, '$[#]', json(?))"
+_COMPLETE_SQL = (
+    "UPDATE noormme_jobs SET status = 'completed', result = ?, error = NULL, finished_at = ?,"
+    f" claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}" + _HELD
+)
+_FAIL_SQL = (
+    "UPDATE noormme_jobs SET status = 'failed', error = ?, finished_at = ?,"
+    f" claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}" + _HELD
+)
+_RETRY_LATER_SQL = (
+    "UPDATE noormme_jobs SET status = 'pending', error = ?, run_at = ?,"
+    f" claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}" + _HELD
+)
+_RELEASE_SQL = (
+    "UPDATE noormme_jobs SET status = 'pending', attempts = attempts - 1,"
+    " claim_token = NULL, lease_until = NULL" + _HELD
+)
+
+LEASE_EXPIRED = "lease expired: the worker running this job stopped renewing it (killed or hung)"
+
+
+@cache
+def _claim_sql(type_count: int) -> str:
+    marks = ", ".join("?" * type_count)
+    return (
+        "UPDATE noormme_jobs SET status = 'processing', attempts = attempts + 1,"
+        " claim_token = ?, worker_id = ?, lease_until = ?, started_at = ?"
+        " WHERE id IN (SELECT id FROM noormme_jobs INDEXED BY noormme_jobs_claim"
+        f"   WHERE status = 'pending' AND run_at <= ? AND type IN ({marks})"
+        "   ORDER BY priority DESC, run_at, id LIMIT ?)"
+        f" RETURNING {COLUMNS}"
+    )
+
+
+@cache
+def _next_due_sql(type_count: int) -> str:
+    # One index seek per type; MIN over the union.
+    per_type = " UNION ALL ".join(
+        "SELECT MIN(run_at) AS due FROM noormme_jobs WHERE status = 'pending' AND type = ?"
+        for _ in range(type_count)
+    )
+    return f"SELECT MIN(due) FROM ({per_type})"
+
+
+def _claim_order(job: Job) -> tuple[int, Any, str]:
+    return (-job.priority, job.run_at, job.id)
+
+
+def _attempt_json(attempt: Attempt) -> str:
+    return json.dumps(
+        {
+            "attempt": attempt.attempt,
+            "outcome": attempt.outcome.value,
+            "started_at": None if attempt.started_at is None else attempt.started_at.timestamp(),
+            "finished_at": attempt.finished_at.timestamp(),
+            "worker_id": attempt.worker_id,
+            "error": attempt.error,
+            "traceback": attempt.traceback,
+        }
+    )
+
+
+def _attempt_from_json(data: dict[str, Any]) -> Attempt:
+    finished = to_datetime(data.get("finished_at"))
+    assert finished is not None
+    return Attempt(
+        attempt=int(data["attempt"]),
+        outcome=AttemptOutcome(data["outcome"]),
+        started_at=to_datetime(data.get("started_at")),
+        finished_at=finished,
+        worker_id=data.get("worker_id"),
+        error=data.get("error"),
+        traceback=data.get("traceback"),
+    )
+
+
+def _row_to_job(row: Sequence[Any]) -> Job:
+    (
+        id_,
+        type_,
+        payload,
+        status,
+        priority,
+        attempts,
+        max_attempts,
+        run_at,
+        created_at,
+        started_at,
+        finished_at,
+        result,
+        error,
+        history,
+        retry_policy,
+        unique_key,
+        timeout,
+        worker_id,
+        progress,
+    ) = row
+    run_at_dt = to_datetime(run_at)
+    created_dt = to_datetime(created_at)
+    assert run_at_dt is not None and created_dt is not None
+    return Job(
+        id=id_,
+        type=type_,
+        payload=json.loads(payload),
+        status=JobStatus(status),
+        priority=priority,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        run_at=run_at_dt,
+        created_at=created_dt,
+        started_at=to_datetime(started_at),
+        finished_at=to_datetime(finished_at),
+        result=None if result is None else json.loads(result),
+        error=error,
+        history=tuple(_attempt_from_json(a) for a in json.loads(history)),
+        retry_policy=None if retry_policy is None else RetryPolicy(**json.loads(retry_policy)),
+        unique_key=unique_key,
+        timeout=timeout,
+        worker_id=worker_id,
+        progress=None if progress is None else json.loads(progress),
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration script (they contain no semicolons inside literals)."""
+    statements = []
+    for chunk in script.split(";"):
+        lines = [ln for ln in chunk.splitlines() if not ln.strip().startswith("--")]
+        text = "\n".join(lines).strip()
+        if text:
+            statements.append(text)
+    return statements

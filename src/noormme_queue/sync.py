@@ -1,0 +1,146 @@
+"""The synchronous face of :class:`~noormme_queue.QueueManager`, for WSGI code and scripts.
+
+Every method runs the async method of the same name to completion and returns
+its result; there is no second implementation. When the manager was started
+on an event loop (say, a worker in this process), calls go to that loop;
+otherwise they go to a private loop in a background thread (the "portal"),
+so a Django or Flask view can enqueue without any loop of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .job import JSON, Job, JobStatus, QueueStats, QueueStatus
+from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .manager import JobSpec, QueueManager, StopReport
+
+T = TypeVar("T")
+
+
+class SyncQueueManager:
+    def __init__(self, manager: QueueManager) -> None:
+        self._manager = manager
+        self._portal: asyncio.AbstractEventLoop | None = None
+        self._portal_thread: threading.Thread | None = None
+        self._portal_lock = threading.Lock()
+
+    def _call(self, factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        target = self._manager.loop
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is not None and (target is None or current is target):
+            raise RuntimeError(
+                "qm.sync.* blocks until done, so it cannot run inside an event loop; "
+                "await the async method of the same name instead"
+            )
+        if target is None or not target.is_running():
+            target = self._portal_loop()
+        return asyncio.run_coroutine_threadsafe(factory(), target).result()
+
+    def _portal_loop(self) -> asyncio.AbstractEventLoop:
+        with self._portal_lock:
+            if self._portal is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="noormme-queue-sync", daemon=True
+                )
+                thread.start()
+                self._portal, self._portal_thread = loop, thread
+            return self._portal
+
+    def close(self) -> None:
+        """Stop the manager if this face started it, and end the background loop."""
+        with self._portal_lock:
+            loop, thread = self._portal, self._portal_thread
+            self._portal = self._portal_thread = None
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._manager.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    # -- the same methods as QueueManager ------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker on the background loop (for a WSGI process that runs jobs too)."""
+        manager = self._manager
+        if manager.loop is not None:
+            return
+        asyncio.run_coroutine_threadsafe(manager.start(), self._portal_loop()).result()
+
+    def stop(self, timeout: float | None = None) -> StopReport:
+        return self._call(lambda: self._manager.stop(timeout))
+
+    def add_job(
+        self,
+        job_type: str,
+        payload: JSON = None,
+        *,
+        priority: int = 0,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
+        unique_key: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        return self._call(
+            lambda: self._manager.add_job(
+                job_type,
+                payload,
+                priority=priority,
+                delay=delay,
+                run_at=run_at,
+                max_attempts=max_attempts,
+                retry_policy=retry_policy,
+                unique_key=unique_key,
+                timeout=timeout,
+            )
+        )
+
+    def add_jobs(self, jobs: Iterable[JobSpec]) -> list[str]:
+        specs = list(jobs)
+        return self._call(lambda: self._manager.add_jobs(specs))
+
+    def get_job(self, job_id: str) -> Job | None:
+        return self._call(lambda: self._manager.get_job(job_id))
+
+    def cancel_job(self, job_id: str) -> bool:
+        return self._call(lambda: self._manager.cancel_job(job_id))
+
+    def retry_job(self, job_id: str) -> bool:
+        return self._call(lambda: self._manager.retry_job(job_id))
+
+    def get_jobs_by_status(self, status: str | JobStatus, limit: int = 10) -> list[Job]:
+        return self._call(lambda: self._manager.get_jobs_by_status(status, limit))
+
+    def list_jobs(
+        self,
+        *,
+        status: str | JobStatus | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[Job]:
+        return self._call(
+            lambda: self._manager.list_jobs(status=status, type=type, limit=limit, before=before)
+        )
+
+    def get_stats(self) -> QueueStats:
+        return self._call(self._manager.get_stats)
+
+    def get_status(self) -> QueueStatus:
+        return self._manager.get_status()
+
+    def cleanup(self, older_than_days: float | None = None) -> int:
+        return self._call(lambda: self._manager.cleanup(older_than_days))

@@ -1,0 +1,426 @@
+"""The persistent worker: claim -> run -> settle, with leases, retries and graceful stop.
+
+One asyncio task claims jobs (only of the types this process has handlers for,
+only as many as it has free slots) and starts one task per job. A job's task
+runs the handler, turns what happened into an outcome (completed, failed with a
+retry time, failed for good, released on shutdown) and settles it with a
+compare-and-set, so a job cancelled or recovered meanwhile is never
+overwritten. Leases are renewed from a thread (see maintenance.py), so a
+handler that blocks the event loop does not lose its jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal
+
+from .clock import Clock
+from .config import QueueConfig
+from .errors import JobTimeout
+from .handlers.base import BoundHandler
+from .job import JSON, Attempt, AttemptOutcome, Job, JobStatus, to_datetime
+from .maintenance import LeaseKeeper
+from .progress import current_reporter
+from .retry import RetryPolicy, should_retry
+from .signals import RetryLater, UnrecoverableError
+from .store import Completed, Failed, JobStore, Outcome, Released
+
+log = logging.getLogger("noormme_queue.worker")
+
+MAX_TRACEBACK_CHARS = 16_000
+
+CancelReason = Literal["cancelled", "shutdown", "lost"]
+
+
+def new_worker_id() -> str:
+    """Unique per process start: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _Running:
+    __slots__ = ("job", "reason", "task", "token")
+
+    def __init__(self, job: Job, token: str) -> None:
+        self.job = job
+        self.token = token
+        self.task: asyncio.Task[None] | None = None
+        self.reason: CancelReason | None = None
+
+
+class _ProgressReporter:
+    __slots__ = ("job_id", "store", "token")
+
+    def __init__(self, store: JobStore, job_id: str, token: str) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.token = token
+
+    async def save(self, progress: JSON) -> bool:
+        return await self.store.save_progress(self.job_id, self.token, json.dumps(progress))
+
+
+class Worker:
+    def __init__(
+        self,
+        store: JobStore,
+        handlers: Mapping[str, BoundHandler],
+        config: QueueConfig,
+        clock: Clock,
+        *,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.config = config
+        self.clock = clock
+        self.worker_id = worker_id or new_worker_id()
+        self._rng = rng or random.Random()
+        self._running: dict[str, _Running] = {}
+        self._running_lock = threading.Lock()  # the lease keeper thread reads _running
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = asyncio.Event()
+        self._want_claim = True
+        self._next_due: float | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.keeper = LeaseKeeper(self)
+        self.processed = 0
+
+    # -- public face ---------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._main is not None and not self._main.done()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def held_leases(self) -> list[tuple[str, str]]:
+        with self._running_lock:
+            return [(r.job.id, r.token) for r in self._running.values()]
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._wakeup = asyncio.Event()
+        self._want_claim = True
+        self._main = asyncio.create_task(
+            self._claim_loop(), name=f"noormme-worker {self.worker_id}"
+        )
+        self.keeper.start(self._loop)
+
+    def wake(self) -> None:
+        """New work may be due: claim now. Safe to call from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake_local()
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._wake_local)
+
+    def cancel_local(self, job_id: str, reason: CancelReason = "cancelled") -> bool:
+        """Cancel the handler of a job running here (it was cancelled or lost in the store)."""
+        running = self._running.get(job_id)
+        if running is None or running.task is None or running.task.done():
+            return False
+        running.reason = running.reason or reason
+        running.task.cancel()
+        return True
+
+    def cancel_soon(self, job_id: str) -> None:
+        """Thread-safe :meth:`cancel_local` for a job cancelled by a person."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.cancel_local, job_id, "cancelled")
+
+    async def stop(self, timeout: float) -> int:
+        """Claim nothing new; give in-flight jobs ``timeout`` seconds; release the rest.
+
+        Returns how many unfinished jobs were put back to ``pending``.
+        """
+        self._stopping = True
+        self._wakeup.set()
+        if self._main is not None:
+            await self._main
+            self._main = None
+        tasks = [r.task for r in list(self._running.values()) if r.task is not None]
+        if tasks and timeout > 0:
+            await asyncio.wait(tasks, timeout=timeout)
+        unfinished = [r for r in list(self._running.values()) if r.task and not r.task.done()]
+        for running in unfinished:
+            self.cancel_local(running.job.id, "shutdown")
+        if unfinished:
+            await asyncio.gather(*(r.task for r in unfinished if r.task), return_exceptions=True)
+            log.info(
+                "worker %s put %d unfinished job(s) back to pending",
+                self.worker_id,
+                len(unfinished),
+            )
+        await asyncio.to_thread(self.keeper.stop)
+        return len(unfinished)
+
+    # -- claiming ------------------------------------------------------------------------------
+
+    def _wake_local(self) -> None:
+        self._want_claim = True
+        self._wakeup.set()
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            free = self.config.concurrency - len(self._running)
+            types = list(self.handlers)
+            if free > 0 and self._want_claim and types:
+                self._want_claim = False
+                limit = min(free, self.config.batch_size)
+                try:
+                    await self._claim(types, limit)
+                except Exception:
+                    log.exception(
+                        "worker %s could not claim jobs; retrying in %.1fs",
+                        self.worker_id,
+                        self.config.interval,
+                    )
+                    await self._sleep(self.config.interval)
+                    self._want_claim = True
+                continue
+            await self._sleep(self._poll_delay())
+
+    async def _claim(self, types: list[str], limit: int) -> None:
+        now = self.clock.now()
+        claim = await self.store.claim(
+            types,
+            limit,
+            now=now,
+            lease_until=now + self.config.lease_timeout,
+            worker_id=self.worker_id,
+        )
+        if self._stopping and claim.jobs:
+            # Stop began while the claim was in flight: hand the jobs straight back.
+            await self.store.settle(
+                [Released(j.id, claim.token) for j in claim.jobs], now=self.clock.now()
+            )
+            return
+        for job in claim.jobs:
+            running = _Running(job, claim.token)
+            with self._running_lock:
+                self._running[job.id] = running
+            running.task = asyncio.create_task(self._run(running), name=f"job {job.id}")
+        self._next_due = claim.next_run_at
+        if len(claim.jobs) == limit:
+            self._want_claim = True  # there may be more
+
+    def _poll_delay(self) -> float:
+        delay = self.config.interval
+        if self._next_due is not None:
+            delay = min(delay, max(0.0, self._next_due - self.clock.now()))
+        return delay
+
+    async def _sleep(self, delay: float) -> None:
+        self._wakeup.clear()
+        if self._stopping:
+            return
+        try:
+            async with asyncio.timeout(delay):
+                await self._wakeup.wait()
+        except TimeoutError:
+            self._want_claim = True  # poll: other processes may have enqueued
+            self._next_due = None
+
+    # -- running one job -----------------------------------------------------------------------
+
+    async def _run(self, running: _Running) -> None:
+        job = running.job
+        try:
+            outcome, error, result = await self._execute(running)
+            if outcome is None:
+                return
+            applied = (await self.store.settle([outcome], now=self.clock.now()))[0]
+            if not applied:
+                log.warning(
+                    "job %s (%s): outcome dropped, the job was cancelled or recovered "
+                    "while running",
+                    job.id,
+                    job.type,
+                )
+                return
+            await self._after(job, outcome, error, result)
+        except Exception:
+            log.exception(
+                "job %s (%s): could not record its outcome; its lease will expire and "
+                "it will be recovered",
+                job.id,
+                job.type,
+            )
+        finally:
+            with self._running_lock:
+                self._running.pop(job.id, None)
+            self.processed += 1
+            if self._want_claim and not self._stopping:
+                self._wakeup.set()
+
+    async def _execute(
+        self, running: _Running
+    ) -> tuple[Outcome | None, BaseException | None, JSON]:
+        """Run the handler; return (outcome or None if nothing to settle, error, result)."""
+        job = running.job
+        started = _dt(self.clock.now())
+        handler = self.handlers.get(job.type)
+        if handler is None:  # unregistered after the claim
+            error: BaseException = LookupError(f"no handler registered for job type {job.type!r}")
+            return self._failure(running, error, started), error, None
+        deadline: asyncio.Timeout | None = None
+        reporter = current_reporter.set(_ProgressReporter(self.store, job.id, running.token))
+        try:
+            if job.timeout:
+                async with asyncio.timeout(job.timeout) as deadline:
+                    result = await handler.process(job)
+            else:
+                result = await handler.process(job)
+        except asyncio.CancelledError:
+            if running.reason == "shutdown":
+                return Released(job.id, running.token), None, None
+            if running.reason is not None:  # cancelled by a person, or the lease was lost
+                log.info("job %s (%s) stopped: %s", job.id, job.type, running.reason)
+                return None, None, None
+            raise
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
+                error = JobTimeout(f"job {job.id} ran longer than its timeout of {job.timeout}s")
+                return self._failure(running, error, started, timed_out=True), error, None
+            return self._failure(running, exc, started), exc, None
+        finally:
+            current_reporter.reset(reporter)
+        try:
+            result_json = json.dumps(result, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            error = TypeError(f"the handler's result is not JSON-serialisable: {exc}")
+            return self._failure(running, error, started), error, None
+        attempt = Attempt(
+            job.attempts,
+            AttemptOutcome.COMPLETED,
+            started,
+            finished_at=_dt(self.clock.now()),
+            worker_id=self.worker_id,
+        )
+        return Completed(job.id, running.token, result_json, attempt), None, result
+
+    def _failure(
+        self, running: _Running, error: BaseException, started: datetime, *, timed_out: bool = False
+    ) -> Failed:
+        job = running.job
+        now = self.clock.now()
+        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        attempt = Attempt(
+            job.attempts,
+            AttemptOutcome.TIMED_OUT if timed_out else AttemptOutcome.FAILED,
+            started,
+            finished_at=_dt(now),
+            worker_id=self.worker_id,
+            error=message,
+            traceback="".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:],
+        )
+        retry_at: float | None = None
+        if not isinstance(error, UnrecoverableError) and should_retry(
+            job.attempts, job.max_attempts
+        ):
+            if isinstance(error, RetryLater):
+                delay = error.delay
+            else:
+                policy = job.retry_policy or RetryPolicy(max_retries=job.max_attempts - 1)
+                delay = policy.delay(job.attempts, self._rng)
+            retry_at = now + delay
+            log.warning(
+                "job %s (%s) attempt %d/%d failed on worker %s: %s; retrying in %.2fs",
+                job.id,
+                job.type,
+                job.attempts,
+                job.max_attempts,
+                self.worker_id,
+                message,
+                delay,
+            )
+        else:
+            log.error(
+                "job %s (%s) failed for good after attempt %d/%d on worker %s: %s",
+                job.id,
+                job.type,
+                job.attempts,
+                job.max_attempts,
+                self.worker_id,
+                message,
+            )
+        return Failed(job.id, running.token, attempt, retry_at)
+
+    async def _after(
+        self, job: Job, outcome: Outcome, error: BaseException | None, result: JSON
+    ) -> None:
+        """Run on_complete / on_failure; a hook that raises is logged and changes nothing."""
+        handler = self.handlers.get(job.type)
+        if handler is None:
+            return
+        finished = _dt(self.clock.now())
+        try:
+            if isinstance(outcome, Completed):
+                await handler.on_complete(
+                    dataclasses.replace(
+                        job,
+                        status=JobStatus.COMPLETED,
+                        result=result,
+                        finished_at=finished,
+                        history=(*job.history, outcome.attempt),
+                    )
+                )
+            elif isinstance(outcome, Failed) and outcome.retry_at is None and error is not None:
+                await handler.on_failure(
+                    dataclasses.replace(
+                        job,
+                        status=JobStatus.FAILED,
+                        error=outcome.attempt.error,
+                        finished_at=finished,
+                        history=(*job.history, outcome.attempt),
+                    ),
+                    error,
+                )
+        except Exception:
+            log.exception(
+                "job %s (%s): a completion hook raised; the job's outcome stands", job.id, job.type
+            )
+
+    async def run_failure_hook(self, job: Job, error: BaseException) -> None:
+        """on_failure for a job that failed for good outside a handler run (lease expiry)."""
+        handler = self.handlers.get(job.type)
+        if handler is None:
+            return
+        try:
+            await handler.on_failure(job, error)
+        except Exception:
+            log.exception("job %s (%s): on_failure raised", job.id, job.type)
+
+
+def _dt(ts: float) -> datetime:
+    value = to_datetime(ts)
+    assert value is not None
+    return value
