@@ -72,15 +72,9 @@ class LeaseKeeper:
         held = worker.held_leases()
         lost = await store.extend_leases(held, now + worker.config.lease_timeout)
         loop = self._worker_loop
-        for job_id in lost:
-            log.warning(
-                "worker %s lost job %s (cancelled or recovered elsewhere); stopping it",
-                worker.worker_id,
-                job_id,
-            )
-            if loop is not None:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(worker.cancel_local, job_id, "lost")
+        if lost and loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(worker.leases_lost, lost)
         recovered = await store.recover_expired(now=now)
         failed = 0
         for item in recovered:

@@ -22,9 +22,9 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from .clock import Clock
 from .config import QueueConfig
@@ -35,7 +35,7 @@ from .maintenance import LeaseKeeper
 from .progress import current_reporter
 from .retry import RetryPolicy, should_retry
 from .signals import RetryLater, UnrecoverableError
-from .store import Completed, Failed, JobStore, Outcome, Released
+from .store import Claim, Completed, Failed, JobStore, Outcome, Released
 
 log = logging.getLogger("noormme_queue.worker")
 
@@ -57,6 +57,20 @@ class _Running:
         self.token = token
         self.task: asyncio.Task[None] | None = None
         self.reason: CancelReason | None = None
+
+
+class _Finished:
+    """A job whose handler returned or raised, waiting for its outcome to be saved."""
+
+    __slots__ = ("error", "job", "outcome", "result")
+
+    def __init__(
+        self, outcome: Outcome, job: Job, error: BaseException | None = None, result: JSON = None
+    ) -> None:
+        self.outcome = outcome
+        self.job = job
+        self.error = error
+        self.result = result
 
 
 class _ProgressReporter:
@@ -89,13 +103,18 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self._rng = rng or random.Random()
         self._running: dict[str, _Running] = {}
-        self._running_lock = threading.Lock()  # the lease keeper thread reads _running
+        self._running_lock = threading.Lock()  # the lease keeper thread reads these
+        # Outcomes wait here and are saved by the claim loop, in one write together with the
+        # next claim: one transaction per cycle, not one per job.
+        self._outbox: list[_Finished] = []
+        self._settling: list[_Finished] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup = asyncio.Event()
         self._want_claim = True
         self._next_due: float | None = None
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
+        self._hook_tasks: set[asyncio.Task[None]] = set()
         self.keeper = LeaseKeeper(self)
         self.processed = 0
 
@@ -110,8 +129,12 @@ class Worker:
         return len(self._running)
 
     def held_leases(self) -> list[tuple[str, str]]:
+        """Jobs this worker holds: running, or finished with the outcome not yet saved."""
         with self._running_lock:
-            return [(r.job.id, r.token) for r in self._running.values()]
+            held = [(r.job.id, r.token) for r in self._running.values()]
+            held += [(f.outcome.job_id, f.outcome.token) for f in self._outbox]
+            held += [(f.outcome.job_id, f.outcome.token) for f in self._settling]
+        return held
 
     async def start(self) -> None:
         if self.started:
@@ -149,6 +172,17 @@ class Worker:
         running.task.cancel()
         return True
 
+    def leases_lost(self, job_ids: Iterable[str]) -> None:
+        """The store no longer has these jobs as ours: stop the ones still running."""
+        for job_id in job_ids:
+            if self.cancel_local(job_id, "lost"):
+                log.warning(
+                    "worker %s lost job %s (cancelled, or recovered after its lease "
+                    "expired); its handler was stopped",
+                    self.worker_id,
+                    job_id,
+                )
+
     def cancel_soon(self, job_id: str) -> None:
         """Thread-safe :meth:`cancel_local` for a job cancelled by a person."""
         loop = self._loop
@@ -163,9 +197,6 @@ class Worker:
         """
         self._stopping = True
         self._wakeup.set()
-        if self._main is not None:
-            await self._main
-            self._main = None
         tasks = [r.task for r in list(self._running.values()) if r.task is not None]
         if tasks and timeout > 0:
             await asyncio.wait(tasks, timeout=timeout)
@@ -179,49 +210,94 @@ class Worker:
                 self.worker_id,
                 len(unfinished),
             )
+        if self._main is not None:
+            # The loop exits once every outcome is saved; if the store is down that may never
+            # happen, and the leases then expire and recovery hands the jobs out again.
+            done, _ = await asyncio.wait([self._main], timeout=max(timeout, 5.0))
+            if not done:
+                log.error(
+                    "worker %s could not save %d outcome(s) before stopping; their "
+                    "jobs will be recovered when the leases expire",
+                    self.worker_id,
+                    len(self._outbox) + len(self._settling),
+                )
+                self._main.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._main
+            self._main = None
         await asyncio.to_thread(self.keeper.stop)
         return len(unfinished)
 
-    # -- claiming ------------------------------------------------------------------------------
+    # -- the claim loop ------------------------------------------------------------------------
 
     def _wake_local(self) -> None:
         self._want_claim = True
         self._wakeup.set()
 
     async def _claim_loop(self) -> None:
-        while not self._stopping:
+        while True:
             free = self.config.concurrency - len(self._running)
             types = list(self.handlers)
-            if free > 0 and self._want_claim and types:
-                self._want_claim = False
-                limit = min(free, self.config.batch_size)
+            claim_now = free > 0 and self._want_claim and bool(types) and not self._stopping
+            if self._outbox or claim_now:
+                limit = min(free, self.config.batch_size) if claim_now else 0
+                if claim_now:
+                    self._want_claim = False
                 try:
-                    await self._claim(types, limit)
+                    await self._cycle(types, limit)
                 except Exception:
                     log.exception(
-                        "worker %s could not claim jobs; retrying in %.1fs",
+                        "worker %s: the job store failed; retrying in %.1fs",
                         self.worker_id,
                         self.config.interval,
                     )
+                    self._want_claim = self._want_claim or claim_now
                     await self._sleep(self.config.interval)
-                    self._want_claim = True
                 continue
+            if self._stopping and not self._running and not self._settling:
+                return
             await self._sleep(self._poll_delay())
 
-    async def _claim(self, types: list[str], limit: int) -> None:
+    async def _cycle(self, types: list[str], limit: int) -> None:
+        """Save waiting outcomes and claim up to ``limit`` jobs, in one group commit."""
         now = self.clock.now()
-        claim = await self.store.claim(
-            types,
-            limit,
-            now=now,
-            lease_until=now + self.config.lease_timeout,
-            worker_id=self.worker_id,
-        )
+        self._settling, self._outbox = self._outbox, []
+        writes: list[Any] = []
+        if self._settling:
+            writes.append(self.store.settle([f.outcome for f in self._settling], now=now))
+        if limit:
+            writes.append(
+                self.store.claim(
+                    types,
+                    limit,
+                    now=now,
+                    lease_until=now + self.config.lease_timeout,
+                    worker_id=self.worker_id,
+                )
+            )
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        if self._settling:
+            settled = results.pop(0)
+            if isinstance(settled, BaseException):
+                self._outbox[:0] = self._settling  # keep them; try again next cycle
+                self._settling = []
+                if limit and not isinstance(results[0], BaseException):
+                    self._start_jobs(results[0], limit)
+                raise settled
+            for finished, applied in zip(self._settling, settled, strict=True):
+                self._saved(finished, applied)
+            self._settling = []
+        if limit:
+            claim = results[0]
+            if isinstance(claim, BaseException):
+                raise claim
+            self._start_jobs(claim, limit)
+
+    def _start_jobs(self, claim: Claim, limit: int) -> None:
         if self._stopping and claim.jobs:
             # Stop began while the claim was in flight: hand the jobs straight back.
-            await self.store.settle(
-                [Released(j.id, claim.token) for j in claim.jobs], now=self.clock.now()
-            )
+            for job in claim.jobs:
+                self._outbox.append(_Finished(Released(job.id, claim.token), job))
             return
         for job in claim.jobs:
             running = _Running(job, claim.token)
@@ -253,33 +329,43 @@ class Worker:
 
     async def _run(self, running: _Running) -> None:
         job = running.job
+        finished: _Finished | None = None
         try:
             outcome, error, result = await self._execute(running)
-            if outcome is None:
-                return
-            applied = (await self.store.settle([outcome], now=self.clock.now()))[0]
-            if not applied:
+            if outcome is not None:
+                finished = _Finished(outcome, job, error, result)
+        except Exception:  # a bug of ours, not the handler's: the lease will expire
+            log.exception("job %s (%s): internal error running it", job.id, job.type)
+        finally:
+            with self._running_lock:
+                if finished is not None:
+                    self._outbox.append(finished)
+                self._running.pop(job.id, None)
+            self.processed += 1
+            self._wakeup.set()  # the claim loop saves the outcome and fills the slot
+
+    def _saved(self, finished: _Finished, applied: bool) -> None:
+        """An outcome reached the store (or was refused): run the hooks it calls for."""
+        job, outcome = finished.job, finished.outcome
+        if not applied:
+            if not isinstance(outcome, Released):
                 log.warning(
                     "job %s (%s): outcome dropped, the job was cancelled or recovered "
                     "while running",
                     job.id,
                     job.type,
                 )
-                return
-            await self._after(job, outcome, error, result)
-        except Exception:
-            log.exception(
-                "job %s (%s): could not record its outcome; its lease will expire and "
-                "it will be recovered",
-                job.id,
-                job.type,
-            )
-        finally:
-            with self._running_lock:
-                self._running.pop(job.id, None)
-            self.processed += 1
-            if self._want_claim and not self._stopping:
-                self._wakeup.set()
+            return
+        handler = self.handlers.get(job.type)
+        if handler is None:
+            return
+        wants_hook = (isinstance(outcome, Completed) and handler.has_on_complete) or (
+            isinstance(outcome, Failed) and outcome.retry_at is None and handler.has_on_failure
+        )
+        if wants_hook:
+            task = asyncio.create_task(self._after(finished), name=f"hooks of job {job.id}")
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_tasks.discard)
 
     async def _execute(
         self, running: _Running
@@ -374,32 +460,31 @@ class Worker:
             )
         return Failed(job.id, running.token, attempt, retry_at)
 
-    async def _after(
-        self, job: Job, outcome: Outcome, error: BaseException | None, result: JSON
-    ) -> None:
+    async def _after(self, finished: _Finished) -> None:
         """Run on_complete / on_failure; a hook that raises is logged and changes nothing."""
+        job, outcome, error = finished.job, finished.outcome, finished.error
         handler = self.handlers.get(job.type)
         if handler is None:
             return
-        finished = _dt(self.clock.now())
+        done_at = _dt(self.clock.now())
         try:
             if isinstance(outcome, Completed):
                 await handler.on_complete(
                     dataclasses.replace(
                         job,
                         status=JobStatus.COMPLETED,
-                        result=result,
-                        finished_at=finished,
+                        result=finished.result,
+                        finished_at=done_at,
                         history=(*job.history, outcome.attempt),
                     )
                 )
-            elif isinstance(outcome, Failed) and outcome.retry_at is None and error is not None:
+            elif isinstance(outcome, Failed) and error is not None:
                 await handler.on_failure(
                     dataclasses.replace(
                         job,
                         status=JobStatus.FAILED,
                         error=outcome.attempt.error,
-                        finished_at=finished,
+                        finished_at=done_at,
                         history=(*job.history, outcome.attempt),
                     ),
                     error,

@@ -47,7 +47,15 @@ async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
 class BoundHandler:
     """A handler of any accepted shape, behind one async interface."""
 
-    __slots__ = ("_complete", "_fail", "_process", "name", "payload_model", "source")
+    __slots__ = (
+        "_complete",
+        "_fail",
+        "_process",
+        "_process_is_async",
+        "name",
+        "payload_model",
+        "source",
+    )
 
     def __init__(self, name: str, handler: HandlerLike) -> None:
         self.name = name
@@ -67,8 +75,19 @@ class BoundHandler:
             handler, "on_failure", None
         )
         self.payload_model: Any = getattr(handler, "payload_model", None)
+        self._process_is_async = inspect.iscoroutinefunction(self._process)
+
+    @property
+    def has_on_complete(self) -> bool:
+        return self._complete is not None
+
+    @property
+    def has_on_failure(self) -> bool:
+        return self._fail is not None
 
     async def process(self, job: Job) -> JSON:
+        if self._process_is_async:
+            return await self._process(job)
         return await call_maybe_async(self._process, job)
 
     async def on_complete(self, job: Job) -> None:

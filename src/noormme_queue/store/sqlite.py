@@ -294,27 +294,36 @@ class SQLiteStore:
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
         def write(conn: sqlite3.Connection) -> list[bool]:
+            completed = [o for o in outcomes if isinstance(o, Completed)]
+            applied_ids = _complete_many(conn, completed, now) if completed else set()
             applied: list[bool] = []
             for outcome in outcomes:
                 match outcome:
                     case Completed():
-                        cur = conn.execute(
-                            _COMPLETE_SQL,
-                            (outcome.result, now, _attempt_json(outcome.attempt),
-                             outcome.job_id, outcome.token),
-                        )  # fmt: skip
+                        applied.append(outcome.job_id in applied_ids)
+                        continue
                     case Failed(retry_at=None):
                         cur = conn.execute(
                             _FAIL_SQL,
-                            (outcome.attempt.error, now, _attempt_json(outcome.attempt),
-                             outcome.job_id, outcome.token),
-                        )  # fmt: skip
+                            (
+                                outcome.attempt.error,
+                                now,
+                                _attempt_json(outcome.attempt),
+                                outcome.job_id,
+                                outcome.token,
+                            ),
+                        )
                     case Failed():
                         cur = conn.execute(
                             _RETRY_LATER_SQL,
-                            (outcome.attempt.error, outcome.retry_at,
-                             _attempt_json(outcome.attempt), outcome.job_id, outcome.token),
-                        )  # fmt: skip
+                            (
+                                outcome.attempt.error,
+                                outcome.retry_at,
+                                _attempt_json(outcome.attempt),
+                                outcome.job_id,
+                                outcome.token,
+                            ),
+                        )
                     case Released():
                         cur = conn.execute(_RELEASE_SQL, (outcome.job_id, outcome.token))
                 applied.append(cur.rowcount == 1)
@@ -500,10 +509,46 @@ class SQLiteStore:
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = " WHERE id = ? AND status = 'processing' AND claim_token = ?"
 _APPEND_ATTEMPT = "history = json_insert(history, '$[#]', json(?))"
-_COMPLETE_SQL = (
-    "UPDATE noormme_jobs SET status = 'completed', result = ?, error = NULL, finished_at = ?,"
-    f" claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}" + _HELD
-)
+# Completions, the bulk of all settles, are saved with one statement per batch.
+COMPLETE_CHUNK = 200
+
+
+@cache
+def _complete_sql(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        f"WITH v(id, token, result, started_at, finished_at, worker_id) AS (VALUES {values})"
+        " UPDATE noormme_jobs SET status = 'completed', result = v.result, error = NULL,"
+        " finished_at = v.finished_at, claim_token = NULL, lease_until = NULL,"
+        " history = json_insert(history, '$[#]', json_object('attempt', noormme_jobs.attempts,"
+        "   'outcome', 'completed', 'started_at', v.started_at, 'finished_at', v.finished_at,"
+        "   'worker_id', v.worker_id, 'error', NULL, 'traceback', NULL))"
+        " FROM v WHERE noormme_jobs.id = v.id AND noormme_jobs.status = 'processing'"
+        " AND noormme_jobs.claim_token = v.token"
+        " RETURNING noormme_jobs.id"
+    )
+
+
+def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now: float) -> set[str]:
+    applied: set[str] = set()
+    for start in range(0, len(outcomes), COMPLETE_CHUNK):
+        chunk = outcomes[start : start + COMPLETE_CHUNK]
+        params: list[Any] = []
+        for o in chunk:
+            started = o.attempt.started_at
+            params += (
+                o.job_id,
+                o.token,
+                o.result,
+                None if started is None else started.timestamp(),
+                now,
+                o.attempt.worker_id,
+            )
+        rows = conn.execute(_complete_sql(len(chunk)), params)
+        applied.update(row[0] for row in rows)
+    return applied
+
+
 _FAIL_SQL = (
     "UPDATE noormme_jobs SET status = 'failed', error = ?, finished_at = ?,"
     f" claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}" + _HELD
