@@ -1,0 +1,129 @@
+"""What only the SQLite backend has: the file, its pragmas, schema versions, query plans."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from noormme_queue import ConfigError, SchemaTooNew, StoreCorrupt
+from noormme_queue.store.sqlite import SQLiteStore, sqlite_path_from_url
+from noormme_queue.store.sqlite_schema import SCHEMA_VERSION
+
+from .conftest import T0, new_job
+
+
+async def test_file_is_wal_with_the_configured_synchronous(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db", synchronous="FULL")
+    await store.open()
+    await store.enqueue([new_job()])
+    sync_level = await store._write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+    busy = await store._write(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0])
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT value FROM noormme_meta WHERE key = 'schema_version'").fetchone()[
+        0
+    ] == str(SCHEMA_VERSION)
+    conn.close()
+    assert sync_level == 2  # FULL
+    assert busy > 0
+
+
+async def test_claim_and_maintenance_queries_use_their_indexes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db")
+    await store.open()
+    claim_plan = " | ".join(await store.explain("claim"))
+    assert "noormme_jobs_claim" in claim_plan
+    assert "TEMP B-TREE" not in claim_plan  # ordered by the index, never sorted
+    assert "noormme_jobs_due" in " ".join(await store.explain("next_due"))
+    assert "noormme_jobs_finished" in " ".join(await store.explain("purge"))
+    assert "noormme_jobs_status" in " ".join(await store.explain("recover"))
+    await store.close()
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "UPDATE noormme_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="upgrade noormme-queue"):
+        await SQLiteStore(path).open()
+
+
+async def test_reopening_keeps_jobs_and_migrates_once(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    first = SQLiteStore(path)
+    await first.open()
+    job = new_job(payload={"keep": 1})
+    await first.enqueue([job])
+    await first.close()
+    second = SQLiteStore(path)
+    await second.open()
+    got = await second.get(job.id)
+    await second.close()
+    assert got is not None and got.payload == {"keep": 1}
+
+
+async def test_a_file_that_is_not_a_database_is_reported_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    path.write_bytes(b"these are my notes, not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreCorrupt, match=str(path)):
+        await SQLiteStore(path).open()
+    assert path.read_bytes() == before
+
+
+async def test_a_foreign_jobs_table_is_not_touched(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE noormme_jobs (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreCorrupt, match="did not create"):
+        await SQLiteStore(path).open()
+
+
+async def test_the_queue_can_share_a_file_with_the_application(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (name TEXT)")
+    conn.execute("PRAGMA user_version = 42")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    await store.enqueue([new_job()])
+    await store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 42
+    conn.close()
+
+
+def test_url_parsing() -> None:
+    assert sqlite_path_from_url("sqlite:///./data/queue.db") == Path("./data/queue.db")
+    assert sqlite_path_from_url("sqlite:////var/q.db") == Path("/var/q.db")
+    with pytest.raises(ConfigError, match="in-memory"):
+        sqlite_path_from_url("sqlite:///:memory:")
+    with pytest.raises(ConfigError):
+        sqlite_path_from_url("mysql://x")
+
+
+async def test_group_commit_puts_concurrent_writes_in_few_transactions(tmp_path: Path) -> None:
+    import asyncio
+
+    store = SQLiteStore(tmp_path / "q.db")
+    await store.open()
+    await store.enqueue([new_job()])
+    before = store.commits
+    await asyncio.gather(*(store.enqueue([new_job(run_at=T0 + i)]) for i in range(200)))
+    commits = store.commits - before
+    await store.close()
+    assert commits < 200  # many requests shared a transaction

@@ -1,0 +1,213 @@
+"""A hypothesis state machine: the store against a plain-Python model, with a pinned clock."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from noormme_queue.job import Attempt, AttemptOutcome, JobStatus
+from noormme_queue.store import Completed, Failed, Outcome, Released
+from noormme_queue.store.sqlite import SQLiteStore
+
+from .conftest import T0, new_job
+
+LEASE = 30.0
+
+
+@dataclass
+class Model:
+    status: str
+    priority: int
+    run_at: float
+    created: int
+    attempts: int = 0
+    max_attempts: int = 2
+    token: str | None = None
+    lease_until: float | None = None
+    finished_at: float | None = None
+
+
+def _attempt(n: int, now: float) -> Attempt:
+    at = datetime.fromtimestamp(now, UTC)
+    return Attempt(n, AttemptOutcome.FAILED, at, at, "w", "e", None)
+
+
+class StoreMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp())
+        self.loop = asyncio.new_event_loop()
+        self.store = SQLiteStore(self.dir / "q.db")
+        self.run(self.store.open())
+        self.now = T0
+        self.jobs: dict[str, Model] = {}
+        self.created = 0
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        self.run(self.store.close())
+        self.loop.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def held(self) -> list[str]:
+        return sorted(i for i, m in self.jobs.items() if m.status == "processing")
+
+    @rule(
+        priority=st.integers(-2, 2),
+        delay=st.sampled_from([0.0, 0.0, 5.0, 50.0]),
+        max_attempts=st.integers(1, 3),
+    )
+    def enqueue(self, priority: int, delay: float, max_attempts: int) -> None:
+        job = new_job(
+            priority=priority,
+            run_at=self.now + delay,
+            created_at=self.now,
+            max_attempts=max_attempts,
+        )
+        assert self.run(self.store.enqueue([job])) == [job.id]
+        self.created += 1
+        self.jobs[job.id] = Model(
+            "pending", priority, self.now + delay, self.created, max_attempts=max_attempts
+        )
+
+    @rule(limit=st.integers(1, 4))
+    def claim(self, limit: int) -> None:
+        got = self.run(
+            self.store.claim(
+                ["t"], limit, now=self.now, lease_until=self.now + LEASE, worker_id="w"
+            )
+        )
+        due = sorted(
+            (m.priority * -1, m.run_at, m.created, i)
+            for i, m in self.jobs.items()
+            if m.status == "pending" and m.run_at <= self.now
+        )
+        expected = [i for *_, i in due[:limit]]
+        assert [j.id for j in got.jobs] == expected
+        for job_id in expected:
+            m = self.jobs[job_id]
+            m.status, m.token, m.lease_until = "processing", got.token, self.now + LEASE
+            m.attempts += 1
+
+    @rule(data=st.data(), outcome=st.sampled_from(["complete", "retry", "fail", "release"]))
+    def settle(self, data: st.DataObject, outcome: str) -> None:
+        held = self.held()
+        if not held:
+            return
+        job_id = data.draw(st.sampled_from(held))
+        m = self.jobs[job_id]
+        assert m.token is not None
+        stale = data.draw(st.booleans())
+        token = "stale-token" if stale else m.token
+        result: Outcome
+        if outcome == "complete":
+            result = Completed(job_id, token, "1", _attempt(m.attempts, self.now))
+        elif outcome == "retry":
+            result = Failed(job_id, token, _attempt(m.attempts, self.now), self.now + 10)
+        elif outcome == "fail":
+            result = Failed(job_id, token, _attempt(m.attempts, self.now), None)
+        else:
+            result = Released(job_id, token)
+        applied = self.run(self.store.settle([result], now=self.now))
+        assert applied == [not stale]
+        if stale:
+            return
+        m.token = m.lease_until = None
+        if outcome == "complete":
+            m.status, m.finished_at = "completed", self.now
+        elif outcome == "retry":
+            m.status, m.run_at = "pending", self.now + 10
+        elif outcome == "fail":
+            m.status, m.finished_at = "failed", self.now
+        else:
+            m.status = "pending"
+            m.attempts -= 1
+
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        if not self.jobs:
+            return
+        job_id = data.draw(st.sampled_from(sorted(self.jobs)))
+        m = self.jobs[job_id]
+        before = self.run(self.store.cancel(job_id, now=self.now))
+        if m.status in ("pending", "processing"):
+            assert before == JobStatus(m.status)
+            m.status, m.finished_at, m.token, m.lease_until = "cancelled", self.now, None, None
+        else:
+            assert before is None
+
+    @rule(data=st.data())
+    def retry(self, data: st.DataObject) -> None:
+        if not self.jobs:
+            return
+        job_id = data.draw(st.sampled_from(sorted(self.jobs)))
+        m = self.jobs[job_id]
+        ok = self.run(self.store.retry(job_id, now=self.now))
+        assert ok == (m.status in ("failed", "cancelled"))
+        if ok:
+            m.status, m.attempts, m.run_at, m.finished_at = "pending", 0, self.now, None
+
+    @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
+    def advance_and_recover(self, seconds: float) -> None:
+        self.now += seconds
+        recovered = self.run(self.store.recover_expired(now=self.now))
+        expected = {
+            i
+            for i, m in self.jobs.items()
+            if m.status == "processing" and (m.lease_until or 0) < self.now
+        }
+        assert {r.job.id for r in recovered} == expected
+        for job_id in expected:
+            m = self.jobs[job_id]
+            m.token = m.lease_until = None
+            if m.attempts >= m.max_attempts:
+                m.status, m.finished_at = "failed", self.now
+            else:
+                m.status, m.run_at = "pending", self.now
+
+    @rule(age=st.sampled_from([0.0, 5.0, 100.0]))
+    def purge(self, age: float) -> None:
+        cutoff = self.now - age
+        removed = self.run(self.store.purge(finished_before=cutoff, limit=1000))
+        gone = [
+            i
+            for i, m in self.jobs.items()
+            if m.status in ("completed", "cancelled")
+            and m.finished_at is not None
+            and m.finished_at < cutoff
+        ]
+        assert removed == len(gone)
+        for job_id in gone:
+            del self.jobs[job_id]
+
+    @invariant()
+    def counts_and_rows_match_the_model(self) -> None:
+        stats = self.run(self.store.stats())
+        assert stats.total == len(self.jobs)
+        for status in JobStatus:
+            expected = sum(1 for m in self.jobs.values() if m.status == status.value)
+            assert getattr(stats, status.value) == expected
+        for job_id, m in self.jobs.items():
+            row = self.run(self.store.get(job_id))
+            assert row is not None
+            assert (row.status.value, row.attempts) == (m.status, m.attempts)
+
+
+StoreMachine.TestCase.settings = settings(
+    max_examples=40,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestStoreStateMachine = StoreMachine.TestCase

@@ -1,0 +1,47 @@
+"""The public surface is exactly what __init__ re-exports, sorted."""
+
+from __future__ import annotations
+
+import types
+
+import noormme_queue
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert noormme_queue.__all__ == sorted(noormme_queue.__all__)
+    for name in noormme_queue.__all__:
+        assert hasattr(noormme_queue, name), name
+
+
+def test_nothing_else_leaks() -> None:
+    public = {
+        name
+        for name, value in vars(noormme_queue).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(noormme_queue.__all__)
+
+
+def test_design_names_are_exported() -> None:
+    for name in (
+        "get_queue_manager",
+        "QueueManager",
+        "QueueConfig",
+        "Job",
+        "JobStatus",
+        "QueueStats",
+        "RetryPolicy",
+        "QueueError",
+    ):
+        assert name in noormme_queue.__all__
+
+
+def test_every_error_derives_from_queue_error() -> None:
+    for name in noormme_queue.__all__:
+        value = getattr(noormme_queue, name)
+        if (
+            isinstance(value, type)
+            and issubclass(value, Exception)
+            and name not in ("RetryLater", "UnrecoverableError")
+        ):
+            assert issubclass(value, noormme_queue.QueueError), name
