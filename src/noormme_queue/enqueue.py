@@ -144,7 +144,7 @@ def build_job(
         priority=priority,
         max_attempts=max_attempts,
         run_at=run_at,
-        created_at=now,
+        created_at=round(now, 6),
         retry_policy=None if policy is None else json.dumps(policy.to_dict()),
         unique_key=unique_key,
         timeout=None if timeout is None else float(timeout),
@@ -173,10 +173,10 @@ def _run_at(options: JobOptions, now: float) -> float:
             )
         when = run_at.timestamp()
     else:
-        return now
+        return round(now, 6)
     if when > MAX_TIMESTAMP:
         raise InvalidJob("the job would run after the year 9999; check delay / run_at")
-    return when
+    return round(when, 6)  # microseconds, exactly what a datetime holds
 
 
 def _policy(options: JobOptions, handler: BoundHandler | None, payload: JSON) -> RetryPolicy | None:

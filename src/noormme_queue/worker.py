@@ -40,6 +40,7 @@ from .store import Claim, Completed, Failed, JobStore, Outcome, Released
 log = logging.getLogger("noormme_queue.worker")
 
 MAX_TRACEBACK_CHARS = 16_000
+MIN_SLEEP = 0.001  # never spin, even when the next job is due "now"
 
 CancelReason = Literal["cancelled", "shutdown", "lost"]
 
@@ -311,13 +312,11 @@ class Worker:
     def _poll_delay(self) -> float:
         delay = self.config.interval
         if self._next_due is not None:
-            delay = min(delay, max(0.0, self._next_due - self.clock.now()))
+            delay = min(delay, max(MIN_SLEEP, self._next_due - self.clock.now()))
         return delay
 
     async def _sleep(self, delay: float) -> None:
         self._wakeup.clear()
-        if self._stopping:
-            return
         try:
             async with asyncio.timeout(delay):
                 await self._wakeup.wait()
@@ -437,7 +436,7 @@ class Worker:
             else:
                 policy = job.retry_policy or RetryPolicy(max_retries=job.max_attempts - 1)
                 delay = policy.delay(job.attempts, self._rng)
-            retry_at = now + delay
+            retry_at = round(now + delay, 6)  # microseconds, as a datetime holds it
             log.warning(
                 "job %s (%s) attempt %d/%d failed on worker %s: %s; retrying in %.2fs",
                 job.id,

@@ -1,0 +1,95 @@
+"""Bad input gets a clear QueueError naming the problem, and nothing is written."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from noormme_queue import (
+    InvalidJob,
+    InvalidPayload,
+    InvalidStatus,
+    PayloadTooLarge,
+    QueueConfig,
+    QueueError,
+    QueueManager,
+)
+
+
+@pytest.fixture
+async def small(db_url: str) -> Any:
+    qm = QueueManager(QueueConfig(database_url=db_url, max_payload_bytes=100))
+    yield qm
+    assert (await qm.get_stats()).total == 0, "a refused job must leave no row"
+    await qm.stop()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"payload": {"when": datetime.now()}}, InvalidPayload, "not JSON-serialisable"),
+        ({"payload": {"x": math.nan}}, InvalidPayload, "not JSON-serialisable"),
+        ({"payload": {"blob": "x" * 200}}, PayloadTooLarge, "QUEUE_MAX_PAYLOAD_BYTES"),
+        ({"delay": -1}, InvalidJob, "delay"),
+        ({"delay": math.inf}, InvalidJob, "delay"),
+        ({"delay": 10**12}, InvalidJob, "year 9999"),
+        ({"run_at": datetime(2030, 1, 1)}, InvalidJob, "timezone-aware"),
+        (
+            {"run_at": datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))},
+            InvalidJob,
+            "year 9999",
+        ),
+        ({"run_at": "tomorrow"}, InvalidJob, "datetime"),
+        ({"delay": 1, "run_at": datetime.now(UTC)}, InvalidJob, "not both"),
+        ({"job_type": ""}, InvalidJob, "job type"),
+        ({"job_type": "   "}, InvalidJob, "job type"),
+        ({"job_type": None}, InvalidJob, "job type"),
+        ({"priority": "high"}, InvalidJob, "priority"),
+        ({"priority": 2**70}, InvalidJob, "priority"),
+        ({"max_attempts": 0}, InvalidJob, "max_attempts"),
+        ({"timeout": 0}, InvalidJob, "timeout"),
+        ({"unique_key": ""}, InvalidJob, "unique_key"),
+        ({"retry_policy": {"maxRetries": -1}}, InvalidJob, "max_retries"),
+        ({"retry_policy": {"tries": 3}}, InvalidJob, "no option 'tries'"),
+        ({"retry_policy": {"max_retries": 4}, "max_attempts": 2}, InvalidJob, "contradicts"),
+    ],
+)
+async def test_refused_at_enqueue(
+    small: QueueManager, kwargs: dict[str, Any], error: type[QueueError], words: str
+) -> None:
+    args = {"job_type": "t", "payload": {"ok": 1}} | kwargs
+    with pytest.raises(error, match=words):
+        await small.add_job(args.pop("job_type"), args.pop("payload"), **args)
+
+
+async def test_one_bad_job_in_a_batch_writes_none(small: QueueManager) -> None:
+    with pytest.raises(InvalidPayload):
+        await small.add_jobs([("t", {"ok": 1}), ("t", {"bad": {1, 2}}), ("t", {"ok": 2})])
+    with pytest.raises(InvalidJob, match=r"jobs\[1\]"):
+        await small.add_jobs([("t", {}), "not a tuple"])  # type: ignore[list-item]
+    with pytest.raises(InvalidJob, match="unknown job option"):
+        await small.add_jobs([("t", {}, {"prio": 1})])
+
+
+async def test_unknown_status_names_the_valid_ones(small: QueueManager) -> None:
+    with pytest.raises(InvalidStatus, match="pending, processing, completed, failed, cancelled"):
+        await small.get_jobs_by_status("done")
+    with pytest.raises(InvalidJob, match="limit"):
+        await small.get_jobs_by_status("failed", limit=0)
+    with pytest.raises(InvalidJob, match="older_than_days"):
+        await small.cleanup(older_than_days=-1)
+
+
+async def test_errors_are_value_errors_too(small: QueueManager) -> None:
+    with pytest.raises(ValueError):
+        await small.add_job("t", {}, delay=-5)
+
+
+def test_a_handler_must_be_callable_or_have_process(small: QueueManager) -> None:
+    with pytest.raises(TypeError, match="process"):
+        small.register_handler("t", 42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidJob):
+        small.register_handler("", lambda job: None)
