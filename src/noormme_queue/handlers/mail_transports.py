@@ -32,6 +32,10 @@ logger = logging.getLogger("noormme_queue.handlers.email")
 MAX_API_RESPONSE_BYTES = 1024 * 1024
 
 
+class TemporaryMailError(Exception):
+    """The mail server deferred the message (a 4xx reply): the job's backoff retries it."""
+
+
 class MailTransport(Protocol):
     name: str
 
@@ -101,16 +105,18 @@ class SmtpTransport:
                 timeout=self.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise UnrecoverableError(
-                "every recipient was refused: "
-                + "; ".join(f"{r.recipient} ({r.code} {r.message})" for r in exc.recipients)
-            ) from None
+            detail = "every recipient was refused: " + "; ".join(
+                f"{r.recipient} ({r.code} {r.message})" for r in exc.recipients
+            )
+            if all(r.code >= 500 for r in exc.recipients):
+                raise UnrecoverableError(detail) from None
+            raise TemporaryMailError(detail) from None
         except aiosmtplib.SMTPResponseException as exc:
             # 5xx is the server's final answer; 4xx (greylisting, full mailbox) may pass later.
             detail = f"SMTP server answered {exc.code} {exc.message}"
             if exc.code >= 500:
                 raise UnrecoverableError(detail) from None
-            raise RuntimeError(detail) from None
+            raise TemporaryMailError(detail) from None
         return {
             "response": response,
             "refused": {address: f"{r.code} {r.message}" for address, r in refused.items()},
