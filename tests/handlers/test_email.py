@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from noormme_queue.config import QueueConfig
 from noormme_queue.handlers import (
     EmailPayload,
     EmailSettings,
@@ -19,10 +20,10 @@ from noormme_queue.handlers import (
     build_builtin_processors,
 )
 from noormme_queue.handlers.mail_models import Attachment
-from noormme_queue.config import QueueConfig
 from noormme_queue.signals import RetryLater, UnrecoverableError
 
-from .conftest import HttpServer, Reply, SmtpServer as LocalSmtp, make_job
+from .conftest import HttpServer, Reply, make_job
+from .conftest import SmtpServer as LocalSmtp
 
 PDF_BYTES = bytes(range(256)) * 40  # every byte value: any mangling shows
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\xff" * 500

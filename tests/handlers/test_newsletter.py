@@ -7,12 +7,18 @@ from typing import Any
 import pytest
 
 from noormme_queue.config import QueueConfig
-from noormme_queue.handlers import EmailSettings, Mailer, NewsletterPayload, SmtpServer
-from noormme_queue.handlers import build_builtin_handlers
+from noormme_queue.handlers import (
+    EmailSettings,
+    Mailer,
+    NewsletterPayload,
+    SmtpServer,
+    build_builtin_handlers,
+)
 from noormme_queue.progress import current_reporter
 from noormme_queue.signals import UnrecoverableError
 
-from .conftest import RecordingReporter, SmtpServer as LocalSmtp, make_job
+from .conftest import RecordingReporter, make_job
+from .conftest import SmtpServer as LocalSmtp
 
 RECIPIENTS = [f"reader{i}@example.com" for i in range(5)]
 

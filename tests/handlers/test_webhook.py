@@ -101,7 +101,9 @@ async def test_network_error_is_retried_with_backoff() -> None:
     assert not isinstance(caught.value, RetryLater | UnrecoverableError)
 
 
-@pytest.mark.parametrize("secret", ["plain-shared-secret", "whsec_" + base64.b64encode(b"k" * 24).decode()])
+@pytest.mark.parametrize(
+    "secret", ["plain-shared-secret", "whsec_" + base64.b64encode(b"k" * 24).decode()]
+)
 async def test_signature_verifies(http_server: HttpServer, secret: str) -> None:
     http_server.routes["/hook"] = Reply(200, b"ok", {})
     await deliver({"url": http_server.url("/hook"), "body": {"a": 1}, "secret": secret})
@@ -148,7 +150,7 @@ async def test_redirect_within_the_host_is_followed(http_server: HttpServer) -> 
 
 async def test_loopback_is_refused_by_default(http_server: HttpServer) -> None:
     http_server.routes["/hook"] = Reply(200, b"ok", {})
-    with pytest.raises(DestinationNotAllowed, match="127.0.0.1"):
+    with pytest.raises(DestinationNotAllowed, match=r"127\.0\.0\.1"):
         await deliver({"url": http_server.url("/hook")}, allow_private=False)
     assert http_server.requests == []
 
@@ -178,10 +180,17 @@ def test_retry_policy_comes_from_the_payload() -> None:
     handler = webhook_handler()
     spec_style = {
         "url": "https://api.example.com/webhook",
-        "retryPolicy": {"maxRetries": 5, "baseDelay": 2000, "maxDelay": 30000, "backoffMultiplier": 2},
+        "retryPolicy": {
+            "maxRetries": 5,
+            "baseDelay": 2000,
+            "maxDelay": 30000,
+            "backoffMultiplier": 2,
+        },
     }
     policy = handler.retry_policy_for(spec_style)
-    assert policy == RetryPolicy(max_retries=5, base_delay=2.0, max_delay=30.0, backoff_multiplier=2)
+    assert policy == RetryPolicy(
+        max_retries=5, base_delay=2.0, max_delay=30.0, backoff_multiplier=2
+    )
     assert handler.retry_policy_for({"url": "https://a.example"}) is None
     # the normalised (stored) payload gives the same policy
     stored = WebhookPayload.model_validate(spec_style).model_dump(mode="json")

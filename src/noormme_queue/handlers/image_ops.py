@@ -35,7 +35,9 @@ def open_image(path: Path, max_pixels: int) -> tuple[Image.Image, str | None]:
     """
     try:
         image = Image.open(path)
-    except Image.DecompressionBombError as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # The warning is raised only where warnings are errors; otherwise our check below
+        # refuses the image anyway.
         raise UnrecoverableError(f"image refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError) as exc:  # Pillow raises SyntaxError for some corrupt files
         raise UnrecoverableError(f"{path.name} is not an image Pillow can read: {exc}") from None
