@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..job import JSON, Job
+from ..signals import UnrecoverableError
 from .image_files import operations_digest, output_name, resolve_input, write_atomically
 from .image_models import (
     ImageOptions,
@@ -62,7 +63,12 @@ class ImageProcessor:
         job_id: str | None,
         finals: list[ResizeOperation | None],
     ) -> list[dict[str, Any]]:
-        from . import image_ops  # Pillow is imported only when an image job runs
+        try:
+            from . import image_ops  # Pillow is imported only when an image job runs
+        except ImportError as exc:
+            raise UnrecoverableError(
+                "image jobs need Pillow: pip install 'noormme-queue[image]'"
+            ) from exc
 
         source = resolve_input(payload.image_path, self.settings.input_dirs)
         if payload.format:
