@@ -1,0 +1,115 @@
+"""Newsletter delivery: one message per recipient, progress saved, retries skip the delivered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from noormme_queue.config import QueueConfig
+from noormme_queue.handlers import (
+    EmailSettings,
+    Mailer,
+    NewsletterPayload,
+    SmtpServer,
+    build_builtin_handlers,
+)
+from noormme_queue.progress import current_reporter
+from noormme_queue.signals import UnrecoverableError
+
+from .conftest import RecordingReporter, make_job
+from .conftest import SmtpServer as LocalSmtp
+
+RECIPIENTS = [f"reader{i}@example.com" for i in range(5)]
+
+
+def newsletter_handler(server: LocalSmtp) -> Any:
+    settings = EmailSettings(transport="smtp", smtp=SmtpServer.from_url(server.url))
+    return build_builtin_handlers(QueueConfig(), email=settings)["newsletter"]
+
+
+def payload(to: list[str]) -> dict[str, Any]:
+    return {"to": to, "subject": "Weekly Newsletter", "html": "<h1>This week's updates</h1>"}
+
+
+async def test_each_recipient_gets_their_own_message(
+    smtp_server: LocalSmtp, reporter: RecordingReporter
+) -> None:
+    current_reporter.set(reporter)
+    result = await newsletter_handler(smtp_server).process(
+        make_job("newsletter", payload(RECIPIENTS))
+    )
+    received = smtp_server.recorder.received
+    assert [r.recipients for r in received] == [[a] for a in RECIPIENTS]
+    assert [r.message()["To"] for r in received] == RECIPIENTS  # nobody sees the others
+    assert result["sent"] == 5 and result["failed"] == 0 and result["total"] == 5
+    # progress was saved after every message, counting up
+    assert [p["sent"] for p in reporter.saved] == [1, 2, 3, 4, 5]
+    assert reporter.saved[-1]["total"] == 5
+
+
+async def test_retry_sends_only_to_recipients_not_yet_delivered(
+    smtp_server: LocalSmtp, reporter: RecordingReporter
+) -> None:
+    current_reporter.set(reporter)
+    handler = newsletter_handler(smtp_server)
+    # The server defers the third recipient once: the first run stops there.
+    smtp_server.recorder.refuse_once[RECIPIENTS[2]] = "451 mailbox busy"
+    with pytest.raises(Exception, match="451") as caught:
+        await handler.process(make_job("newsletter", payload(RECIPIENTS)))
+    assert not isinstance(caught.value, UnrecoverableError)
+    saved = reporter.saved[-1]
+    assert saved["delivered"] == RECIPIENTS[:2]
+
+    # The retry finds the saved progress on the job, as the worker hands it back.
+    result = await handler.process(make_job("newsletter", payload(RECIPIENTS), progress=saved))
+
+    delivered = [r.recipients[0] for r in smtp_server.recorder.received]
+    assert delivered == RECIPIENTS  # each exactly once, across both runs
+    assert result["sent"] == 5 and result["delivered"] == RECIPIENTS
+
+
+async def test_permanently_refused_recipient_is_reported_and_the_rest_still_sent(
+    smtp_server: LocalSmtp,
+) -> None:
+    smtp_server.recorder.refuse[RECIPIENTS[1]] = "550 no such user"
+    result = await newsletter_handler(smtp_server).process(
+        make_job("newsletter", payload(RECIPIENTS[:3]))
+    )
+    assert [r.recipients[0] for r in smtp_server.recorder.received] == [
+        RECIPIENTS[0],
+        RECIPIENTS[2],
+    ]
+    assert result["sent"] == 2 and result["failed"] == 1
+    assert "550" in result["refused"][RECIPIENTS[1]]
+
+
+async def test_all_refused_fails_for_good(smtp_server: LocalSmtp) -> None:
+    for address in RECIPIENTS[:2]:
+        smtp_server.recorder.refuse[address] = "550 no such user"
+    with pytest.raises(UnrecoverableError):
+        await newsletter_handler(smtp_server).process(
+            make_job("newsletter", payload(RECIPIENTS[:2]))
+        )
+
+
+async def test_duplicate_addresses_are_sent_once(smtp_server: LocalSmtp) -> None:
+    await newsletter_handler(smtp_server).process(
+        make_job("newsletter", payload(["a@example.com", "A@Example.com", "Ann <a@example.com>"]))
+    )
+    assert len(smtp_server.recorder.received) == 1
+
+
+async def test_rate_limit_paces_between_messages(smtp_server: LocalSmtp) -> None:
+    waits: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    settings = EmailSettings(
+        transport="smtp", smtp=SmtpServer.from_url(smtp_server.url), rate_limit=120
+    )
+    mailer = Mailer(settings, sleep=record_sleep)
+    await mailer.send_newsletter(NewsletterPayload.model_validate(payload(RECIPIENTS[:3])))
+    assert waits == [0.5, 0.5]  # 120 per minute: half a second between the three messages
+    assert len(smtp_server.recorder.received) == 3
