@@ -83,7 +83,8 @@ class RunMetrics:
         """Jobs finished per second over the recent window ending at ``now``."""
         if self._first_started is None:
             return 0.0
-        oldest = int(now) - self._rate_window  # buckets after this second count
+        # A bucket [s, s + 1) counts if it overlaps the window (now - rate_window, now].
+        oldest = now - self._rate_window - 1
         finished = self._bucket_count if self._bucket_second > oldest else 0
         finished += sum(count for second, count in self._buckets if second > oldest)
         span = min(float(self._rate_window), now - self._first_started)

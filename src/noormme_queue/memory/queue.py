@@ -479,40 +479,48 @@ class InMemoryQueue(Generic[P, R]):
                     self._maybe_idle()
 
     async def _wait_for_start(self, worker: _Worker, job: _Job) -> bool:
-        """Sleep until the pacer lets ``job`` start; ``False`` if it should not start now."""
-        assert self._pacer is not None
+        """Wait until the pacer lets ``job`` start; ``False`` if it should not start now.
+
+        The start is committed at the moment the job really starts (not when the
+        wait began), so the pacing guarantee holds for actual start times.
+        """
+        pacer = self._pacer
+        assert pacer is not None
         now = self._monotonic()
-        start_at = self._pacer.reserve(now)
-        if start_at <= now:
-            return True
-        job.state = _HELD
-        job.worker = worker
-        worker.job = job
-        self._held += job.weight
-        try:
-            await asyncio.sleep(start_at - now)
-        except asyncio.CancelledError:
-            if worker.interrupt != _CALLER_LEFT:
-                self._drop_running(job)
-                raise
-            self._cancelled += job.weight
-            job.state = _FINISHED
-            return False
-        finally:
-            worker.job = None
-            self._held -= job.weight
-            if worker.interrupt:
-                self._acknowledge_interrupt(worker)
-        if job.done():  # cleared while it waited
-            job.state = _FINISHED
-        elif self._paused:  # back to the front: it keeps its place
-            job.state = _QUEUED
-            self._items.appendleft(job)
-            self._queued_weight += job.weight
-        else:
-            return True
-        self._maybe_idle()
-        return False
+        start_at = pacer.earliest(now)
+        if start_at > now:
+            job.state = _HELD
+            job.worker = worker
+            worker.job = job
+            self._held += job.weight
+            try:
+                while start_at > now:  # another worker may have taken the slot meanwhile
+                    await asyncio.sleep(start_at - now)
+                    now = self._monotonic()
+                    start_at = pacer.earliest(now)
+            except asyncio.CancelledError:
+                if worker.interrupt != _CALLER_LEFT:
+                    self._drop_running(job)
+                    raise
+                self._cancelled += job.weight
+                job.state = _FINISHED
+                return False
+            finally:
+                worker.job = None
+                self._held -= job.weight
+                if worker.interrupt:
+                    self._acknowledge_interrupt(worker)
+            if job.done():  # cleared while it waited
+                job.state = _FINISHED
+                self._maybe_idle()
+                return False
+            if self._paused:  # back to the front: it keeps its place
+                job.state = _QUEUED
+                self._items.appendleft(job)
+                self._queued_weight += job.weight
+                return False
+        pacer.record(now)
+        return True
 
     def _on_cancelled(
         self, worker: _Worker, job: _Job, started: float, cancelled: asyncio.CancelledError
