@@ -75,14 +75,6 @@ def memory_queue_run(timeout: float | None) -> Callable[[int], Awaitable[float]]
     return run
 
 
-async def best_of(rounds: int, jobs: int, run: Callable[[int], Awaitable[float]]) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        gc.collect()
-        best = min(best, await run(jobs))
-    return best
-
-
 async def queued_memory(jobs: int) -> tuple[int, int]:
     """Bytes held by ``jobs`` queued jobs (paused queue) and by the baseline's queue."""
     loop = asyncio.get_running_loop()
