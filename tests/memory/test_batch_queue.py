@@ -206,3 +206,13 @@ async def test_no_processor_and_bad_settings() -> None:
         BatchQueue("b", 0, 1.0)
     with pytest.raises(ConfigError, match="max_wait"):
         BatchQueue("b", 2, -1.0)
+
+
+def test_a_batch_queue_outlives_its_event_loop() -> None:
+    queue = make_batch(BatchProbe(), size=2, max_wait=0.01)
+
+    async def use(payload: int) -> Any:
+        return await queue.add(payload)
+
+    assert asyncio.run(use(1)) == ("done", 1)
+    assert asyncio.run(use(2)) == ("done", 2)

@@ -516,3 +516,16 @@ async def test_stats_report_counts_durations_and_throughput() -> None:
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         make_queue(**options)
+
+
+async def test_a_second_concurrent_stop_waits_and_counts_nothing_twice() -> None:
+    probe = Probe(hold=True)
+    queue = make_queue(probe)
+    futures = [queue.add_nowait(i) for i in range(3)]
+    await probe.wait_started(1)
+    first, second = await asyncio.gather(queue.stop(0.02), queue.stop(0.02))
+    assert (first, second) == (3, 0)
+    assert queue.stats().dropped == 3
+    for future in futures:
+        with pytest.raises(JobDropped):
+            await future

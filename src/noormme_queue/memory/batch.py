@@ -219,7 +219,7 @@ class BatchQueue(Generic[P, R]):
             return
         try:
             job = self._runner._submit(batch, len(batch))
-        except QueueError as error:  # only if the runner refuses (stopping)
+        except Exception as error:  # the runner refused (stopping, another loop)
             for item in batch:
                 if not item.done():
                     item.set_exception(error)
@@ -297,7 +297,14 @@ class BatchQueue(Generic[P, R]):
         return dropped
 
     def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._loop is not None and not self._loop.is_closed() and self._buffer:
+        runner_loop = self._runner._loop
+        runner_busy = (
+            runner_loop is not None
+            and runner_loop is not loop
+            and not runner_loop.is_closed()
+            and self._runner._workers_alive()
+        )
+        if runner_busy or (self._loop is not None and not self._loop.is_closed() and self._buffer):
             raise RuntimeError(
                 f"in-memory queue {self._name!r} is busy on another event loop; "
                 f"use add_threadsafe() from other threads, or stop() it first"

@@ -13,6 +13,9 @@ result or raises its error. The meaning of each option:
 - ``max_size``: how many jobs may wait to start (running ones do not count).
   At the limit ``add`` waits for room, ``add(wait=False)`` and
   ``add_nowait`` raise :class:`~noormme_queue.QueueFull`. ``None``: unbounded.
+- ``limiter``: another :class:`~noormme_queue.pacing.StartPacer` every start
+  must also obey (``RateLimitedQueue`` passes its per-minute limiter here).
+- ``monotonic``: the clock for pacing and statistics, in seconds (tests pin it).
 
 A caller that stops waiting (its task is cancelled, or it cancels the future)
 gives its place up: a waiting job is skipped, a running one is cancelled.
@@ -167,6 +170,7 @@ class InMemoryQueue(Generic[P, R]):
         self._paused = False
         self._closing = False  # stop() in progress: no new jobs
         self._stopping = False  # stop() is cancelling the workers
+        self._stop_done: asyncio.Future[None] | None = None  # set while stop() runs
         self._on_done = self._on_job_done  # one bound method, added and removed per job
         self._loop: asyncio.AbstractEventLoop | None = None
         with contextlib.suppress(RuntimeError):
@@ -330,6 +334,9 @@ class InMemoryQueue(Generic[P, R]):
         loop = self._loop
         if loop is None or not self._workers:
             return 0
+        if self._stop_done is not None:  # another stop() is under way: wait for it
+            await asyncio.shield(self._stop_done)
+            return 0
         if loop.is_closed():  # the loop died under us; nothing can be finished now
             before = self._dropped
             self._rebind(running_loop(self._name, "stop"))
@@ -338,6 +345,7 @@ class InMemoryQueue(Generic[P, R]):
             raise RuntimeError(f"in-memory queue {self._name!r} runs on another event loop")
         before = self._dropped
         self._closing = True
+        self._stop_done = loop.create_future()
         try:
             if self._paused:
                 self._drop_waiting("stopped while paused")
@@ -359,6 +367,8 @@ class InMemoryQueue(Generic[P, R]):
             self._parked.clear()
             self._stopping = False
             self._closing = False
+            self._stop_done.set_result(None)
+            self._stop_done = None
             self._maybe_idle()
         dropped = self._dropped - before
         if dropped:
