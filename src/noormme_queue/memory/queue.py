@@ -269,7 +269,7 @@ class InMemoryQueue(Generic[P, R]):
             raise JobDropped(f"in-memory queue {self._name!r} is stopping and takes no new jobs")
         if loop is not self._loop or not self._workers:
             self._start(loop)
-        if self._max_size is not None and len(self._items) - self._abandoned >= self._max_size:
+        if not self._has_room():
             raise QueueFull(
                 f"in-memory queue {self._name!r} is full ({self._max_size} jobs waiting); "
                 f"await queue.add(...) to wait for room, or raise max_size"
@@ -296,7 +296,8 @@ class InMemoryQueue(Generic[P, R]):
             with contextlib.suppress(ValueError):
                 self._putters.remove(putter)
             # If we were woken for room we will not use, pass the wake-up on.
-            self._wake_putter()
+            if self._has_room():
+                self._wake_putter()
             raise
 
     # -- control ----------------------------------------------------------------------------
@@ -633,6 +634,9 @@ class InMemoryQueue(Generic[P, R]):
         while self._putters:  # room for everyone: let them try again
             self._wake_putter()
         return dropped
+
+    def _has_room(self) -> bool:
+        return self._max_size is None or len(self._items) - self._abandoned < self._max_size
 
     def _wake_worker(self) -> None:
         while self._parked:
