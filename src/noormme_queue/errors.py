@@ -16,6 +16,7 @@ them all. Where a builtin category fits, the error inherits it too, so
     ├── QueueFull                         an in-memory queue is at max_size
     ├── NoProcessor                       an in-memory queue has no processor set
     ├── JobTimeout (TimeoutError)         a job ran longer than its timeout
+    ├── JobDropped                        an in-memory job was cleared or dropped on stop
     └── StoreError                        the database could not do what was asked
         ├── StoreUnavailable              locked, unreachable, not writable, disk full
         ├── StoreCorrupt                  the file is not a noormme-queue database
@@ -78,6 +79,10 @@ class NoProcessor(QueueError):
 
 class JobTimeout(QueueError, TimeoutError):
     """A job ran longer than its timeout and was cancelled."""
+
+
+class JobDropped(QueueError):
+    """An in-memory job was removed before it finished: its queue was cleared or stopped."""
 
 
 class StoreError(QueueError):
