@@ -7,6 +7,7 @@ from .errors import (
     InvalidJob,
     InvalidPayload,
     InvalidStatus,
+    JobDropped,
     JobNotFound,
     JobTimeout,
     NoProcessor,
@@ -19,27 +20,59 @@ from .errors import (
     StoreUnavailable,
     UnknownQueue,
 )
+from .handlers import (
+    ApiCallPayload,
+    Attachment,
+    DestinationNotAllowed,
+    EmailPayload,
+    EmailSettings,
+    ImagePayload,
+    ImageSettings,
+    NewsletterPayload,
+    PathNotAllowed,
+    PayloadModel,
+    ThumbnailPayload,
+    WebhookPayload,
+    payload_schemas,
+    validate_payload,
+)
 from .handlers.base import JobHandler
 from .job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, QueueStatus
 from .manager import QueueManager, StopReport, get_queue_manager
+from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
 from .progress import save_progress
 from .retry import RetryPolicy
 from .signals import RetryLater, UnrecoverableError
 
 __all__ = [
+    "ApiCallPayload",
+    "Attachment",
     "Attempt",
     "AttemptOutcome",
+    "BatchQueue",
     "ConfigError",
+    "DestinationNotAllowed",
     "DuplicateQueue",
+    "EmailPayload",
+    "EmailSettings",
+    "ImagePayload",
+    "ImageSettings",
+    "InMemoryQueue",
     "InvalidJob",
     "InvalidPayload",
     "InvalidStatus",
     "Job",
+    "JobDropped",
     "JobHandler",
     "JobNotFound",
     "JobStatus",
     "JobTimeout",
+    "MemoryQueue",
+    "MemoryQueueStats",
+    "NewsletterPayload",
     "NoProcessor",
+    "PathNotAllowed",
+    "PayloadModel",
     "PayloadTooLarge",
     "QueueConfig",
     "QueueError",
@@ -47,6 +80,7 @@ __all__ = [
     "QueueManager",
     "QueueStats",
     "QueueStatus",
+    "RateLimitedQueue",
     "RetryLater",
     "RetryPolicy",
     "SchemaTooNew",
@@ -54,8 +88,12 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "ThumbnailPayload",
     "UnknownQueue",
     "UnrecoverableError",
+    "WebhookPayload",
     "get_queue_manager",
+    "payload_schemas",
     "save_progress",
+    "validate_payload",
 ]

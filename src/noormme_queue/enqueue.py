@@ -58,10 +58,12 @@ def validate_type(job_type: object) -> str:
 
 def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int) -> str:
     """Validate against the handler's model (if any) and encode as compact JSON."""
-    if hasattr(payload, "model_dump") and callable(payload.model_dump):
-        payload = payload.model_dump(mode="json", by_alias=False, exclude_none=True)
     if handler is not None and handler.payload_model is not None:
-        _check_model(handler.payload_model, payload)
+        from .handlers.payload import validate_payload  # pydantic loads only when a model exists
+
+        payload = validate_payload(handler.payload_model, payload)
+    elif hasattr(payload, "model_dump") and callable(payload.model_dump):
+        payload = payload.model_dump(mode="json")
     try:
         text = json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError) as exc:
@@ -74,17 +76,6 @@ def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int
             field="payload",
         )
     return text
-
-
-def _check_model(model: Any, payload: object) -> None:
-    from pydantic import ValidationError  # lazily: a worker without models never loads it
-
-    try:
-        model.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in ("payload", *first["loc"]))
-        raise InvalidPayload(f"{where}: {first['msg']}", field=where) from None
 
 
 def build_job(

@@ -22,6 +22,14 @@ from .errors import InvalidJob
 from .handlers.base import BoundHandler, HandlerLike
 from .job import JSON, Job, JobStatus, QueueStats, QueueStatus
 from .maintenance import Cleaner
+from .memory import (
+    BatchQueue,
+    InMemoryQueue,
+    MemoryQueue,
+    MemoryQueues,
+    RateLimitedQueue,
+    create_builtin_queues,
+)
 from .retry import RetryPolicy
 from .store import JobStore, store_from_config
 from .sync import SyncQueueManager
@@ -53,7 +61,10 @@ class QueueManager:
         store: JobStore | None = None,
         clock: Clock | None = None,
         worker_id: str | None = None,
+        builtins: bool = True,
     ) -> None:
+        """``builtins=False`` leaves out the built-in job handlers and in-memory processors
+        (the built-in queues still exist, without processors)."""
         self.config = config if config is not None else QueueConfig.from_env()
         self.clock = clock or SYSTEM_CLOCK
         self.store = store if store is not None else store_from_config(self.config)
@@ -70,6 +81,15 @@ class QueueManager:
         self._cleanup_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lifecycle = asyncio.Lock()
+        self.memory = MemoryQueues(self.config)
+        processors: dict[str, Any] = {}
+        if builtins:
+            from .handlers.builtin import build_builtin_handlers, build_builtin_processors
+
+            for job_type, handler in build_builtin_handlers(self.config).items():
+                self._handlers[job_type] = BoundHandler(job_type, handler)
+            processors = dict(build_builtin_processors(self.config))
+        create_builtin_queues(self.memory, processors)
         self.sync = SyncQueueManager(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -86,6 +106,7 @@ class QueueManager:
                 return
             await self.store.open()
             self._loop = asyncio.get_running_loop()
+            self.memory.attach()
             await self.worker.start()
             if self.config.cleanup_interval > 0:
                 self._cleanup_task = asyncio.create_task(
@@ -111,11 +132,13 @@ class QueueManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._cleanup_task
                 self._cleanup_task = None
+            memory_stop = asyncio.create_task(self.memory.stop(grace))
             if self.worker.started:
                 released = await self.worker.stop(grace)
+            dropped = await memory_stop
             self._loop = None
             await self.store.close()
-            return StopReport(released=released)
+            return StopReport(released=released, memory_dropped=dropped)
 
     async def __aenter__(self) -> QueueManager:
         await self.start()
@@ -204,6 +227,57 @@ class QueueManager:
         self.worker.keeper.note_pending(t for t in types if t not in self._handlers)
         return ids
 
+    # -- tier 1: in-memory queues ----------------------------------------------------------------
+
+    def get_in_memory_queue(self, name: str) -> MemoryQueue:
+        """A queue by name (the built-ins: ``api-calls``, ``image-processing``, ``email-sending``,
+        ``webhook-delivery``, ``batch-processing``); unknown names raise ``UnknownQueue``."""
+        return self.memory.get(name)
+
+    def create_in_memory_queue(
+        self,
+        name: str,
+        *,
+        concurrency: int | None = None,
+        interval: float | None = None,
+        timeout: float | None = None,
+        max_size: int | None = None,
+    ) -> InMemoryQueue[Any, Any]:
+        """A new queue; ``None`` takes the ``QUEUE_IN_MEMORY_*`` default, ``0`` turns pacing or
+        the timeout off."""
+        queue = self.memory.create(
+            name, concurrency=concurrency, interval=interval, timeout=timeout, max_size=max_size
+        )
+        self._attach_if_running(queue)
+        return queue
+
+    def create_rate_limited_queue(
+        self, name: str, per_minute: int, *, burst: int | None = None
+    ) -> RateLimitedQueue[Any, Any]:
+        """At most ``per_minute`` job starts in any 60-second window."""
+        queue = self.memory.create_rate_limited(name, per_minute, burst=burst)
+        self._attach_if_running(queue)
+        return queue
+
+    def create_batch_queue(self, name: str, size: int, max_wait: float) -> BatchQueue[Any, Any]:
+        """Items are processed in lists: at ``size`` items or ``max_wait`` seconds after the
+        first, whichever comes first."""
+        queue = self.memory.create_batch(name, size, max_wait)
+        self._attach_if_running(queue)
+        return queue
+
+    def get_all_in_memory_stats(self) -> dict[str, dict[str, Any]]:
+        return self.memory.all_stats()
+
+    def _attach_if_running(self, queue: MemoryQueue) -> None:
+        if self._loop is not None:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            if running is self._loop:
+                queue.attach()
+
     # -- control and monitoring ----------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -254,6 +328,7 @@ class QueueManager:
             in_flight=self.worker.in_flight,
             registered_types=tuple(sorted(self._handlers)),
             unhandled_types=self.worker.keeper.unhandled_types,
+            memory_queues=tuple(self.memory.names()),
             database=self.store.description,
         )
 
