@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -146,14 +146,24 @@ class Cleaner:
         self.older_than_days = older_than_days
         self.interval = interval
 
-    async def run_once(self, now: float, older_than_days: float | None = None) -> int:
-        """Delete finished jobs older than the retention; return how many."""
+    async def run_once(
+        self,
+        now: float,
+        older_than_days: float | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete finished jobs older than the retention; return how many.
+
+        ``on_batch(removed)`` is called after each batch (the CLI's progress bar).
+        """
         days = self.older_than_days if older_than_days is None else older_than_days
         cutoff = now - days * SECONDS_PER_DAY
         removed = 0
         while True:
             batch = await self.store.purge(finished_before=cutoff, limit=PURGE_BATCH)
             removed += batch
+            if on_batch is not None:
+                on_batch(batch)
             if batch < PURGE_BATCH:
                 break
         if removed:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -332,7 +332,9 @@ class QueueManager:
             database=self.store.description,
         )
 
-    async def cleanup(self, older_than_days: float | None = None) -> int:
+    async def cleanup(
+        self, older_than_days: float | None = None, *, on_batch: Callable[[int], None] | None = None
+    ) -> int:
         """Delete completed and cancelled jobs older than ``older_than_days``
         (default ``QUEUE_CLEANUP_DAYS``); failed jobs stay as the dead-letter record."""
         if older_than_days is not None and (
@@ -341,7 +343,7 @@ class QueueManager:
             or older_than_days < 0
         ):
             raise InvalidJob(f"older_than_days must be a number >= 0, got {older_than_days!r}")
-        return await self.cleaner.run_once(self.clock.now(), older_than_days)
+        return await self.cleaner.run_once(self.clock.now(), older_than_days, on_batch)
 
 
 _instance: QueueManager | None = None

@@ -111,6 +111,7 @@ class Worker:
         self._settling: list[_Finished] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup = asyncio.Event()
+        self._force = asyncio.Event()
         self._want_claim = True
         self._next_due: float | None = None
         self._main: asyncio.Task[None] | None = None
@@ -143,6 +144,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         self._wakeup = asyncio.Event()
+        self._force = asyncio.Event()
         self._want_claim = True
         self._main = asyncio.create_task(
             self._claim_loop(), name=f"noormme-worker {self.worker_id}"
@@ -184,6 +186,10 @@ class Worker:
                     job_id,
                 )
 
+    def force_stop(self) -> None:
+        """End the grace period now: unfinished jobs go back to ``pending`` at once."""
+        self._force.set()
+
     def cancel_soon(self, job_id: str) -> None:
         """Thread-safe :meth:`cancel_local` for a job cancelled by a person."""
         loop = self._loop
@@ -200,7 +206,7 @@ class Worker:
         self._wakeup.set()
         tasks = [r.task for r in list(self._running.values()) if r.task is not None]
         if tasks and timeout > 0:
-            await asyncio.wait(tasks, timeout=timeout)
+            await self._grace(tasks, timeout)
         unfinished = [r for r in list(self._running.values()) if r.task and not r.task.done()]
         for running in unfinished:
             self.cancel_local(running.job.id, "shutdown")
@@ -228,6 +234,22 @@ class Worker:
             self._main = None
         await asyncio.to_thread(self.keeper.stop)
         return len(unfinished)
+
+    async def _grace(self, tasks: list[asyncio.Task[None]], timeout: float) -> None:
+        """Wait for ``tasks`` up to ``timeout`` seconds, or until :meth:`force_stop`."""
+        forced = asyncio.create_task(self._force.wait())
+        waiting: set[asyncio.Task[Any]] = set(tasks)
+        try:
+            async with asyncio.timeout(timeout):
+                while waiting and not forced.done():
+                    _, still = await asyncio.wait(
+                        {*waiting, forced}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    waiting = still - {forced}
+        except TimeoutError:
+            pass
+        finally:
+            forced.cancel()
 
     # -- the claim loop ------------------------------------------------------------------------
 
