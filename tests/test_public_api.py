@@ -19,7 +19,23 @@ def test_nothing_else_leaks() -> None:
         for name, value in vars(noormme_queue).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert public == set(noormme_queue.__all__)
+    assert public <= set(noormme_queue.__all__)
+    assert not set(dir(noormme_queue)) - set(vars(noormme_queue)) - set(noormme_queue.__all__)
+
+
+def test_importing_the_package_loads_no_optional_dependency() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, noormme_queue\n"
+        "from noormme_queue import QueueManager, QueueConfig\n"
+        "QueueManager(QueueConfig(database_url='sqlite:///unused.db'))\n"
+        "print(sorted(m for m in ('pydantic', 'httpx', 'PIL', 'fastapi', 'psycopg')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_design_names_are_exported() -> None:

@@ -1,4 +1,12 @@
-"""noormme-queue: a two-tier background job queue for Python web applications."""
+"""noormme-queue: a two-tier background job queue for Python web applications.
+
+The built-in handlers' payload models and settings load on first access, so
+``import noormme_queue`` stays light (no pydantic, httpx or Pillow).
+"""
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from .config import QueueConfig
 from .errors import (
@@ -20,22 +28,6 @@ from .errors import (
     StoreUnavailable,
     UnknownQueue,
 )
-from .handlers import (
-    ApiCallPayload,
-    Attachment,
-    DestinationNotAllowed,
-    EmailPayload,
-    EmailSettings,
-    ImagePayload,
-    ImageSettings,
-    NewsletterPayload,
-    PathNotAllowed,
-    PayloadModel,
-    ThumbnailPayload,
-    WebhookPayload,
-    payload_schemas,
-    validate_payload,
-)
 from .handlers.base import JobHandler
 from .job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, QueueStatus
 from .manager import QueueManager, StopReport, get_queue_manager
@@ -43,6 +35,50 @@ from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, Ra
 from .progress import save_progress
 from .retry import RetryPolicy
 from .signals import RetryLater, UnrecoverableError
+
+if _TYPE_CHECKING:
+    from .handlers import (
+        ApiCallPayload,
+        Attachment,
+        DestinationNotAllowed,
+        EmailPayload,
+        EmailSettings,
+        ImagePayload,
+        ImageSettings,
+        NewsletterPayload,
+        PathNotAllowed,
+        PayloadModel,
+        ThumbnailPayload,
+        WebhookPayload,
+        payload_schemas,
+        validate_payload,
+    )
+
+_LAZY = {
+    "ApiCallPayload",
+    "Attachment",
+    "DestinationNotAllowed",
+    "EmailPayload",
+    "EmailSettings",
+    "ImagePayload",
+    "ImageSettings",
+    "NewsletterPayload",
+    "PathNotAllowed",
+    "PayloadModel",
+    "ThumbnailPayload",
+    "WebhookPayload",
+    "payload_schemas",
+    "validate_payload",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(".handlers", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ApiCallPayload",

@@ -19,7 +19,9 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import QueueConfig
 from .enqueue import JobOptions, build_job, validate_type
 from .errors import InvalidJob
-from .handlers.base import BoundHandler, HandlerLike
+from .handlers.base import BoundHandler, HandlerLike, LazyHandler
+from .handlers.catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
+from .handlers.lazy import Lazy
 from .job import JSON, Job, JobStatus, QueueStats, QueueStatus
 from .maintenance import Cleaner
 from .memory import (
@@ -84,13 +86,35 @@ class QueueManager:
         self.memory = MemoryQueues(self.config)
         processors: dict[str, Any] = {}
         if builtins:
-            from .handlers.builtin import build_builtin_handlers, build_builtin_processors
-
-            for job_type, handler in build_builtin_handlers(self.config).items():
-                self._handlers[job_type] = BoundHandler(job_type, handler)
-            processors = dict(build_builtin_processors(self.config))
+            self._register_builtins(processors)
         create_builtin_queues(self.memory, processors)
         self.sync = SyncQueueManager(self)
+
+    def _register_builtins(self, processors: dict[str, Any]) -> None:
+        """Built-in job handlers and in-memory processors, built on first use."""
+        config = self.config
+
+        def handlers() -> dict[str, Any]:
+            from .handlers.builtin import build_builtin_handlers
+
+            return build_builtin_handlers(config)
+
+        def queue_processors() -> dict[str, Any]:
+            from .handlers.builtin import build_builtin_processors
+
+            return dict(build_builtin_processors(config))
+
+        shared_handlers = Lazy(handlers)
+        shared_processors = Lazy(queue_processors)
+        for job_type in BUILTIN_JOB_TYPES:
+            lazy = LazyHandler(lambda t=job_type: shared_handlers.get()[t])  # type: ignore[misc]
+            self._handlers[job_type] = BoundHandler(job_type, lazy)
+        for name in BUILTIN_PROCESSOR_QUEUES:
+
+            async def process(payload: Any, _name: str = name) -> Any:
+                return await shared_processors.get()[_name](payload)
+
+            processors[name] = process
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -117,6 +117,7 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
         self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self.keeper = LeaseKeeper(self)
         self.processed = 0
 
@@ -146,6 +147,7 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._force = asyncio.Event()
         self._want_claim = True
+        self._stop_listening = await self.store.listen(self.wake)
         self._main = asyncio.create_task(
             self._claim_loop(), name=f"noormme-worker {self.worker_id}"
         )
@@ -233,6 +235,9 @@ class Worker:
                     await self._main
             self._main = None
         await asyncio.to_thread(self.keeper.stop)
+        if self._stop_listening is not None:
+            await self._stop_listening()
+            self._stop_listening = None
         return len(unfinished)
 
     async def _grace(self, tasks: list[asyncio.Task[None]], timeout: float) -> None:

@@ -1,43 +1,108 @@
 """Job handlers: the handler protocol and the built-in email, image and webhook handlers.
 
-Importing this package does not import Pillow; image work imports it when it runs.
+Only the protocol (``base``) loads with the package. The built-in handlers and
+their payload models load on first use, so a worker that never runs them never
+imports pydantic, httpx or Pillow.
 """
 
-from .base import BoundHandler, HandlerLike, JobHandler, call_maybe_async
-from .builtin import (
-    BUILTIN_JOB_TYPES,
-    BUILTIN_PROCESSOR_QUEUES,
-    build_builtin_handlers,
-    build_builtin_processors,
-)
-from .http_models import ApiCallOptions, ApiCallPayload, WebhookPayload
-from .image import ImageHandler, ImageProcessor, ThumbnailHandler
-from .image_files import PathNotAllowed
-from .image_models import (
-    BlurOperation,
-    BlurParams,
-    CropOperation,
-    CropParams,
-    FlipOperation,
-    FlipParams,
-    GrayscaleOperation,
-    ImagePayload,
-    Operation,
-    ResizeOperation,
-    ResizeParams,
-    RotateOperation,
-    RotateParams,
-    SharpenOperation,
-    SharpenParams,
-    ThumbnailPayload,
-    ThumbnailSize,
-)
-from .mail import EmailHandler, Mailer, NewsletterHandler
-from .mail_models import Attachment, EmailPayload, NewsletterPayload
-from .net import DestinationNotAllowed, GuardedTransport, HttpClientFactory, guarded_client
-from .payload import PayloadModel, payload_schemas, validate_payload
-from .settings import EmailSettings, ImageSettings, SmtpServer
-from .webhook import NetworkError, WebhookHandler, WebhookSender
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .base import BoundHandler, HandlerLike, JobHandler, LazyHandler, call_maybe_async
+
+if TYPE_CHECKING:
+    from .builtin import build_builtin_handlers, build_builtin_processors
+    from .catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
+    from .http_models import ApiCallOptions, ApiCallPayload, WebhookPayload
+    from .image import ImageHandler, ImageProcessor, ThumbnailHandler
+    from .image_files import PathNotAllowed
+    from .image_models import (
+        BlurOperation,
+        BlurParams,
+        CropOperation,
+        CropParams,
+        FlipOperation,
+        FlipParams,
+        GrayscaleOperation,
+        ImagePayload,
+        Operation,
+        ResizeOperation,
+        ResizeParams,
+        RotateOperation,
+        RotateParams,
+        SharpenOperation,
+        SharpenParams,
+        ThumbnailPayload,
+        ThumbnailSize,
+    )
+    from .mail import EmailHandler, Mailer, NewsletterHandler
+    from .mail_models import Attachment, EmailPayload, NewsletterPayload
+    from .net import DestinationNotAllowed, GuardedTransport, HttpClientFactory, guarded_client
+    from .payload import PayloadModel, payload_schemas, validate_payload
+    from .settings import EmailSettings, ImageSettings, SmtpServer
+    from .webhook import NetworkError, WebhookHandler, WebhookSender
+
+_LAZY = {
+    "ApiCallOptions": "http_models",
+    "ApiCallPayload": "http_models",
+    "Attachment": "mail_models",
+    "BUILTIN_JOB_TYPES": "catalog",
+    "BUILTIN_PROCESSOR_QUEUES": "catalog",
+    "BlurOperation": "image_models",
+    "BlurParams": "image_models",
+    "CropOperation": "image_models",
+    "CropParams": "image_models",
+    "DestinationNotAllowed": "net",
+    "EmailHandler": "mail",
+    "EmailPayload": "mail_models",
+    "EmailSettings": "settings",
+    "FlipOperation": "image_models",
+    "FlipParams": "image_models",
+    "GrayscaleOperation": "image_models",
+    "GuardedTransport": "net",
+    "HttpClientFactory": "net",
+    "ImageHandler": "image",
+    "ImagePayload": "image_models",
+    "ImageProcessor": "image",
+    "ImageSettings": "settings",
+    "Mailer": "mail",
+    "NetworkError": "webhook",
+    "NewsletterHandler": "mail",
+    "NewsletterPayload": "mail_models",
+    "Operation": "image_models",
+    "PathNotAllowed": "image_files",
+    "PayloadModel": "payload",
+    "ResizeOperation": "image_models",
+    "ResizeParams": "image_models",
+    "RotateOperation": "image_models",
+    "RotateParams": "image_models",
+    "SharpenOperation": "image_models",
+    "SharpenParams": "image_models",
+    "SmtpServer": "settings",
+    "ThumbnailHandler": "image",
+    "ThumbnailPayload": "image_models",
+    "ThumbnailSize": "image_models",
+    "WebhookHandler": "webhook",
+    "WebhookPayload": "http_models",
+    "WebhookSender": "webhook",
+    "build_builtin_handlers": "builtin",
+    "build_builtin_processors": "builtin",
+    "guarded_client": "net",
+    "payload_schemas": "payload",
+    "validate_payload": "payload",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BUILTIN_JOB_TYPES",
@@ -65,6 +130,7 @@ __all__ = [
     "ImageProcessor",
     "ImageSettings",
     "JobHandler",
+    "LazyHandler",
     "Mailer",
     "NetworkError",
     "NewsletterHandler",

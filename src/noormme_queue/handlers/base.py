@@ -44,6 +44,20 @@ async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
+class LazyHandler:
+    """A handler built on first use: the built-in handlers wait behind one of these, so a
+    worker that never runs them never imports pydantic, httpx or Pillow."""
+
+    def __init__(self, build: Callable[[], HandlerLike]) -> None:
+        self._build = build
+        self._handler: HandlerLike | None = None
+
+    def resolve(self) -> HandlerLike:
+        if self._handler is None:
+            self._handler = self._build()
+        return self._handler
+
+
 class BoundHandler:
     """A handler of any accepted shape, behind one async interface."""
 
@@ -52,14 +66,22 @@ class BoundHandler:
         "_fail",
         "_process",
         "_process_is_async",
+        "_resolved",
+        "_source",
         "name",
-        "payload_model",
-        "source",
     )
 
-    def __init__(self, name: str, handler: HandlerLike) -> None:
+    def __init__(self, name: str, handler: HandlerLike | LazyHandler) -> None:
         self.name = name
-        self.source = handler
+        self._source = handler
+        self._resolved = False
+        if not isinstance(handler, LazyHandler):
+            self._resolve()  # a wrong shape is reported at registration
+
+    def _resolve(self) -> None:
+        if self._resolved:
+            return
+        handler = self.source
         process = getattr(handler, "process", None)
         if callable(process):
             self._process: Callable[[Job], Any] = process
@@ -67,34 +89,50 @@ class BoundHandler:
             self._process = handler
         else:
             raise TypeError(
-                f"handler for {name!r} must be a callable or an object with a process(job) "
-                f"method, got {type(handler).__name__}"
+                f"handler for {self.name!r} must be a callable or an object with a process(job)"
+                f" method, got {type(handler).__name__}"
             )
         self._complete: Callable[[Job], Any] | None = getattr(handler, "on_complete", None)
         self._fail: Callable[[Job, BaseException], Any] | None = getattr(
             handler, "on_failure", None
         )
-        self.payload_model: Any = getattr(handler, "payload_model", None)
         self._process_is_async = inspect.iscoroutinefunction(self._process)
+        self._resolved = True
+
+    @property
+    def source(self) -> HandlerLike:
+        """The handler object or function as registered (built now if it was lazy)."""
+        if isinstance(self._source, LazyHandler):
+            return self._source.resolve()
+        return self._source
+
+    @property
+    def payload_model(self) -> Any:
+        return getattr(self.source, "payload_model", None)
 
     @property
     def has_on_complete(self) -> bool:
+        self._resolve()
         return self._complete is not None
 
     @property
     def has_on_failure(self) -> bool:
+        self._resolve()
         return self._fail is not None
 
     async def process(self, job: Job) -> JSON:
+        self._resolve()
         if self._process_is_async:
             return await self._process(job)
         return await call_maybe_async(self._process, job)
 
     async def on_complete(self, job: Job) -> None:
+        self._resolve()
         if self._complete is not None:
             await call_maybe_async(self._complete, job)
 
     async def on_failure(self, job: Job, error: BaseException) -> None:
+        self._resolve()
         if self._fail is not None:
             await call_maybe_async(self._fail, job, error)
 

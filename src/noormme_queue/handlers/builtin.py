@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import QueueConfig
 from ..job import JSON
+from .catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
 from .http_models import ApiCallPayload, WebhookPayload
 from .image import ImageHandler, ImageProcessor, ThumbnailHandler
 from .image_models import ImagePayload
@@ -29,8 +30,13 @@ from .webhook import WebhookHandler, WebhookSender
 
 Processor = Callable[[Any], Awaitable[JSON]]
 
-BUILTIN_JOB_TYPES = ("email", "newsletter", "image", "thumbnail", "webhook")
-BUILTIN_PROCESSOR_QUEUES = ("email-sending", "image-processing", "webhook-delivery", "api-calls")
+__all__ = [
+    "BUILTIN_JOB_TYPES",
+    "BUILTIN_PROCESSOR_QUEUES",
+    "Processor",
+    "build_builtin_handlers",
+    "build_builtin_processors",
+]
 
 
 class _Parts:

@@ -8,7 +8,7 @@ holds payloads and results as opaque JSON text and never imports a handler.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,6 +87,14 @@ class JobStore(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    async def listen(self, on_wakeup: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """Call ``on_wakeup`` (on this event loop) when another process adds work.
+
+        Returns an async function that stops listening. A backend without push
+        notifications returns a no-op: workers then poll.
+        """
+        ...
 
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
         """Write ``jobs`` in one transaction; a live job with the same unique key wins."""

@@ -13,8 +13,9 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, to_dateti
 from ..retry import RetryPolicy
 from .base import Claim, Completed, Failed, NewJob, Outcome, Recovered, Released
 from .sqlite_schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
+from .sqlite_wakeup import WakeupBus
 from .sqlite_writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -58,6 +60,7 @@ class SQLiteStore:
         self._writer: GroupCommitWriter | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._reader_conn: sqlite3.Connection | None = None
+        self._bus = WakeupBus()
 
     @property
     def description(self) -> str:
@@ -69,7 +72,9 @@ class SQLiteStore:
         if self._writer is not None:
             return
         await asyncio.to_thread(self._prepare_file)
-        writer = GroupCommitWriter(self._connect_writer, self.translate)
+        writer = GroupCommitWriter(
+            self._connect_writer, self.translate, after_commit=self._bus.nudge
+        )
         await asyncio.to_thread(writer.start)
         self._reader = ThreadPoolExecutor(1, "noormme-queue-reader", self._connect_reader)
         self._writer = writer
@@ -82,6 +87,7 @@ class SQLiteStore:
         if reader is not None:
             reader.submit(self._close_reader)
             await asyncio.to_thread(reader.shutdown, True)
+        self._bus.close()
 
     def _prepare_file(self) -> None:
         directory = self.path.parent
@@ -205,14 +211,55 @@ class SQLiteStore:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, notify: bool = False) -> T:
         writer = self._writer
         if writer is None:
             await self.open()
             writer = self._writer
             assert writer is not None
-        result: T = await writer.submit(fn)
+        if notify:
+            inner = fn
+
+            def fn(conn: sqlite3.Connection) -> T:
+                self._refresh_listeners(conn)
+                return inner(conn)
+
+        result: T = await writer.submit(fn, notify=notify)
         return result
+
+    def _refresh_listeners(self, conn: sqlite3.Connection) -> None:
+        """Keep the bus's list of other processes' workers fresh (at most once a second)."""
+        if not self._bus.targets_stale():
+            return
+        dead = self._bus.take_dead()
+        if dead:
+            conn.executemany("DELETE FROM noormme_listeners WHERE name = ?", [(n,) for n in dead])
+        self._bus.set_targets([r[0] for r in conn.execute("SELECT name FROM noormme_listeners")])
+
+    async def listen(self, on_wakeup: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        listener = self._bus.listen(on_wakeup)
+        if listener is None:
+
+            async def nothing_to_close() -> None:
+                return None
+
+            return nothing_to_close
+        name = listener.name
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO noormme_listeners (name, pid, created_at) VALUES (?, ?, ?)",
+                (name, os.getpid(), time.time()),
+            )
+        )
+
+        async def close() -> None:
+            listener.close()
+            self._bus.forget(listener)
+            await self._write(
+                lambda conn: conn.execute("DELETE FROM noormme_listeners WHERE name = ?", (name,))
+            )
+
+        return close
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._reader is None:
@@ -269,7 +316,7 @@ class SQLiteStore:
                 ids.append(job.id)
             return ids
 
-        return await self._write(write)
+        return await self._write(write, notify=True)
 
     async def claim(
         self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
@@ -367,7 +414,7 @@ class SQLiteStore:
             ).fetchall()
             return [Recovered(_row_to_job(r)) for r in rows]
 
-        return await self._write(write)
+        return await self._write(write, notify=True)
 
     async def save_progress(self, job_id: str, token: str, progress: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
@@ -468,7 +515,7 @@ class SQLiteStore:
                 return False  # another live job holds its unique_key
             return cur.rowcount == 1
 
-        return await self._write(write)
+        return await self._write(write, notify=True)
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         def write(conn: sqlite3.Connection) -> int:

@@ -48,6 +48,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX noormme_jobs_finished ON noormme_jobs (finished_at)
         WHERE status IN ('completed', 'cancelled');
     """,
+    # 2: workers waiting for cross-process wake-ups (see sqlite_wakeup.py).
+    """
+    CREATE TABLE noormme_listeners (
+        name        TEXT PRIMARY KEY,
+        pid         INTEGER NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,12 +30,19 @@ BUSY_GIVE_UP_AFTER = 60.0  # seconds of "database is locked" before requests fai
 
 
 class _Request:
-    __slots__ = ("fn", "future", "loop")
+    __slots__ = ("fn", "future", "loop", "notify")
 
-    def __init__(self, fn: WriteFn, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]):
+    def __init__(
+        self,
+        fn: WriteFn,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        notify: bool,
+    ) -> None:
         self.fn = fn
         self.loop = loop
         self.future = future
+        self.notify = notify
 
 
 _STOP = object()
@@ -47,7 +54,9 @@ class GroupCommitWriter:
         connect: Callable[[], sqlite3.Connection],
         translate: Callable[[BaseException], StoreError],
         name: str = "noormme-queue-writer",
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
+        self._after_commit = after_commit
         self._connect = connect
         self._translate = translate
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
@@ -62,11 +71,14 @@ class GroupCommitWriter:
         if self._open_error is not None:
             raise self._open_error
 
-    def submit(self, fn: WriteFn) -> asyncio.Future[Any]:
-        """Queue ``fn(conn)`` for the next transaction; await the returned future."""
+    def submit(self, fn: WriteFn, *, notify: bool = False) -> asyncio.Future[Any]:
+        """Queue ``fn(conn)`` for the next transaction; await the returned future.
+
+        ``notify``: new work may be due once this commits, so call ``after_commit``.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Request(fn, loop, future))
+        self._queue.put(_Request(fn, loop, future, notify))
         return future
 
     def close(self) -> None:
@@ -141,6 +153,12 @@ class GroupCommitWriter:
                     log.exception("rollback failed")
             error = self._translate(exc)
             outcomes = [(req, None, error) for req in batch]
+        else:
+            if self._after_commit is not None and any(req.notify for req in batch):
+                try:
+                    self._after_commit()
+                except Exception:  # a missed nudge only delays work until the next poll
+                    log.exception("after-commit notification failed")
         self._deliver(outcomes)
 
     def _run_one(
