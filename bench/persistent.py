@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,8 +47,10 @@ def manager(path: Path, **overrides: object) -> QueueManager:
 
 
 def line(name: str, ours: float, raw: float, unit: str, target: str) -> None:
-    print(f"{name:<38} {ours:>12,.0f} {unit:<7} raw {raw:>12,.0f} {unit:<7} "
-          f"ratio {ours / raw:5.2f}x  (target {target})")
+    print(
+        f"{name:<38} {ours:>12,.0f} {unit:<7} raw {raw:>12,.0f} {unit:<7} "
+        f"ratio {ours / raw:5.2f}x  (target {target})"
+    )
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -100,8 +101,13 @@ def bench_concurrent(producers: int, each: int) -> None:
             return elapsed
 
         ours = jobs / asyncio.run(run())
-    line(f"enqueue, {producers} concurrent producers", ours, raw, "jobs/s",
-         ">= 1.0x raw single-row commits")
+    line(
+        f"enqueue, {producers} concurrent producers",
+        ours,
+        raw,
+        "jobs/s",
+        ">= 1.0x raw single-row commits",
+    )
 
 
 def bench_bulk(jobs: int) -> None:
@@ -161,17 +167,24 @@ def bench_drain(jobs: int, concurrency: int) -> None:
             return elapsed
 
         ours = jobs / asyncio.run(run())
-    line(f"drain no-op jobs, concurrency {concurrency}", ours, raw, "jobs/s",
-         ">= 0.33x raw claim-run-settle, >= 20,000/s")
+    line(
+        f"drain no-op jobs, concurrency {concurrency}",
+        ours,
+        raw,
+        "jobs/s",
+        ">= 0.33x raw claim-run-settle, >= 20,000/s",
+    )
 
 
 # -- latency ---------------------------------------------------------------------------------------
 
 
 def report_latency(name: str, latencies_ms: list[float], target: str) -> None:
-    print(f"{name:<38} p50 {percentile(latencies_ms, 50):6.3f} ms  "
-          f"p99 {percentile(latencies_ms, 99):6.3f} ms  max {max(latencies_ms):6.3f} ms  "
-          f"n={len(latencies_ms)}  (target {target})")
+    print(
+        f"{name:<38} p50 {percentile(latencies_ms, 50):6.3f} ms  "
+        f"p99 {percentile(latencies_ms, 99):6.3f} ms  max {max(latencies_ms):6.3f} ms  "
+        f"n={len(latencies_ms)}  (target {target})"
+    )
 
 
 def bench_in_process_latency(samples: int) -> None:
@@ -196,8 +209,9 @@ def bench_in_process_latency(samples: int) -> None:
             await qm.stop()
             return started
 
-        report_latency("enqueue -> start, same process, idle", asyncio.run(run()),
-                       "p50 <= 1 ms, p99 <= 5 ms")
+        report_latency(
+            "enqueue -> start, same process, idle", asyncio.run(run()), "p50 <= 1 ms, p99 <= 5 ms"
+        )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -207,9 +221,19 @@ def cpu_seconds(pid: int) -> float:
 
 def start_worker(path: Path, jobs: int, concurrency: int = 5) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.worker_process", str(path), "--jobs", str(jobs),
-         "--concurrency", str(concurrency)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.worker_process",
+            str(path),
+            "--jobs",
+            str(jobs),
+            "--concurrency",
+            str(concurrency),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
@@ -242,10 +266,11 @@ def bench_cross_process(samples: int, idle_seconds: float) -> None:
         asyncio.run(produce())
         result = finish_worker(worker)
     latencies = [ns / 1e6 for ns in result["latencies_ns"]]  # type: ignore[attr-defined]
-    report_latency("enqueue -> start, other process, idle", latencies,
-                   "p50 <= 2 ms, p99 <= 10 ms")
-    print(f"{'idle worker CPU':<38} {idle_cpu:6.2f} % of one core over {idle_seconds:.0f} s "
-          "(QUEUE_INTERVAL=1000 ms)")
+    report_latency("enqueue -> start, other process, idle", latencies, "p50 <= 2 ms, p99 <= 10 ms")
+    print(
+        f"{'idle worker CPU':<38} {idle_cpu:6.2f} % of one core over {idle_seconds:.0f} s "
+        "(QUEUE_INTERVAL=1000 ms)"
+    )
 
 
 def bench_worker_rss(jobs: int) -> None:
@@ -260,9 +285,11 @@ def bench_worker_rss(jobs: int) -> None:
         worker = start_worker(path, jobs)
         asyncio.run(last())
         result = finish_worker(worker)
-    print(f"{'worker peak RSS, draining ' + format(jobs, ',') + ' jobs':<38} "
-          f"{result['peak_rss_mb']:6.1f} MB  optional deps imported: "
-          f"{result['optional_imported'] or 'none'}  (target <= 40 MB)")
+    print(
+        f"{'worker peak RSS, draining ' + format(jobs, ',') + ' jobs':<38} "
+        f"{result['peak_rss_mb']:6.1f} MB  optional deps imported: "
+        f"{result['optional_imported'] or 'none'}  (target <= 40 MB)"
+    )
 
 
 def main() -> None:
@@ -270,8 +297,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    print(f"noormme-queue persistent-tier benchmark; python {sys.version.split()[0]}, "
-          f"sqlite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} cores\n")
+    print(
+        f"noormme-queue persistent-tier benchmark; python {sys.version.split()[0]}, "
+        f"sqlite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} cores\n"
+    )
     bench_sequential(2_000 // scale)
     bench_concurrent(50, 200 // scale)
     bench_bulk(20_000 // scale)
@@ -280,7 +309,6 @@ def main() -> None:
     bench_in_process_latency(500 // scale)
     bench_cross_process(300 // scale, 5.0 / scale)
     bench_worker_rss(20_000 // scale)
-
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def claim_run_settle(path: Path, batch: int) -> tuple[int, float]:
         conn.execute("COMMIT")
         if not rows:
             break
-        results = [(json.dumps(json.loads(payload)), time.time(), job_id) for job_id, payload in rows]
+        results = [
+            (json.dumps(json.loads(payload)), time.time(), job_id) for job_id, payload in rows
+        ]
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
             "UPDATE noormme_jobs SET status = 'completed', result = ?, finished_at = ?"

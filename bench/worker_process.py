@@ -27,9 +27,15 @@ def peak_rss_mb() -> float:
 
 
 async def main(path: str, jobs: int, concurrency: int) -> None:
-    qm = QueueManager(QueueConfig(database_url=f"sqlite:///{path}", concurrency=concurrency,
-                                  batch_size=max(10, concurrency), cleanup_interval=0),
-                      builtins=False)
+    qm = QueueManager(
+        QueueConfig(
+            database_url=f"sqlite:///{path}",
+            concurrency=concurrency,
+            batch_size=max(10, concurrency),
+            cleanup_interval=0,
+        ),
+        builtins=False,
+    )
     latencies: list[int] = []
     done = asyncio.Event()
 
@@ -45,10 +51,15 @@ async def main(path: str, jobs: int, concurrency: int) -> None:
     print("ready", flush=True)
     await done.wait()
     await qm.stop()
-    imported = sorted(m for m in ("pydantic", "httpx", "PIL", "fastapi", "psycopg")
-                      if m in sys.modules)
-    print(json.dumps({"latencies_ns": latencies, "peak_rss_mb": peak_rss_mb(),
-                      "optional_imported": imported}), flush=True)
+    imported = sorted(
+        m for m in ("pydantic", "httpx", "PIL", "fastapi", "psycopg") if m in sys.modules
+    )
+    print(
+        json.dumps(
+            {"latencies_ns": latencies, "peak_rss_mb": peak_rss_mb(), "optional_imported": imported}
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

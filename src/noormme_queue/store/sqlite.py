@@ -32,6 +32,7 @@ from .sqlite_writer import GroupCommitWriter
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
+LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop stays responsive
 
 COLUMNS = (
     "id, type, payload, status, priority, attempts, max_attempts, run_at, created_at, "
@@ -72,8 +73,13 @@ class SQLiteStore:
         if self._writer is not None:
             return
         await asyncio.to_thread(self._prepare_file)
+        # The loop-side fast path needs commits that never wait for the disk.
+        loop_side = self._connect_loop_side if self.synchronous == "NORMAL" else None
         writer = GroupCommitWriter(
-            self._connect_writer, self.translate, after_commit=self._bus.nudge
+            self._connect_writer,
+            self.translate,
+            after_commit=self._bus.nudge,
+            connect_loop_side=loop_side,
         )
         await asyncio.to_thread(writer.start)
         self._reader = ThreadPoolExecutor(1, "noormme-queue-reader", self._connect_reader)
@@ -132,6 +138,13 @@ class SQLiteStore:
         except BaseException:
             conn.close()
             raise
+        return conn
+
+    def _connect_loop_side(self) -> sqlite3.Connection:
+        conn = self._connect()
+        conn.execute("PRAGMA busy_timeout = 0")  # never wait for another process's lock
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the writer thread checkpoints
         return conn
 
     def _connect_reader(self) -> None:
@@ -211,7 +224,9 @@ class SQLiteStore:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, notify: bool = False) -> T:
+    async def _write(
+        self, fn: Callable[[sqlite3.Connection], T], *, notify: bool = False, on_loop: bool = True
+    ) -> T:
         writer = self._writer
         if writer is None:
             await self.open()
@@ -224,7 +239,7 @@ class SQLiteStore:
                 self._refresh_listeners(conn)
                 return inner(conn)
 
-        result: T = await writer.submit(fn, notify=notify)
+        result: T = await writer.submit(fn, notify=notify, on_loop=on_loop)
         return result
 
     def _refresh_listeners(self, conn: sqlite3.Connection) -> None:
@@ -316,7 +331,7 @@ class SQLiteStore:
                 ids.append(job.id)
             return ids
 
-        return await self._write(write, notify=True)
+        return await self._write(write, notify=True, on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS)
 
     async def claim(
         self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
@@ -376,7 +391,7 @@ class SQLiteStore:
                 applied.append(cur.rowcount == 1)
             return applied
 
-        return await self._write(write)
+        return await self._write(write, on_loop=len(outcomes) <= LOOP_SIDE_MAX_ROWS)
 
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         if not held:
@@ -527,7 +542,7 @@ class SQLiteStore:
             )
             return cur.rowcount
 
-        return await self._write(write)
+        return await self._write(write, on_loop=False)  # up to 500 deletes: not on the loop
 
     async def explain(self, sql_name: str) -> list[str]:
         """The query plan of one of the store's hot queries (for tests and diagnostics)."""

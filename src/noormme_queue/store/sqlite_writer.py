@@ -1,10 +1,26 @@
-"""Group commit: one thread owns the write connection and commits many requests at once.
+"""Group commit: many write requests, one transaction, and an event loop that never waits.
 
-Callers on any event loop submit a function of the connection and await its
-result. The thread takes every request waiting, runs each inside its own
-savepoint (one failing request never undoes the others), commits once, and
-hands results back with one wake-up per event loop. The event loop never waits
-on disk or on another process's lock: only this thread does.
+Callers on any event loop submit a function of a connection and await its
+result. Requests are grouped: each runs inside its own savepoint (one failing
+request never undoes the others) and the group commits once.
+
+Where a group runs:
+
+- **On the event loop, at the end of the current iteration** (the fast path),
+  when nothing else is waiting for the writer thread and SQLite grants the
+  write lock at once: the loop's own connection has a busy timeout of zero, so
+  it never waits on another process, and with ``synchronous=NORMAL`` a WAL
+  commit is an append to the page cache, not a disk flush. Everything one
+  iteration submitted (fifty producers, or a worker's settle-and-claim) shares
+  the transaction. The store turns this path off for ``FULL``, where every
+  commit waits for the disk, and for requests too large to hold the loop.
+- **On the writer thread** otherwise: when the lock is taken, when requests
+  are queued there already, or when a request must not run on the loop. The
+  thread waits on locks and the disk so that the loop does not, and hands
+  results back with one wake-up per event loop.
+
+The loop's connection never checkpoints; the writer thread does, so the loop
+never copies the WAL into the database.
 """
 
 from __future__ import annotations
@@ -27,6 +43,7 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 512
 BUSY_GIVE_UP_AFTER = 60.0  # seconds of "database is locked" before requests fail
+CHECKPOINT_EVERY = 1000  # commits on the loop's connection between checkpoints by the thread
 
 
 class _Request:
@@ -45,7 +62,14 @@ class _Request:
         self.notify = notify
 
 
+Outcome = tuple[_Request, Any, BaseException | None]
+
 _STOP = object()
+_CHECKPOINT = object()
+
+
+class _LockBusy(Exception):
+    """The loop's connection could not get the write lock at once."""
 
 
 class GroupCommitWriter:
@@ -55,37 +79,89 @@ class GroupCommitWriter:
         translate: Callable[[BaseException], StoreError],
         name: str = "noormme-queue-writer",
         after_commit: Callable[[], None] | None = None,
+        connect_loop_side: Callable[[], sqlite3.Connection] | None = None,
     ) -> None:
         self._after_commit = after_commit
         self._connect = connect
+        self._connect_loop_side = connect_loop_side
         self._translate = translate
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
+        self._thread_busy = False
+        self._loop_conn: sqlite3.Connection | None = None
+        self._loop_lock = threading.Lock()  # one event loop at a time uses _loop_conn
+        self._loop_commits = 0
+        self._gathering: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
+        self._gathering_lock = threading.Lock()
         self.commits = 0  # transactions committed, for tests and stats
+        self.loop_side_commits = 0
 
     def start(self) -> None:
         self._thread.start()
-        self._ready.wait()
+        self._ready.wait()  # the thread's connection has migrated the schema
         if self._open_error is not None:
             raise self._open_error
+        if self._connect_loop_side is not None:
+            self._loop_conn = self._connect_loop_side()
 
-    def submit(self, fn: WriteFn, *, notify: bool = False) -> asyncio.Future[Any]:
+    def submit(
+        self, fn: WriteFn, *, notify: bool = False, on_loop: bool = True
+    ) -> asyncio.Future[Any]:
         """Queue ``fn(conn)`` for the next transaction; await the returned future.
 
         ``notify``: new work may be due once this commits, so call ``after_commit``.
+        ``on_loop``: small enough to run on the event loop's fast path.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Request(fn, loop, future, notify))
+        request = _Request(fn, loop, future, notify)
+        if on_loop and self._loop_conn is not None:
+            with self._gathering_lock:
+                group = self._gathering.get(loop)
+                if group is None:
+                    self._gathering[loop] = group = []
+                    loop.call_soon(self._flush_on_loop, loop)
+                group.append(request)
+        else:
+            self._queue.put(request)
         return future
 
     def close(self) -> None:
-        """Finish every queued request, then close the connection (blocking)."""
+        """Finish every queued request, then close the connections (blocking)."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
+        with self._loop_lock:
+            if self._loop_conn is not None:
+                self._loop_conn.close()
+                self._loop_conn = None
+
+    # -- the fast path, on an event loop -------------------------------------------------------
+
+    def _flush_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._gathering_lock:
+            group = self._gathering.pop(loop, [])
+        if not group:
+            return
+        outcomes: list[Outcome] | None = None
+        # Never jump ahead of requests already handed to the thread, and never wait.
+        if not self._thread_busy and self._queue.empty() and self._loop_lock.acquire(False):
+            try:
+                if self._loop_conn is not None:
+                    outcomes = self._run_group(self._loop_conn, group, wait=False)
+            finally:
+                self._loop_lock.release()
+        if outcomes is None:
+            for request in group:
+                self._queue.put(request)
+            return
+        self._loop_commits += 1
+        self.loop_side_commits += 1
+        if self._loop_commits % CHECKPOINT_EVERY == 0:
+            self._queue.put(_CHECKPOINT)
+        _resolve([(req.future, result, error) for req, result, error in outcomes])
 
     # -- the writer thread ---------------------------------------------------------------------
 
@@ -101,45 +177,51 @@ class GroupCommitWriter:
             stopping = False
             while not stopping:
                 item = self._queue.get()
+                self._thread_busy = True
                 batch: list[_Request] = []
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
-                while len(batch) < MAX_BATCH:
+                checkpoint = False
+                while True:
+                    if item is _STOP:
+                        stopping = True
+                    elif item is _CHECKPOINT:
+                        checkpoint = True
+                    else:
+                        batch.append(item)  # type: ignore[arg-type]
+                    if len(batch) >= MAX_BATCH:
+                        break
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    if item is _STOP:
-                        stopping = True
-                    else:
-                        batch.append(item)  # type: ignore[arg-type]
                 if batch:
-                    self._run_batch(conn, batch)
+                    outcomes = self._run_group(conn, batch, wait=True)
+                    assert outcomes is not None
+                    self._deliver(outcomes)
+                if checkpoint:
+                    self._checkpoint(conn)
+                self._thread_busy = False
         finally:
             conn.close()
 
-    def _begin(self, conn: sqlite3.Connection) -> None:
-        # busy_timeout already waits inside sqlite; keep trying past it so that a long
-        # lock held by another process delays callers instead of failing them.
-        deadline = time.monotonic() + BUSY_GIVE_UP_AFTER
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or (
-                    time.monotonic() > deadline
-                ):
-                    raise
-                log.warning("database busy for a long time; still waiting for the write lock")
-
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
-        outcomes: list[tuple[_Request, Any, BaseException | None]] = []
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
-            self._begin(conn)
-            for req in batch:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpoint failed (will retry later): %s", exc)
+
+    # -- running one group, on either side -----------------------------------------------------
+
+    def _run_group(
+        self, conn: sqlite3.Connection, group: list[_Request], *, wait: bool
+    ) -> list[Outcome] | None:
+        """Run ``group`` in one transaction. ``None``: not run (no wait allowed, lock busy)."""
+        outcomes: list[Outcome] = []
+        try:
+            try:
+                self._begin(conn, wait)
+            except _LockBusy:
+                return None
+            for req in group:
                 outcomes.append(self._run_one(conn, req))
             conn.execute("COMMIT")
             self.commits += 1
@@ -152,18 +234,32 @@ class GroupCommitWriter:
                 except sqlite3.Error:
                     log.exception("rollback failed")
             error = self._translate(exc)
-            outcomes = [(req, None, error) for req in batch]
-        else:
-            if self._after_commit is not None and any(req.notify for req in batch):
-                try:
-                    self._after_commit()
-                except Exception:  # a missed nudge only delays work until the next poll
-                    log.exception("after-commit notification failed")
-        self._deliver(outcomes)
+            return [(req, None, error) for req in group]
+        if self._after_commit is not None and any(req.notify for req in group):
+            try:
+                self._after_commit()
+            except Exception:  # a missed nudge only delays work until the next poll
+                log.exception("after-commit notification failed")
+        return outcomes
 
-    def _run_one(
-        self, conn: sqlite3.Connection, req: _Request
-    ) -> tuple[_Request, Any, BaseException | None]:
+    def _begin(self, conn: sqlite3.Connection, wait: bool) -> None:
+        # busy_timeout already waits inside sqlite; keep trying past it so that a long
+        # lock held by another process delays callers instead of failing them.
+        deadline = time.monotonic() + BUSY_GIVE_UP_AFTER
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                    raise
+                if not wait:
+                    raise _LockBusy from exc
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("database busy for a long time; still waiting for the write lock")
+
+    def _run_one(self, conn: sqlite3.Connection, req: _Request) -> Outcome:
         conn.execute("SAVEPOINT request")
         try:
             result = req.fn(conn)
@@ -177,7 +273,7 @@ class GroupCommitWriter:
         return req, result, None
 
     @staticmethod
-    def _deliver(outcomes: list[tuple[_Request, Any, BaseException | None]]) -> None:
+    def _deliver(outcomes: list[Outcome]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
         for req, result, error in outcomes:
             by_loop.setdefault(req.loop, []).append((req.future, result, error))

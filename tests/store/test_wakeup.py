@@ -1,0 +1,50 @@
+"""Cross-process wake-ups: a worker elsewhere hears of new work without polling."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from noormme_queue.store.sqlite import SQLiteStore
+
+from .conftest import new_job
+
+
+async def test_an_enqueue_by_another_store_wakes_a_listener(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    worker_side, producer_side = SQLiteStore(path), SQLiteStore(path)
+    await worker_side.open()
+    await producer_side.open()
+    woken = asyncio.Event()
+    stop_listening = await worker_side.listen(woken.set)
+    await producer_side.enqueue([new_job()])
+    await asyncio.wait_for(woken.wait(), 5)
+    woken.clear()
+    await worker_side.enqueue([new_job()])  # its own enqueues don't nudge itself
+    await asyncio.sleep(0.05)
+    assert not woken.is_set()
+    await stop_listening()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM noormme_listeners").fetchone()[0] == 0
+    conn.close()
+    await worker_side.close()
+    await producer_side.close()
+
+
+async def test_a_dead_listener_is_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    producer = SQLiteStore(path)
+    await producer.open()
+    conn = sqlite3.connect(path)
+    conn.execute(  # a worker that was SIGKILLed: its row stays, its socket is gone
+        "INSERT INTO noormme_listeners (name, pid, created_at)"
+        " VALUES ('noormme-queue-0-dead', 0, 0)"
+    )
+    conn.commit()
+    await producer.enqueue([new_job()])  # the nudge finds nobody there
+    producer._bus._targets_at = -10.0  # the next write refreshes its list (normally after 1 s)
+    await producer.enqueue([new_job()])
+    assert conn.execute("SELECT COUNT(*) FROM noormme_listeners").fetchone()[0] == 0
+    conn.close()
+    await producer.close()
