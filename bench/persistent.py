@@ -46,7 +46,11 @@ def manager(path: Path, **overrides: object) -> QueueManager:
     return QueueManager(config, builtins=False)
 
 
+RESULTS: dict[str, float] = {}
+
+
 def line(name: str, ours: float, raw: float, unit: str, target: str) -> None:
+    RESULTS[name] = ours
     print(
         f"{name:<38} {ours:>12,.0f} {unit:<7} raw {raw:>12,.0f} {unit:<7} "
         f"ratio {ours / raw:5.2f}x  (target {target})"
@@ -292,6 +296,23 @@ def bench_worker_rss(jobs: int) -> None:
     )
 
 
+def bench_peers(jobs: int) -> None:
+    from .peers import huey_sqlite
+
+    print("\npeers, same run (ours / theirs):")
+    enqueue, drain = huey_sqlite(jobs, workers=5)
+    ours_enqueue = RESULTS["enqueue, sequential awaits"]
+    ours_drain = RESULTS["drain no-op jobs, concurrency 5"]
+    print(
+        f"{'huey SqliteHuey enqueue, one by one':<38} {enqueue:>12,.0f} jobs/s  "
+        f"ours {ours_enqueue:>10,.0f}  ratio {ours_enqueue / enqueue:5.2f}x"
+    )
+    print(
+        f"{'huey SqliteHuey drain, 5 threads':<38} {drain:>12,.0f} jobs/s  "
+        f"ours {ours_drain:>10,.0f}  ratio {ours_drain / drain:5.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
@@ -309,6 +330,7 @@ def main() -> None:
     bench_in_process_latency(500 // scale)
     bench_cross_process(300 // scale, 5.0 / scale)
     bench_worker_rss(20_000 // scale)
+    bench_peers(5_000 // scale)
 
 
 if __name__ == "__main__":

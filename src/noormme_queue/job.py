@@ -167,29 +167,34 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # -- ids ---------------------------------------------------------------------------------------
-# "job_" + 26 Crockford base32 characters: 48 bits of milliseconds then 80 random bits, like a
-# ULID. Within one process ids are strictly increasing (the random part is incremented inside a
-# millisecond), so they sort by creation time; across processes they are unique.
+# "job_" + 26 Crockford base32 characters: 48 bits of milliseconds, then 80 bits that start at a
+# random value drawn once per process and count up by one per id. Within one process ids are
+# strictly increasing, so they sort by creation time; across processes the random starts keep
+# them apart (two processes would need to land within 2**40 counts of each other in the same
+# millisecond). Drawing randomness once keeps new_job_id() off the syscall path.
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> two characters
+_RANDOM_MASK = (1 << 80) - 1
 _id_lock = threading.Lock()
 _last_ms = 0
-_last_rand = 0
+_counter = int.from_bytes(os.urandom(10), "big")
 
 
 def new_job_id() -> str:
-    global _last_ms, _last_rand
+    global _last_ms, _counter
     with _id_lock:
-        ms = time.time_ns() // 1_000_000
-        if ms <= _last_ms:
-            ms = _last_ms
-            _last_rand = (_last_rand + 1) & ((1 << 80) - 1)
-        else:
-            _last_rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+        ms = max(time.time_ns() // 1_000_000, _last_ms)  # never backwards, even if the clock is
         _last_ms = ms
-        value = (ms << 80) | _last_rand
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "job_" + "".join(reversed(chars))
+        _counter = (_counter + 1) & _RANDOM_MASK
+        value = (ms << 80) | _counter
+    pairs = _PAIRS
+    return "job_" + "".join(pairs[(value >> shift) & 1023] for shift in range(120, -10, -10))
+
+
+def _reseed_after_fork() -> None:
+    global _counter
+    _counter = int.from_bytes(os.urandom(10), "big")  # a forked child must not repeat ids
+
+
+os.register_at_fork(after_in_child=_reseed_after_fork)

@@ -221,10 +221,14 @@ class GroupCommitWriter:
                 self._begin(conn, wait)
             except _LockBusy:
                 return None
-            for req in group:
-                outcomes.append(self._run_one(conn, req))
-            conn.execute("COMMIT")
-            self.commits += 1
+            if len(group) == 1:
+                outcomes.append(self._run_alone(conn, group[0]))
+            else:
+                for req in group:
+                    outcomes.append(self._run_one(conn, req))
+            if conn.in_transaction:  # a lone request that failed has rolled back already
+                conn.execute("COMMIT")
+                self.commits += 1
         except sqlite3.Error as exc:
             # The transaction as a whole failed (disk full, I/O error, lock lost): every
             # request in it is undone, so every caller hears about it; nothing is half-done.
@@ -258,6 +262,16 @@ class GroupCommitWriter:
                 if time.monotonic() > deadline:
                     raise
                 log.warning("database busy for a long time; still waiting for the write lock")
+
+    def _run_alone(self, conn: sqlite3.Connection, req: _Request) -> Outcome:
+        """A group of one needs no savepoint: on a request error, roll back the transaction."""
+        try:
+            return req, req.fn(conn), None
+        except Exception as exc:
+            if isinstance(exc, sqlite3.Error) and not _request_level(exc):
+                raise
+            conn.execute("ROLLBACK")
+            return req, None, self._translate(exc) if isinstance(exc, sqlite3.Error) else exc
 
     def _run_one(self, conn: sqlite3.Connection, req: _Request) -> Outcome:
         conn.execute("SAVEPOINT request")
