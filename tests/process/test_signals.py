@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import signal
-from functools import partial
 import subprocess
+from functools import partial
 from pathlib import Path
 
 from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
