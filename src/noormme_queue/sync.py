@@ -20,6 +20,7 @@ from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport
+    from .memory import MemoryQueue, MemoryQueueStats
 
 T = TypeVar("T")
 
@@ -144,3 +145,28 @@ class SyncQueueManager:
 
     def cleanup(self, older_than_days: float | None = None) -> int:
         return self._call(lambda: self._manager.cleanup(older_than_days))
+
+    def get_in_memory_queue(self, name: str) -> SyncMemoryQueue:
+        """A blocking face of an in-memory queue, for threads without an event loop."""
+        return SyncMemoryQueue(self, self._manager.get_in_memory_queue(name))
+
+    def get_all_in_memory_stats(self) -> dict[str, dict[str, Any]]:
+        return self._manager.get_all_in_memory_stats()
+
+
+class SyncMemoryQueue:
+    """``add`` blocks until the processor's result is ready (or raises its error)."""
+
+    def __init__(self, face: SyncQueueManager, queue: MemoryQueue) -> None:
+        self._face = face
+        self._queue = queue
+
+    @property
+    def name(self) -> str:
+        return self._queue.name
+
+    def add(self, payload: Any) -> Any:
+        return self._face._call(lambda: self._queue.add(payload))
+
+    def stats(self) -> MemoryQueueStats:
+        return self._queue.stats()
