@@ -153,30 +153,45 @@ def worker(obj: Context, app: str | None, concurrency: int | None, log_level: st
     default=None,
     help="module:attribute of your QueueManager; without it, a demo app runs",
 )
-@click.option("--host", envvar="QUEUE_HOST", show_envvar=True, default="127.0.0.1")
-@click.option("--port", envvar="QUEUE_PORT", show_envvar=True, type=int, default=8000)
+@click.option(
+    "--host",
+    envvar="QUEUE_HOST",
+    show_envvar=True,
+    default="127.0.0.1",
+    help="address to listen on; any but loopback needs QUEUE_API_TOKEN",
+)
+@click.option(
+    "--port", envvar="QUEUE_PORT", show_envvar=True, type=click.IntRange(0, 65535), default=8000
+)
 @click.option("--log-level", envvar="QUEUE_LOG_LEVEL", show_envvar=True, default="info")
 @click.pass_obj
 def serve(obj: Context, app: str | None, host: str, port: int, log_level: str) -> None:
-    """Run the queue service: worker (and, with the api extra, the REST API and dashboard)."""
+    """Run the queue service: worker, REST API (/api/queue) and dashboard (/queue) in one
+    process, until SIGTERM or SIGINT. Needs the api extra. The API token is QUEUE_API_TOKEN."""
     setup_logging(log_level)
-    from .runner import run_until_signalled
+    try:
+        from .api.server import serve_forever
+    except ImportError as exc:
+        fail(f"serve needs FastAPI and uvicorn: pip install 'noormme-queue[api]' ({exc})")
+        raise AssertionError("unreachable") from exc
 
     async def main() -> None:
+        before_start = None
         if app is None:
             from .demo import create_demo_manager, enqueue_demo_jobs
 
-            qm = create_demo_manager()
-            await qm.start()
-            await enqueue_demo_jobs(qm)
+            qm = create_demo_manager(obj.config())
+            before_start = enqueue_demo_jobs
         else:
             from .apploader import load_manager
 
             qm = load_manager(app)
-        logging.getLogger("noormme_queue").info(
-            "serving %s; press Ctrl+C to stop", qm.store.description
-        )
-        await run_until_signalled(qm)
+            if obj.database_url:
+                fail(
+                    "--database-url cannot change an --app manager; set it in its QueueConfig "
+                    "or through QUEUE_DATABASE_URL"
+                )
+        await serve_forever(qm, host, port, log_level=log_level, before_start=before_start)
 
     run(main)
 
