@@ -2,7 +2,8 @@
 
 ``create_router(qm)`` is a FastAPI router to mount at ``/api/queue`` in any
 FastAPI app; ``create_app(qm)`` is a whole app (API at ``/api/queue``,
-dashboard at ``/queue``) whose lifespan starts and stops the manager.
+dashboard at ``/queue``) whose lifespan starts and stops the manager;
+``create_api_app(qm)`` is the API alone, to mount in a Starlette app.
 ``import noormme_queue`` never imports this package, so the core works
 without FastAPI.
 """
@@ -16,8 +17,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "noormme_queue.api needs FastAPI and uvicorn: pip install 'noormme-queue[api]'"
     ) from exc
 
-from .app import create_app
+from .app import create_api_app, create_app
 from .dashboard import create_dashboard_router
 from .routes import create_router
 
-__all__ = ["create_app", "create_dashboard_router", "create_router"]
+__all__ = ["create_api_app", "create_app", "create_dashboard_router", "create_router"]

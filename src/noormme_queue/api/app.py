@@ -16,6 +16,10 @@ from .dashboard import create_dashboard_router
 from .errors import from_exception
 from .routes import create_router
 
+DESCRIPTION = (
+    "Background jobs: enqueue, watch and steer them. Answers are "
+    '`{"success": true, "data": ...}` or `{"success": false, "error", "message", "field"}`.'
+)
 API_PREFIX = "/api/queue"
 DASHBOARD_PREFIX = "/queue"
 
@@ -25,6 +29,21 @@ def _version() -> str:
         return version("noormme-queue")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0"
+
+
+def create_api_app(
+    qm: QueueManager,
+    *,
+    token: str | None = None,
+    allowed_types: Collection[str] | None = None,
+) -> FastAPI:
+    """The API alone as an ASGI app (its OpenAPI at ``/openapi.json``), to mount in a
+    Starlette (or any ASGI) app: ``Mount("/api/queue", app=create_api_app(qm))``. It has no
+    lifespan: the host app starts and stops the manager."""
+    app = FastAPI(title="noormme-queue", version=_version(), description=DESCRIPTION)
+    app.include_router(create_router(qm, token=token, allowed_types=allowed_types))
+    _envelope_everything(app)
+    return app
 
 
 def create_app(
@@ -50,8 +69,7 @@ def create_app(
     app = FastAPI(
         title="noormme-queue",
         version=_version(),
-        description="Background jobs: enqueue, watch and steer them. Answers are "
-        '`{"success": true, "data": ...}` or `{"success": false, "error", "message", "field"}`.',
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.include_router(
@@ -64,10 +82,15 @@ def create_app(
     async def root() -> RedirectResponse:
         return RedirectResponse(DASHBOARD_PREFIX)
 
-    # Paths no route matches (and methods a route lacks) get the envelope too.
+    _envelope_everything(app)
+    return app
+
+
+def _envelope_everything(app: FastAPI) -> None:
+    """Paths no route matches (and methods a route lacks) get the envelope too."""
+
     async def envelope(request: Request, exc: Exception) -> JSONResponse:
         return from_exception(exc).response()
 
     app.add_exception_handler(HTTPException, envelope)
     app.add_exception_handler(RequestValidationError, envelope)
-    return app

@@ -69,11 +69,7 @@ def validation_error(errors: Sequence[Any]) -> ApiError:
     """FastAPI's request validation errors, naming the first bad field (``options.priority``)."""
     if not errors:
         return ApiError(422, "invalid_input", "the request is invalid")
-    first = errors[0]
-    loc = [str(part) for part in first.get("loc", ())]
-    where = loc[0] if loc else ""
-    named = ".".join(loc[1:]) if where in ("body", "query", "path", "header") else ".".join(loc)
-    field = named or ("body" if where == "body" else None)
+    field = _field_of(errors[0]) or None
     parts = [f"{_field_of(e) or 'body'}: {e.get('msg', 'invalid')}" for e in errors[:3]]
     if len(errors) > 3:
         parts.append(f"and {len(errors) - 3} more")
@@ -82,6 +78,8 @@ def validation_error(errors: Sequence[Any]) -> ApiError:
 
 def _field_of(error: Any) -> str:
     loc = [str(part) for part in error.get("loc", ())]
+    if error.get("type") == "json_invalid" or loc == ["body"]:
+        return "body"  # its loc holds a character offset, not a field
     return ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
 
 
@@ -112,6 +110,11 @@ def from_exception(exc: Exception) -> ApiError:
         return ApiError(503, "store_unavailable", str(exc))
     if isinstance(exc, QueueError):
         return ApiError(400, "queue_error", str(exc))
+    if isinstance(exc, HTTPException) and exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode (not UTF-8, say): bad input like the rest
+        return ApiError(
+            422, "invalid_input", f"the request body is unreadable: {exc.detail}", "body"
+        )
     if isinstance(exc, HTTPException):
         return ApiError(exc.status_code, _http_code(exc.status_code), str(exc.detail))
     log.exception("unexpected error in the queue API")
