@@ -37,9 +37,16 @@ STATUS_COLOURS = {
 }
 
 
+def _typed(ctx: click.Context, name: str) -> bool:
+    """Whether the option was given on the command line (not read from its QUEUE_* variable)."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
 class Context:
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None, *, database_url_typed: bool = False) -> None:
         self.database_url = database_url
+        # An --app manager reads QUEUE_DATABASE_URL itself; only a typed flag contradicts it.
+        self.database_url_typed = database_url_typed
 
     def config(self, **overrides: Any) -> QueueConfig:
         config = QueueConfig.from_env()
@@ -100,7 +107,7 @@ def setup_logging(level: str) -> None:
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """noormme-queue: background jobs on one SQLite file. Settings come from QUEUE_*
     variables; options below override them."""
-    ctx.obj = Context(database_url)
+    ctx.obj = Context(database_url, database_url_typed=_typed(ctx, "database_url"))
 
 
 @cli.command()
@@ -126,13 +133,15 @@ def worker(obj: Context, app: str | None, concurrency: int | None, log_level: st
     setup_logging(log_level)
     from .runner import run_until_signalled
 
+    concurrency_typed = _typed(click.get_current_context(), "concurrency")
+
     def build() -> QueueManager:
         if app is None:
             return QueueManager(obj.config(concurrency=concurrency))
         from .apploader import load_manager
 
         qm = load_manager(app)
-        if concurrency is not None or obj.database_url:
+        if concurrency_typed or obj.database_url_typed:
             fail(
                 "--concurrency and --database-url cannot change an --app manager; set them "
                 "in its QueueConfig or through QUEUE_* variables"
@@ -186,7 +195,7 @@ def serve(obj: Context, app: str | None, host: str, port: int, log_level: str) -
             from .apploader import load_manager
 
             qm = load_manager(app)
-            if obj.database_url:
+            if obj.database_url_typed:
                 fail(
                     "--database-url cannot change an --app manager; set it in its QueueConfig "
                     "or through QUEUE_DATABASE_URL"

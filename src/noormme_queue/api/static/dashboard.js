@@ -254,8 +254,8 @@
     setText("detail-result", json(job.result));
     setText("detail-progress", json(job.progress));
     setText("detail-error", job.error || "—");
-    const last = [...job.history].reverse().find((a) => a.traceback);
-    setText("detail-traceback", last ? last.traceback : "—");
+    const last = job.history[job.history.length - 1]; // the latest run's, if it failed
+    setText("detail-traceback", last && last.traceback ? last.traceback : "—");
     const rows = job.history.map((a) => {
       const tr = document.createElement("tr");
       for (const c of [a.attempt, a.outcome, when(a.started_at), when(a.finished_at),
