@@ -103,10 +103,12 @@ def service(tmp_path: Path) -> Iterator[Service]:
         "DASHBOARD_TEST_RELEASE": str(release),
     }
     log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "noormme_queue", "serve"]
+    command += ["--app", "tests.api.dashboard_app:create", "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "noormme_queue", "serve", "--app"]
-            + ["tests.api.dashboard_app:create", "--host", "127.0.0.1", "--port", str(port)],
+            command,
             cwd=ROOT,
             env=env,
             stdout=out,
