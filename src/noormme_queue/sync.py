@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .job import JSON, Job, JobStatus, QueueStats, QueueStatus
+from .job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -139,6 +139,9 @@ class SyncQueueManager:
 
     def get_stats(self) -> QueueStats:
         return self._call(self._manager.get_stats)
+
+    def get_throughput(self, window: float = 1800.0, bucket: float = 60.0) -> list[ThroughputPoint]:
+        return self._call(lambda: self._manager.get_throughput(window, bucket))
 
     def get_status(self) -> QueueStatus:
         return self._manager.get_status()
