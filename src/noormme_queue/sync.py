@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
+from .enqueue import AddJobOptions
 from .job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
-from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport
@@ -82,32 +81,9 @@ class SyncQueueManager:
     def stop(self, timeout: float | None = None) -> StopReport:
         return self._call(lambda: self._manager.stop(timeout))
 
-    def add_job(
-        self,
-        job_type: str,
-        payload: JSON = None,
-        *,
-        priority: int = 0,
-        delay: float | None = None,
-        run_at: datetime | None = None,
-        max_attempts: int | None = None,
-        retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
-        unique_key: str | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        return self._call(
-            lambda: self._manager.add_job(
-                job_type,
-                payload,
-                priority=priority,
-                delay=delay,
-                run_at=run_at,
-                max_attempts=max_attempts,
-                retry_policy=retry_policy,
-                unique_key=unique_key,
-                timeout=timeout,
-            )
-        )
+    def add_job(self, job_type: str, payload: JSON = None, **options: Unpack[AddJobOptions]) -> str:
+        """See :meth:`QueueManager.add_job` for the options."""
+        return self._call(lambda: self._manager.add_job(job_type, payload, **options))
 
     def add_jobs(self, jobs: Iterable[JobSpec]) -> list[str]:
         specs = list(jobs)
