@@ -21,8 +21,9 @@ SNIPPET = textwrap.dedent("""
 def test_mypy_reports_each_wrong_payload_and_option(tmp_path: Path) -> None:
     module = tmp_path / "user_code.py"
     module.write_text(SNIPPET)
-    out, _, status = mypy_api.run(["--strict", "--no-incremental", "--cache-dir",
-                                   str(tmp_path / "cache"), str(module)])
+    out, _, status = mypy_api.run(
+        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(module)]
+    )
     assert status == 1
     errors = [line for line in out.splitlines() if ": error:" in line]
     lines = sorted(int(line.split(":")[1]) for line in errors)
