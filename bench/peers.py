@@ -1,13 +1,19 @@
-"""Peer libraries doing the same work in the same run: Huey's SQLite backend.
+"""Peer libraries doing the same work in the same run.
 
-Huey is the closest peer (a job queue on one SQLite file). Its consumer runs
-the same no-op task with the same number of worker threads as our worker's
-concurrency; enqueue is one call per job, as ours.
+- Huey's SQLite backend, the closest peer (a job queue on one SQLite file): its
+  consumer runs the same no-op task with as many worker threads as our
+  worker's concurrency; enqueue is one call per job, as ours.
+- RQ and Celery on this machine's Redis (127.0.0.1:6379): RQ's in-process
+  ``SimpleWorker`` (no fork per job), Celery's worker process with a thread
+  pool of 5. Celery's drain is timed from its first finished task to its last,
+  so its start-up is not counted against it.
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -50,4 +56,74 @@ def huey_sqlite(jobs: int, workers: int) -> tuple[float, float]:
         done.wait()
         drain = jobs / (time.perf_counter() - started)
         consumer.stop(graceful=True)
+    return enqueue, drain
+
+
+def rq_redis(jobs: int) -> tuple[float, float]:
+    """(enqueue jobs/s, drain jobs/s) of RQ with a SimpleWorker."""
+    import redis
+    from rq import Queue, SimpleWorker
+
+    from .peer_tasks import rq_noop
+
+    conn = redis.Redis(db=14)
+    conn.flushdb()
+    queue = Queue("bench", connection=conn)
+    started = time.perf_counter()
+    for i in range(jobs):
+        queue.enqueue(rq_noop, i)
+    enqueue = jobs / (time.perf_counter() - started)
+    worker = SimpleWorker([queue], connection=conn)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    drain = jobs / (time.perf_counter() - started)
+    conn.flushdb()
+    return enqueue, drain
+
+
+def celery_redis(jobs: int, root: Path) -> tuple[float, float]:
+    """(enqueue jobs/s, drain jobs/s) of Celery on Redis with a 5-thread worker."""
+    import redis
+
+    from .peer_tasks import REDIS_DB_BROKER, REDIS_DB_COUNTS, celery_noop
+
+    counts = redis.Redis(db=REDIS_DB_COUNTS)
+    counts.flushdb()
+    redis.Redis(db=REDIS_DB_BROKER).flushdb()
+    started = time.perf_counter()
+    for i in range(jobs):
+        celery_noop.delay(i)
+    enqueue = jobs / (time.perf_counter() - started)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.peer_tasks",
+            "worker",
+            "--pool=threads",
+            "-c",
+            "5",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while int(counts.get("done") or 0) == 0 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        first = time.perf_counter()
+        while int(counts.get("done") or 0) < jobs and time.monotonic() < deadline:
+            time.sleep(0.002)
+        drain = jobs / (time.perf_counter() - first)
+    finally:
+        worker.terminate()
+        worker.wait()
+    counts.flushdb()
     return enqueue, drain

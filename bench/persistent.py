@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -297,20 +297,30 @@ def bench_worker_rss(jobs: int) -> None:
 
 
 def bench_peers(jobs: int) -> None:
-    from .peers import huey_sqlite
+    from .peers import celery_redis, huey_sqlite, rq_redis
 
     print("\npeers, same run (ours / theirs):")
-    enqueue, drain = huey_sqlite(jobs, workers=5)
     ours_enqueue = RESULTS["enqueue, sequential awaits"]
     ours_drain = RESULTS["drain no-op jobs, concurrency 5"]
-    print(
-        f"{'huey SqliteHuey enqueue, one by one':<38} {enqueue:>12,.0f} jobs/s  "
-        f"ours {ours_enqueue:>10,.0f}  ratio {ours_enqueue / enqueue:5.2f}x"
-    )
-    print(
-        f"{'huey SqliteHuey drain, 5 threads':<38} {drain:>12,.0f} jobs/s  "
-        f"ours {ours_drain:>10,.0f}  ratio {ours_drain / drain:5.2f}x"
-    )
+    peers: list[tuple[str, Callable[[], tuple[float, float]], str]] = [
+        ("huey SqliteHuey", lambda: huey_sqlite(jobs, workers=5), "5 threads"),
+        ("RQ on Redis", lambda: rq_redis(jobs // 2), "SimpleWorker"),
+        ("Celery on Redis", lambda: celery_redis(jobs, ROOT), "5 threads"),
+    ]
+    for name, run, how in peers:
+        try:
+            enqueue, drain = run()
+        except Exception as exc:  # a peer that cannot run here is reported, not fatal
+            print(f"{name:<38} not measured: {type(exc).__name__}: {exc}")
+            continue
+        print(
+            f"{name + ' enqueue, one by one':<38} {enqueue:>12,.0f} jobs/s  "
+            f"ours {ours_enqueue:>10,.0f}  ratio {ours_enqueue / enqueue:5.2f}x"
+        )
+        print(
+            f"{name + ' drain, ' + how:<38} {drain:>12,.0f} jobs/s  "
+            f"ours {ours_drain:>10,.0f}  ratio {ours_drain / drain:5.2f}x"
+        )
 
 
 def main() -> None:
