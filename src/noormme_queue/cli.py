@@ -58,7 +58,8 @@ class Context:
 
 
 def fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # One line, never wrapped, so scripts and logs can grep it.
+    click.secho(f"error: {' '.join(message.split())}", fg="red", err=True)
     sys.exit(1)
 
 
@@ -76,6 +77,16 @@ async def _with(qm: QueueManager, work: Callable[[QueueManager], Awaitable[T]]) 
         return await work(qm)
     finally:
         await qm.stop()
+
+
+def _given_on_command_line(name: str) -> bool:
+    """Typed by the user, as opposed to read from the environment (which the app saw too)."""
+    ctx: click.Context | None = click.get_current_context()
+    while ctx is not None:
+        if name in ctx.params:
+            return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        ctx = ctx.parent
+    return False
 
 
 def setup_logging(level: str) -> None:
@@ -132,7 +143,7 @@ def worker(obj: Context, app: str | None, concurrency: int | None, log_level: st
         from .apploader import load_manager
 
         qm = load_manager(app)
-        if concurrency is not None or obj.database_url:
+        if _given_on_command_line("concurrency") or _given_on_command_line("database_url"):
             fail(
                 "--concurrency and --database-url cannot change an --app manager; set them "
                 "in its QueueConfig or through QUEUE_* variables"
@@ -221,7 +232,8 @@ def jobs_list(
         click.echo(json.dumps([j.to_dict() for j in found]))
         return
     table = Table()
-    for column in ("id", "type", "status", "priority", "attempts", "run at", "error"):
+    table.add_column("id", no_wrap=True, min_width=30)
+    for column in ("type", "status", "priority", "attempts", "run at", "error"):
         table.add_column(column)
     for job in found:
         colour = STATUS_COLOURS[job.status.value]
