@@ -2,7 +2,7 @@
 
 ``python -m noormme_queue worker --app tests.reliability.app:create_manager``
 (from the project root) builds a manager from the ``QUEUE_*`` environment with
-one job type, ``record``. Its handler is ordinary user code: it writes a row
+two job types. The handler of ``record`` is ordinary user code: it writes a row
 ``(job_id, pid)`` to its own ``executions`` table in the same SQLite file, on its
 own connection, committed before the handler returns. Because that commit and
 the queue's "completed" are two transactions, a worker killed between them
@@ -25,6 +25,7 @@ from noormme_queue import Job, QueueConfig, QueueManager
 from noormme_queue.store.sqlite import sqlite_path_from_url
 
 JOB_TYPE = "record"
+GATE_TYPE = "gate"
 EXECUTIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS executions ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, pid INTEGER NOT NULL)"
@@ -62,6 +63,18 @@ class Recorder:
         return {"n": n, "pid": os.getpid()}
 
 
+async def wait_for_gate(job: Job) -> dict[str, str]:
+    """Handler of ``gate`` jobs: run until the file named ``payload["gate"]`` exists.
+
+    Holds a job in ``processing`` for as long as a test needs (no disk writes of its own).
+    """
+    assert isinstance(job.payload, dict)
+    gate = Path(str(job.payload["gate"]))
+    while not gate.exists():
+        await asyncio.sleep(0.02)
+    return {"gate": str(gate)}
+
+
 def create_executions_table(path: Path) -> None:
     conn = sqlite3.connect(path, timeout=60, isolation_level=None)
     try:
@@ -77,4 +90,5 @@ def create_manager() -> QueueManager:
     qm = QueueManager(config, builtins=False)
     sleep = float(os.environ.get("RECORD_SLEEP_MS", "0")) / 1000
     qm.register_handler(JOB_TYPE, Recorder(path, sleep))
+    qm.register_handler(GATE_TYPE, wait_for_gate)
     return qm

@@ -46,7 +46,7 @@ def worker_env(db: Path, **settings: str) -> dict[str, str]:
         QUEUE_CLEANUP_INTERVAL="0",
         QUEUE_SHUTDOWN_TIMEOUT="5000",
         PYTHONPATH=str(ROOT),
-        COLUMNS="200",  # keep log lines whole
+        COLUMNS="1000",  # keep log lines (and the paths in them) whole
     )
     env.update(settings)
     return env
@@ -169,3 +169,32 @@ def enqueue(db: Path, count: int, *, max_attempts: int = 3, first: int = 0) -> l
             await qm.stop()
 
     return asyncio.run(add())
+
+
+@contextmanager
+def tmpfs(where: Path, *options: str) -> Iterator[Path]:
+    """A fresh tmpfs mounted at ``where`` (root only), unmounted afterwards.
+
+    Fails loudly, never skips: the fault tests must run wherever the suite runs (CI is root).
+    """
+    where.mkdir(parents=True, exist_ok=True)
+    run_mount("-t", "tmpfs", "-o", ",".join(("nosuid", "nodev", *options)), "tmpfs", str(where))
+    try:
+        yield where
+    finally:
+        done = subprocess.run(["umount", str(where)], capture_output=True, check=False)
+        if done.returncode != 0:  # still busy (a failed test left a process behind)
+            subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def remount(where: Path, mode: str) -> None:
+    run_mount("-o", f"remount,{mode}", str(where))
+
+
+def run_mount(*args: str) -> None:
+    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(
+            f"mount {' '.join(args)} failed ({done.stderr.strip()}): the fault tests need root "
+            "and mount(8); they fail rather than skip so that CI cannot pass them silently"
+        )
