@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -132,6 +133,14 @@ def stop_all(workers: list[WorkerProcess]) -> None:
 
 def count(db: Path, sql: str, params: tuple[Any, ...] = ()) -> int:
     return int(query(db, sql, params)[0][0])
+
+
+def pid_of(worker_id: str | None) -> int:
+    """The process id in a worker id (``host:pid:suffix``)."""
+    assert worker_id is not None
+    match = re.fullmatch(r".*:(\d+):[0-9a-f]+", worker_id)
+    assert match, worker_id
+    return int(match.group(1))
 
 
 def executions(db: Path) -> dict[str, list[int]]:

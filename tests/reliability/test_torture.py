@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from .procs import (
     count,
     enqueue,
     executions,
+    pid_of,
     prepare,
     query,
     status_counts,
@@ -39,13 +39,6 @@ KILL_PHASE = 40.0  # seconds of kills at most; the run usually finishes well bef
 DRAIN = 60.0  # seconds for the survivors to finish once the killing stops
 # Enough attempts that no job runs out of them by bad luck (each kill of its worker spends one).
 MAX_ATTEMPTS = 50
-
-
-def _pid_of(worker_id: str | None) -> int:
-    assert worker_id is not None
-    match = re.fullmatch(r".*:(\d+):[0-9a-f]+", worker_id)
-    assert match, worker_id
-    return int(match.group(1))
 
 
 def _check_outcomes(db: Path, ids: list[str], killed: set[int]) -> tuple[int, int]:
@@ -67,7 +60,7 @@ def _check_outcomes(db: Path, ids: list[str], killed: set[int]) -> tuple[int, in
         assert set(outcomes[:-1]) <= {"lease_expired"}, (job_id, outcomes)
         assert len(history) == attempts >= len(pids), (job_id, history, pids)
         # The saved outcome is the last execution's, written by the process that ran it.
-        assert json.loads(result)["pid"] == pids[-1] == _pid_of(history[-1]["worker_id"])
+        assert json.loads(result)["pid"] == pids[-1] == pid_of(history[-1]["worker_id"])
         recovered += len(history) > 1
         twice += len(pids) > 1
     return recovered, twice
