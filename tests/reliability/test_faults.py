@@ -202,8 +202,13 @@ def test_a_full_disk_is_reported_and_the_worker_carries_on(tmp_path: Path) -> No
                 f"{len(everything)} jobs to complete after space was freed",
             )
             assert worker.alive()
-            ids = {r[0] for r in query(db, "SELECT id FROM noormme_jobs")}
-            assert ids == set(everything)
+            rows = query(db, "SELECT id, attempts, history FROM noormme_jobs")
+            assert {r[0] for r in rows} == set(everything)
+            # Each ran once, and the outcomes held through the fault were saved, not lost
+            # (a lost outcome would show as a lease expiry and a second run).
+            for job_id, attempts, history in rows:
+                assert attempts == 1, (job_id, history)
+                assert [h["outcome"] for h in json.loads(history)] == ["completed"], history
         finally:
             qm.sync.close()
             if worker is not None:
