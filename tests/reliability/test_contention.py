@@ -36,6 +36,7 @@ SECONDS = 20.0  # of producing; the whole test takes about SECONDS + 5 s
 DRAIN = 60.0
 
 
+@pytest.mark.timeout(240)
 def test_producers_and_workers_contend_without_errors_or_lost_jobs(tmp_path: Path) -> None:
     db = tmp_path / "queue.db"
     prepare(db)

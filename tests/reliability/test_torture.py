@@ -66,6 +66,7 @@ def _check_outcomes(db: Path, ids: list[str], killed: set[int]) -> tuple[int, in
     return recovered, twice
 
 
+@pytest.mark.timeout(240)
 def test_sigkilled_workers_lose_nothing_and_repeat_only_killed_work(tmp_path: Path) -> None:
     db = tmp_path / "queue.db"
     prepare(db)
