@@ -41,8 +41,21 @@ def ensure_venv(extras: str) -> None:
     stamp.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """The browser test drives Debian's chromium (Playwright's own download is unavailable)."""
+    if shutil.which("chromium"):
+        return
+    if not shutil.which("apt-get"):
+        sys.exit("the dashboard test needs chromium on PATH; install it with your package manager")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    sudo = [] if getattr(os, "geteuid", lambda: 0)() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "update"], cwd=ROOT, check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "chromium"], cwd=ROOT, check=True, env=env)
+
+
 def start_services() -> None:
-    """Start what the tests talk to when this machine has it but it is down."""
+    """Start (or install) what the tests talk to when this machine lacks it or it is down."""
+    ensure_chromium()
     if shutil.which("pg_ctlcluster") and Path("/etc/postgresql").is_dir():
         probe = subprocess.run(
             ["pg_isready", "-h", "127.0.0.1", "-p", "5432"], capture_output=True, check=False
@@ -68,8 +81,8 @@ def main(argv: list[str]) -> int:
     if job == "test":
         ensure_venv("dev")
         start_services()
-        run(BIN / "ruff", "check", "src", "tests", "bench", "scripts")
-        run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "scripts")
+        run(BIN / "ruff", "check", "src", "tests", "bench", "scripts", "examples")
+        run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "scripts", "examples")
         run(BIN / "mypy")
         return run(PY, "-m", "pytest", *rest, check=False)
     if job == "bench":

@@ -29,7 +29,15 @@ from .errors import (
     UnknownQueue,
 )
 from .handlers.base import JobHandler
-from .job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, QueueStatus
+from .job import (
+    Attempt,
+    AttemptOutcome,
+    Job,
+    JobStatus,
+    QueueStats,
+    QueueStatus,
+    ThroughputPoint,
+)
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
 from .progress import save_progress
@@ -124,6 +132,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "ThroughputPoint",
     "ThumbnailPayload",
     "UnknownQueue",
     "UnrecoverableError",

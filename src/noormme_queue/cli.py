@@ -37,9 +37,16 @@ STATUS_COLOURS = {
 }
 
 
+def _typed(ctx: click.Context, name: str) -> bool:
+    """Whether the option was given on the command line (not read from its QUEUE_* variable)."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
 class Context:
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None, *, database_url_typed: bool = False) -> None:
         self.database_url = database_url
+        # An --app manager reads QUEUE_DATABASE_URL itself; only a typed flag contradicts it.
+        self.database_url_typed = database_url_typed
 
     def config(self, **overrides: Any) -> QueueConfig:
         config = QueueConfig.from_env()
@@ -79,16 +86,6 @@ async def _with(qm: QueueManager, work: Callable[[QueueManager], Awaitable[T]]) 
         await qm.stop()
 
 
-def _given_on_command_line(name: str) -> bool:
-    """Typed by the user, as opposed to read from the environment (which the app saw too)."""
-    ctx: click.Context | None = click.get_current_context()
-    while ctx is not None:
-        if name in ctx.params:
-            return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-        ctx = ctx.parent
-    return False
-
-
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),
@@ -111,7 +108,7 @@ def setup_logging(level: str) -> None:
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """noormme-queue: background jobs on one SQLite file. Settings come from QUEUE_*
     variables; options below override them."""
-    ctx.obj = Context(database_url)
+    ctx.obj = Context(database_url, database_url_typed=_typed(ctx, "database_url"))
 
 
 @cli.command()
@@ -137,13 +134,15 @@ def worker(obj: Context, app: str | None, concurrency: int | None, log_level: st
     setup_logging(log_level)
     from .runner import run_until_signalled
 
+    concurrency_typed = _typed(click.get_current_context(), "concurrency")
+
     def build() -> QueueManager:
         if app is None:
             return QueueManager(obj.config(concurrency=concurrency))
         from .apploader import load_manager
 
         qm = load_manager(app)
-        if _given_on_command_line("concurrency") or _given_on_command_line("database_url"):
+        if concurrency_typed or obj.database_url_typed:
             fail(
                 "--concurrency and --database-url cannot change an --app manager; set them "
                 "in its QueueConfig or through QUEUE_* variables"
@@ -164,30 +163,45 @@ def worker(obj: Context, app: str | None, concurrency: int | None, log_level: st
     default=None,
     help="module:attribute of your QueueManager; without it, a demo app runs",
 )
-@click.option("--host", envvar="QUEUE_HOST", show_envvar=True, default="127.0.0.1")
-@click.option("--port", envvar="QUEUE_PORT", show_envvar=True, type=int, default=8000)
+@click.option(
+    "--host",
+    envvar="QUEUE_HOST",
+    show_envvar=True,
+    default="127.0.0.1",
+    help="address to listen on; any but loopback needs QUEUE_API_TOKEN",
+)
+@click.option(
+    "--port", envvar="QUEUE_PORT", show_envvar=True, type=click.IntRange(0, 65535), default=8000
+)
 @click.option("--log-level", envvar="QUEUE_LOG_LEVEL", show_envvar=True, default="info")
 @click.pass_obj
 def serve(obj: Context, app: str | None, host: str, port: int, log_level: str) -> None:
-    """Run the queue service: worker (and, with the api extra, the REST API and dashboard)."""
+    """Run the queue service: worker, REST API (/api/queue) and dashboard (/queue) in one
+    process, until SIGTERM or SIGINT. Needs the api extra. The API token is QUEUE_API_TOKEN."""
     setup_logging(log_level)
-    from .runner import run_until_signalled
+    try:
+        from .api.server import serve_forever
+    except ImportError as exc:
+        fail(f"serve needs FastAPI and uvicorn: pip install 'noormme-queue[api]' ({exc})")
+        raise AssertionError("unreachable") from exc
 
     async def main() -> None:
+        before_start = None
         if app is None:
             from .demo import create_demo_manager, enqueue_demo_jobs
 
-            qm = create_demo_manager()
-            await qm.start()
-            await enqueue_demo_jobs(qm)
+            qm = create_demo_manager(obj.config())
+            before_start = enqueue_demo_jobs
         else:
             from .apploader import load_manager
 
             qm = load_manager(app)
-        logging.getLogger("noormme_queue").info(
-            "serving %s; press Ctrl+C to stop", qm.store.description
-        )
-        await run_until_signalled(qm)
+            if obj.database_url_typed:
+                fail(
+                    "--database-url cannot change an --app manager; set it in its QueueConfig "
+                    "or through QUEUE_DATABASE_URL"
+                )
+        await serve_forever(qm, host, port, log_level=log_level, before_start=before_start)
 
     run(main)
 

@@ -2,7 +2,8 @@
 
 It registers a few small handlers and enqueues a handful of jobs, so a fresh
 checkout shows every part of the queue at work: immediate and delayed jobs,
-priorities, a job that fails and is retried, a built-in e-mail (written to
+priorities, a job that fails and is retried, one that fails for good (retry it from the
+dashboard), a built-in e-mail (written to
 ``EMAIL_OUTBOX_DIR`` by the default file transport) and an in-memory queue.
 """
 
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import random
 
+from .config import QueueConfig
 from .job import Job
 from .manager import QueueManager
 
@@ -31,10 +33,15 @@ def flaky_sync(job: Job) -> str:
     return "recovered"
 
 
-def create_demo_manager() -> QueueManager:
-    qm = QueueManager()
+def import_rows(job: Job) -> None:
+    raise ValueError(f"row {job.payload['row']}: 'amount' is not a number")  # a dead letter
+
+
+def create_demo_manager(config: QueueConfig | None = None) -> QueueManager:
+    qm = QueueManager(config)
     qm.register_handler("report", resize_report)
     qm.register_handler("flaky", flaky_sync)
+    qm.register_handler("import", import_rows)
     return qm
 
 
@@ -45,6 +52,7 @@ async def enqueue_demo_jobs(qm: QueueManager) -> list[str]:
     ids.append(await qm.add_job("report", {"report": "urgent", "customer": "vip"}, priority=10))
     ids.append(await qm.add_job("report", {"report": "nightly", "customer": "all"}, delay=15))
     ids.append(await qm.add_job("flaky", {}, retry_policy={"max_retries": 3, "base_delay": 2.0}))
+    ids.append(await qm.add_job("import", {"file": "orders.csv", "row": 17}, max_attempts=1))
     ids.append(
         await qm.add_job(
             "email",

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from .errors import InvalidJob, InvalidPayload, PayloadTooLarge
 from .handlers.base import BoundHandler
@@ -19,6 +19,18 @@ MAX_TYPE_LENGTH = 200
 MAX_UNIQUE_KEY_LENGTH = 1000
 MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last instant a datetime holds
 INT64 = 2**63
+
+
+class AddJobOptions(TypedDict, total=False):
+    """The keyword options of ``add_job``, for signatures that pass them on."""
+
+    priority: int
+    delay: float | None
+    run_at: datetime | None
+    max_attempts: int | None
+    retry_policy: RetryPolicy | Mapping[str, Any] | None
+    unique_key: str | None
+    timeout: float | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -140,6 +140,18 @@ class QueueStats:
 
 
 @dataclass(frozen=True, slots=True)
+class ThroughputPoint:
+    """Persistent jobs that finished in one time bucket starting at ``start``."""
+
+    start: datetime
+    completed: int
+    failed: int
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {"start": _iso(self.start), "completed": self.completed, "failed": self.failed}
+
+
+@dataclass(frozen=True, slots=True)
 class QueueStatus:
     """What ``QueueManager.get_status()`` reports about this process."""
 

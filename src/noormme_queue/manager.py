@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from .errors import InvalidJob
 from .handlers.base import BoundHandler, HandlerLike, LazyHandler
 from .handlers.catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
 from .handlers.lazy import Lazy
-from .job import JSON, Job, JobStatus, QueueStats, QueueStatus
+from .job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint, to_datetime
 from .maintenance import Cleaner
 from .memory import (
     BatchQueue,
@@ -343,6 +344,29 @@ class QueueManager:
 
     async def get_stats(self) -> QueueStats:
         return await self.store.stats()
+
+    async def get_throughput(
+        self, window: float = 1800.0, bucket: float = 60.0
+    ) -> list[ThroughputPoint]:
+        """Jobs completed and failed per ``bucket`` seconds over the last ``window`` seconds,
+        oldest first, one point per bucket (empty buckets included); the last is the current,
+        partly elapsed one."""
+        if not (0 < bucket <= window <= 86_400 * 31) or window / bucket > 10_000:
+            raise InvalidJob(
+                f"throughput window and bucket must satisfy 0 < bucket <= window <= 31 days "
+                f"with at most 10000 buckets, got window={window!r}, bucket={bucket!r}"
+            )
+        count = math.ceil(window / bucket)
+        # Buckets line up with multiples of `bucket`, so successive polls see the same ones.
+        since = (math.floor(self.clock.now() / bucket) - count + 1) * bucket
+        found = {c.bucket: c for c in await self.store.finished_counts(since=since, width=bucket)}
+        points = []
+        for index in range(count):
+            c = found.get(index)
+            start = to_datetime(since + index * bucket)
+            assert start is not None
+            points.append(ThroughputPoint(start, c.completed if c else 0, c.failed if c else 0))
+        return points
 
     def get_status(self) -> QueueStatus:
         return QueueStatus(

@@ -49,11 +49,12 @@ async def run_until_signalled(
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         waiters[0].cancel()
     finally:
-        report = await qm.stop()
+        # Stop taking HTTP requests first, so none reopens the store after the manager stops.
         if extra is not None and not extra.done():
             extra.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await extra
+        report = await qm.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     log.info(

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from .job import JSON, Job, JobStatus, QueueStats, QueueStatus
-from .retry import RetryPolicy
+from .enqueue import AddJobOptions
+from .job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
 
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport
+    from .memory import MemoryQueue, MemoryQueueStats
 
 T = TypeVar("T")
 
@@ -81,32 +81,9 @@ class SyncQueueManager:
     def stop(self, timeout: float | None = None) -> StopReport:
         return self._call(lambda: self._manager.stop(timeout))
 
-    def add_job(
-        self,
-        job_type: str,
-        payload: JSON = None,
-        *,
-        priority: int = 0,
-        delay: float | None = None,
-        run_at: datetime | None = None,
-        max_attempts: int | None = None,
-        retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
-        unique_key: str | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        return self._call(
-            lambda: self._manager.add_job(
-                job_type,
-                payload,
-                priority=priority,
-                delay=delay,
-                run_at=run_at,
-                max_attempts=max_attempts,
-                retry_policy=retry_policy,
-                unique_key=unique_key,
-                timeout=timeout,
-            )
-        )
+    def add_job(self, job_type: str, payload: JSON = None, **options: Unpack[AddJobOptions]) -> str:
+        """See :meth:`QueueManager.add_job` for the options."""
+        return self._call(lambda: self._manager.add_job(job_type, payload, **options))
 
     def add_jobs(self, jobs: Iterable[JobSpec]) -> list[str]:
         specs = list(jobs)
@@ -139,8 +116,36 @@ class SyncQueueManager:
     def get_stats(self) -> QueueStats:
         return self._call(self._manager.get_stats)
 
+    def get_throughput(self, window: float = 1800.0, bucket: float = 60.0) -> list[ThroughputPoint]:
+        return self._call(lambda: self._manager.get_throughput(window, bucket))
+
     def get_status(self) -> QueueStatus:
         return self._manager.get_status()
 
     def cleanup(self, older_than_days: float | None = None) -> int:
         return self._call(lambda: self._manager.cleanup(older_than_days))
+
+    def get_in_memory_queue(self, name: str) -> SyncMemoryQueue:
+        """A blocking face of an in-memory queue, for threads without an event loop."""
+        return SyncMemoryQueue(self, self._manager.get_in_memory_queue(name))
+
+    def get_all_in_memory_stats(self) -> dict[str, dict[str, Any]]:
+        return self._manager.get_all_in_memory_stats()
+
+
+class SyncMemoryQueue:
+    """``add`` blocks until the processor's result is ready (or raises its error)."""
+
+    def __init__(self, face: SyncQueueManager, queue: MemoryQueue) -> None:
+        self._face = face
+        self._queue = queue
+
+    @property
+    def name(self) -> str:
+        return self._queue.name
+
+    def add(self, payload: Any) -> Any:
+        return self._face._call(lambda: self._queue.add(payload))
+
+    def stats(self) -> MemoryQueueStats:
+        return self._queue.stats()

@@ -234,6 +234,8 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._main
             self._main = None
+        if self._hook_tasks:  # completion hooks already under way get the same grace
+            await asyncio.wait(set(self._hook_tasks), timeout=max(timeout, 1.0))
         await asyncio.to_thread(self.keeper.stop)
         if self._stop_listening is not None:
             await self._stop_listening()

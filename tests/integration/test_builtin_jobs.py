@@ -179,3 +179,32 @@ async def test_an_image_job_writes_the_processed_file(
         assert out.format == "WEBP" and out.size == (100, 50)
         r, g, b = out.convert("RGB").getpixel((50, 25))  # type: ignore[misc]
         assert r == g == b and 60 < r < 90  # pure red in grayscale (L = 0.299 * 255)
+
+
+async def test_a_custom_handler_declares_its_payload_model_the_same_way(
+    qm: QueueManager,
+) -> None:
+    from pydantic import BaseModel
+
+    from noormme_queue import Job, payload_schemas
+
+    class ResizeRequest(BaseModel):
+        path: str
+        width: int
+
+    class Resizer:
+        payload_model = ResizeRequest
+
+        def process(self, job: Job) -> int:
+            return int(job.payload["width"])
+
+    qm.register_handler("resize", Resizer())
+    with pytest.raises(InvalidPayload) as caught:
+        await qm.add_job("resize", {"path": "a.png", "width": "wide"})
+    assert caught.value.field == "payload.width"
+    job_id = await qm.add_job("resize", ResizeRequest(path="a.png", width=120))
+    job = await qm.get_job(job_id)
+    assert job is not None and job.payload == {"path": "a.png", "width": 120}
+    schemas = payload_schemas({t: h.source for t, h in qm.handlers.items()})
+    assert schemas["resize"]["required"] == ["path", "width"]
+    assert {"email", "newsletter", "image", "thumbnail", "webhook"} <= set(schemas)

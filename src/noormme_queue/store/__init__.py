@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from ..config import QueueConfig
 from ..errors import ConfigError
-from .base import Claim, Completed, Failed, JobStore, NewJob, Outcome, Recovered, Released
+from .base import (
+    Claim,
+    Completed,
+    Failed,
+    FinishedCount,
+    JobStore,
+    NewJob,
+    Outcome,
+    Recovered,
+    Released,
+)
 
 __all__ = [
     "Claim",
     "Completed",
     "Failed",
+    "FinishedCount",
     "JobStore",
     "NewJob",
     "Outcome",

@@ -76,6 +76,16 @@ class Recovered:
     job: Job
 
 
+@dataclass(frozen=True, slots=True)
+class FinishedCount:
+    """Jobs that finished in one time bucket (the dashboard's throughput chart)."""
+
+    bucket: int
+    """Index of the bucket: it starts at ``since + bucket * width``."""
+    completed: int
+    failed: int
+
+
 class JobStore(Protocol):
     """Every backend implements this; the conformance suite in tests/store runs on each."""
 
@@ -147,4 +157,9 @@ class JobStore(Protocol):
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         """Delete up to ``limit`` completed or cancelled jobs finished before the time."""
+        ...
+
+    async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
+        """Completed and failed jobs per ``width``-second bucket from ``since`` on, by
+        ``finished_at``; buckets with no job are left out."""
         ...

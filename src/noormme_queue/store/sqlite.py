@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
 from ..job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, to_datetime
 from ..retry import RetryPolicy
-from .base import Claim, Completed, Failed, NewJob, Outcome, Recovered, Released
+from .base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
 from .sqlite_schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
 from .sqlite_wakeup import WakeupBus
 from .sqlite_writer import GroupCommitWriter
@@ -556,15 +556,23 @@ class SQLiteStore:
 
         return await self._write(write, on_loop=False)  # up to 500 deletes: not on the loop
 
+    async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
+        def read(conn: sqlite3.Connection) -> list[FinishedCount]:
+            rows = conn.execute(_FINISHED_COUNTS, {"since": since, "width": width}).fetchall()
+            return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
+
+        return await self._read(read)
+
     async def explain(self, sql_name: str) -> list[str]:
         """The query plan of one of the store's hot queries (for tests and diagnostics)."""
-        queries = {
+        queries: dict[str, tuple[str, Any]] = {
             "claim": (_claim_sql(1), ("t", "w", 0.0, 0.0, 0.0, "x", 1)),
             "next_due": (_next_due_sql(1), ("x",)),
             "recover": (
                 "SELECT id FROM noormme_jobs WHERE status = 'processing' AND lease_until < ?",
                 (0.0,),
             ),
+            "finished_counts": (_FINISHED_COUNTS, {"since": 0.0, "width": 60.0}),
             "purge": (
                 "SELECT id FROM noormme_jobs INDEXED BY noormme_jobs_finished"
                 " WHERE status IN ('completed', 'cancelled')"
@@ -579,6 +587,20 @@ class SQLiteStore:
 
         return await self._read(read)
 
+
+# Completed jobs are many: a range of the partial index on finished_at (its status IN (...)
+# repeated so the index applies); failed jobs, the dead-letter record, are few: by status.
+_FINISHED_COUNTS = (
+    "SELECT CAST((finished_at - :since) / :width AS INTEGER) AS bucket,"
+    " SUM(status = 'completed'), SUM(status = 'failed') FROM ("
+    " SELECT status, finished_at FROM noormme_jobs INDEXED BY noormme_jobs_finished"
+    "  WHERE status IN ('completed', 'cancelled') AND status = 'completed'"
+    "  AND finished_at >= :since"
+    " UNION ALL"
+    " SELECT status, finished_at FROM noormme_jobs WHERE status = 'failed'"
+    "  AND finished_at >= :since"
+    ") GROUP BY bucket ORDER BY bucket"
+)
 
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = " WHERE id = ? AND status = 'processing' AND claim_token = ?"

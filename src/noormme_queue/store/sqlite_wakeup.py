@@ -63,14 +63,17 @@ class WakeupBus:
         """Send one byte to every other listener; never blocks."""
         if not supported():
             return
-        if self._sender is None:
-            self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._sender.setblocking(False)
-        with self._lock:
+        with self._lock:  # the writer thread and an event loop may both be committing
             targets = list(self._targets)
+            if not targets:
+                return
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sender.setblocking(False)
+            sender = self._sender
         for name in targets:
             try:
-                self._sender.sendto(b"!", _address(name))
+                sender.sendto(b"!", _address(name))
                 self.sent += 1
             except BlockingIOError:
                 pass  # its queue is full of nudges already: it is awake
@@ -83,9 +86,10 @@ class WakeupBus:
                 log.debug("wake-up to %s failed: %s", name, exc)
 
     def close(self) -> None:
-        if self._sender is not None:
-            self._sender.close()
-            self._sender = None
+        with self._lock:
+            sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.close()
 
     # -- listener side (a worker's event loop) ---------------------------------------------------
 

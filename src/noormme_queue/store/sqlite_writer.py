@@ -95,6 +95,7 @@ class GroupCommitWriter:
         self._loop_commits = 0
         self._gathering: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
         self._gathering_lock = threading.Lock()
+        self._closed = False
         self.commits = 0  # transactions committed, for tests and stats
         self.loop_side_commits = 0
 
@@ -117,6 +118,9 @@ class GroupCommitWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         request = _Request(fn, loop, future, notify)
+        if self._closed:
+            future.set_exception(StoreError("the job store is closed"))
+            return future
         if on_loop and self._loop_conn is not None:
             with self._gathering_lock:
                 group = self._gathering.get(loop)
@@ -130,6 +134,7 @@ class GroupCommitWriter:
 
     def close(self) -> None:
         """Finish every queued request, then close the connections (blocking)."""
+        self._closed = True
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
@@ -154,6 +159,10 @@ class GroupCommitWriter:
             finally:
                 self._loop_lock.release()
         if outcomes is None:
+            if self._closed or not self._thread.is_alive():
+                closed = StoreError("the job store closed before this write ran")
+                _resolve([(req.future, None, closed) for req in group])
+                return
             for request in group:
                 self._queue.put(request)
             return

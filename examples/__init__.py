@@ -1,0 +1,1 @@
+"""Runnable examples of noormme-queue inside web frameworks (tested in tests/frameworks/)."""

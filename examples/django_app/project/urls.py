@@ -1,0 +1,8 @@
+from django.urls import path
+
+from shop import views
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path("jobs/<str:job_id>/", views.job_status, name="job-status"),
+]

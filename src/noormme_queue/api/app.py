@@ -1,0 +1,96 @@
+"""``create_app``: API at ``/api/queue``, dashboard at ``/queue``, manager run by the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException
+
+from ..manager import QueueManager
+from .dashboard import create_dashboard_router
+from .errors import from_exception
+from .routes import create_router
+
+DESCRIPTION = (
+    "Background jobs: enqueue, watch and steer them. Answers are "
+    '`{"success": true, "data": ...}` or `{"success": false, "error", "message", "field"}`.'
+)
+API_PREFIX = "/api/queue"
+DASHBOARD_PREFIX = "/queue"
+
+
+def _version() -> str:
+    try:
+        return version("noormme-queue")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
+
+
+def create_api_app(
+    qm: QueueManager,
+    *,
+    token: str | None = None,
+    allowed_types: Collection[str] | None = None,
+) -> FastAPI:
+    """The API alone as an ASGI app (its OpenAPI at ``/openapi.json``), to mount in a
+    Starlette (or any ASGI) app: ``Mount("/api/queue", app=create_api_app(qm))``. It has no
+    lifespan: the host app starts and stops the manager."""
+    app = FastAPI(title="noormme-queue", version=_version(), description=DESCRIPTION)
+    app.include_router(create_router(qm, token=token, allowed_types=allowed_types))
+    _envelope_everything(app)
+    return app
+
+
+def create_app(
+    qm: QueueManager,
+    *,
+    token: str | None = None,
+    allowed_types: Collection[str] | None = None,
+) -> FastAPI:
+    """A whole service over ``qm``. The lifespan starts ``qm`` unless it already runs (then
+    whoever started it stops it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = qm.loop is None
+        if owned:
+            await qm.start()
+        try:
+            yield
+        finally:
+            if owned:
+                await qm.stop()
+
+    app = FastAPI(
+        title="noormme-queue",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.include_router(
+        create_router(qm, token=token, allowed_types=allowed_types, dashboard=False),
+        prefix=API_PREFIX,
+    )
+    app.include_router(create_dashboard_router(API_PREFIX), prefix=DASHBOARD_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(DASHBOARD_PREFIX)
+
+    _envelope_everything(app)
+    return app
+
+
+def _envelope_everything(app: FastAPI) -> None:
+    """Paths no route matches (and methods a route lacks) get the envelope too."""
+
+    async def envelope(request: Request, exc: Exception) -> JSONResponse:
+        return from_exception(exc).response()
+
+    app.add_exception_handler(HTTPException, envelope)
+    app.add_exception_handler(RequestValidationError, envelope)

@@ -1,0 +1,421 @@
+// noormme-queue dashboard. No framework, no build step. Every value from the API is written
+// with textContent or as an SVG attribute, never parsed as HTML.
+"use strict";
+
+(() => {
+  const API = document.body.dataset.api || "/api/queue";
+  const TOKEN_KEY = "noormme-queue-token";
+  const POLL_MS = 2000;
+  const PAGE = 20;
+  const STATUSES = ["pending", "processing", "completed", "failed", "cancelled"];
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    status: "",
+    type: "",
+    cursors: [null], // cursor of each page seen; the last is the current page's
+    nextCursor: null,
+    selected: null,
+    paused: false,
+    timer: null,
+    busy: false,
+  };
+
+  // -- token -------------------------------------------------------------------------------
+  (function takeTokenFromUrl() {
+    const url = new URL(window.location.href);
+    const given = url.searchParams.get("token");
+    if (given) {
+      sessionStorage.setItem(TOKEN_KEY, given);
+      url.searchParams.delete("token");
+      history.replaceState(null, "", url.pathname + url.search + url.hash);
+    }
+  })();
+
+  const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `HTTP ${status}`);
+      this.status = status;
+    }
+  }
+
+  async function api(path, options = {}) {
+    const headers = { Accept: "application/json" };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    const t = token();
+    if (t) headers.Authorization = `Bearer ${t}`;
+    const response = await fetch(API + path, {
+      method: options.method || "GET",
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      cache: "no-store",
+    });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      body = null;
+    }
+    if (!response.ok || !body || body.success !== true) throw new ApiError(response.status, body);
+    return body.data;
+  }
+
+  function needToken() {
+    $("login").hidden = false;
+    $("forget-token").hidden = true;
+    setText("updated", "token needed");
+    $("token-input").focus();
+  }
+
+  // -- small DOM helpers -----------------------------------------------------------------------
+  function setText(id, value) {
+    $(id).textContent = value === null || value === undefined ? "" : String(value);
+  }
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function json(value) {
+    return value === null || value === undefined ? "—" : JSON.stringify(value, null, 2);
+  }
+
+  function when(iso) {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
+  }
+
+  function badge(status) {
+    const b = el("span", status, "badge");
+    if (STATUSES.includes(status)) b.classList.add(status);
+    return b;
+  }
+
+  let toastTimer = null;
+  function toast(message, isError) {
+    const node = $("toast");
+    node.textContent = message;
+    node.classList.toggle("error", Boolean(isError));
+    node.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { node.hidden = true; }, 4000);
+  }
+
+  function banner(message) {
+    const node = $("banner");
+    node.hidden = !message;
+    node.textContent = message || "";
+  }
+
+  // -- stats, chart, memory queues -------------------------------------------------------------
+  function renderStats(data) {
+    const p = data.persistent;
+    setText("count-total", p.total);
+    for (const s of STATUSES) setText(`count-${s}`, p[s]);
+    const st = data.status;
+    setText(
+      "worker",
+      st.started
+        ? `worker ${st.worker_id || ""} · ${st.in_flight}/${st.concurrency} running · ${st.database}`
+        : `no worker in this process · ${st.database}`,
+    );
+    if (st.unhandled_types && st.unhandled_types.length) {
+      banner(`Pending jobs with no handler here: ${st.unhandled_types.join(", ")}`);
+    } else {
+      banner("");
+    }
+    renderChart(data.throughput);
+    renderMemory(data.memory);
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function renderChart(points) {
+    const svg = $("chart");
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    const width = 600, height = 140, pad = 4;
+    const max = Math.max(1, ...points.map((p) => p.completed + p.failed));
+    setText("chart-max", `peak ${max}/min`);
+    const slot = width / Math.max(1, points.length);
+    const bar = Math.max(1, slot - 2);
+    const scale = (height - pad) / max;
+    // a faint baseline and a half-way line
+    for (const y of [height - 0.5, height - (height - pad) / 2]) {
+      const line = document.createElementNS(SVG, "line");
+      line.setAttribute("x1", "0"); line.setAttribute("x2", String(width));
+      line.setAttribute("y1", String(y)); line.setAttribute("y2", String(y));
+      line.setAttribute("class", "grid");
+      svg.appendChild(line);
+    }
+    points.forEach((p, i) => {
+      const x = i * slot + 1;
+      const g = document.createElementNS(SVG, "g");
+      const title = document.createElementNS(SVG, "title");
+      title.textContent = `${when(p.start)}: ${p.completed} completed, ${p.failed} failed`;
+      g.appendChild(title);
+      const done = p.completed * scale, bad = p.failed * scale;
+      for (const [h, y, cls] of [[done, height - done, "completed"], [bad, height - done - bad, "failed"]]) {
+        if (h <= 0) continue;
+        const r = document.createElementNS(SVG, "rect");
+        r.setAttribute("x", x.toFixed(1)); r.setAttribute("width", bar.toFixed(1));
+        r.setAttribute("y", y.toFixed(1)); r.setAttribute("height", Math.max(1, h).toFixed(1));
+        r.setAttribute("class", `bar ${cls}`);
+        g.appendChild(r);
+      }
+      // an invisible full-height target so the tooltip shows on empty minutes too
+      const hit = document.createElementNS(SVG, "rect");
+      hit.setAttribute("x", (i * slot).toFixed(1)); hit.setAttribute("width", slot.toFixed(1));
+      hit.setAttribute("y", "0"); hit.setAttribute("height", String(height));
+      hit.setAttribute("class", "hit");
+      g.appendChild(hit);
+      svg.appendChild(g);
+    });
+  }
+
+  function renderMemory(memory) {
+    const body = $("memory");
+    const rows = Object.values(memory).map((q) => {
+      const tr = document.createElement("tr");
+      const cells = [q.name, q.kind, q.concurrency, q.queued, q.running, q.completed, q.failed,
+        q.timed_out, q.throughput.toFixed(2),
+        q.p95_duration === null ? "—" : `${(q.p95_duration * 1000).toFixed(0)} ms`];
+      for (const c of cells) tr.appendChild(el("td", c));
+      if (q.paused) tr.classList.add("paused");
+      return tr;
+    });
+    body.replaceChildren(...rows);
+  }
+
+  // -- jobs list -------------------------------------------------------------------------------
+  function jobsQuery() {
+    const q = new URLSearchParams({ limit: String(PAGE) });
+    if (state.status) q.set("status", state.status);
+    if (state.type) q.set("type", state.type);
+    const cursor = state.cursors[state.cursors.length - 1];
+    if (cursor) q.set("cursor", cursor);
+    return `/jobs?${q}`;
+  }
+
+  function renderJobs(page) {
+    const rows = page.jobs.map((job) => {
+      const tr = document.createElement("tr");
+      tr.dataset.jobId = job.id;
+      tr.tabIndex = 0;
+      if (state.selected === job.id) tr.classList.add("selected");
+      tr.appendChild(el("td", job.id, "mono"));
+      tr.appendChild(el("td", job.type));
+      const s = document.createElement("td");
+      s.appendChild(badge(job.status));
+      tr.appendChild(s);
+      tr.appendChild(el("td", job.priority));
+      tr.appendChild(el("td", `${job.attempts}/${job.max_attempts}`));
+      tr.appendChild(el("td", when(job.created_at)));
+      tr.appendChild(el("td", job.error ? job.error.slice(0, 80) : "", "error"));
+      tr.addEventListener("click", () => select(job.id));
+      tr.addEventListener("keydown", (e) => { if (e.key === "Enter") select(job.id); });
+      return tr;
+    });
+    $("jobs").replaceChildren(...rows);
+    $("jobs-empty").hidden = rows.length > 0;
+    state.nextCursor = page.next_cursor;
+    $("older").disabled = !page.next_cursor;
+    $("newer").disabled = state.cursors.length <= 1;
+    const filter = [state.status || "all statuses", state.type ? `type ${state.type}` : ""]
+      .filter(Boolean).join(", ");
+    setText("page-info", `page ${state.cursors.length} · ${filter}`);
+  }
+
+  // -- job detail ------------------------------------------------------------------------------
+  function renderDetail(job) {
+    $("detail").hidden = false;
+    setText("detail-id", job.id);
+    const status = $("detail-status");
+    status.textContent = job.status;
+    status.className = STATUSES.includes(job.status) ? `badge ${job.status}` : "badge";
+    $("retry-btn").disabled = !["failed", "cancelled"].includes(job.status);
+    $("cancel-btn").disabled = !["pending", "processing"].includes(job.status);
+    const fields = [
+      ["type", job.type], ["priority", job.priority],
+      ["attempts", `${job.attempts} of ${job.max_attempts}`],
+      ["run at", when(job.run_at)], ["created", when(job.created_at)],
+      ["started", when(job.started_at)], ["finished", when(job.finished_at)],
+      ["worker", job.worker_id || "—"], ["unique key", job.unique_key || "—"],
+      ["timeout", job.timeout === null ? "—" : `${job.timeout} s`],
+      ["retry policy", job.retry_policy ? JSON.stringify(job.retry_policy) : "default"],
+    ];
+    const dl = $("detail-fields");
+    dl.replaceChildren(...fields.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
+    setText("detail-payload", json(job.payload));
+    setText("detail-result", json(job.result));
+    setText("detail-progress", json(job.progress));
+    setText("detail-error", job.error || "—");
+    const last = job.history[job.history.length - 1]; // the latest run's, if it failed
+    setText("detail-traceback", last && last.traceback ? last.traceback : "—");
+    const rows = job.history.map((a) => {
+      const tr = document.createElement("tr");
+      for (const c of [a.attempt, a.outcome, when(a.started_at), when(a.finished_at),
+        a.worker_id || "—", a.error || ""]) tr.appendChild(el("td", c));
+      if (a.traceback) {
+        const details = el("details");
+        details.appendChild(el("summary", "traceback"));
+        details.appendChild(el("pre", a.traceback, "traceback"));
+        tr.lastChild.appendChild(details);
+      }
+      return tr;
+    });
+    $("detail-history").replaceChildren(...rows);
+  }
+
+  async function select(id) {
+    state.selected = id;
+    for (const tr of $("jobs").children) tr.classList.toggle("selected", tr.dataset.jobId === id);
+    try {
+      renderDetail(await api(`/jobs/${encodeURIComponent(id)}`));
+    } catch (e) {
+      handle(e);
+    }
+  }
+
+  async function act(path, method, done) {
+    if (!state.selected) return;
+    try {
+      const job = await api(`/jobs/${encodeURIComponent(state.selected)}${path}`, { method });
+      renderDetail(job);
+      toast(`${job.id} ${done} (now ${job.status})`);
+      await refresh();
+    } catch (e) {
+      handle(e);
+    }
+  }
+
+  // -- refresh loop ----------------------------------------------------------------------------
+  function handle(error) {
+    if (error instanceof ApiError && error.status === 401) {
+      stop();
+      needToken();
+      return;
+    }
+    toast(error.message || String(error), true);
+  }
+
+  async function refresh() {
+    if (state.busy) return;
+    state.busy = true;
+    try {
+      const [stats, page] = await Promise.all([api("/stats"), api(jobsQuery())]);
+      renderStats(stats);
+      renderJobs(page);
+      if (state.selected) {
+        try {
+          renderDetail(await api(`/jobs/${encodeURIComponent(state.selected)}`));
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404) closeDetail();
+          else throw e;
+        }
+      }
+      $("login").hidden = true;
+      $("forget-token").hidden = !token();
+      setText("updated", `updated ${new Date().toLocaleTimeString()}`);
+      document.body.dataset.ready = "true";
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        handle(e);
+      } else {
+        setText("updated", "connection problem, retrying…");
+        banner(e.message || String(e));
+      }
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  function stop() {
+    clearTimeout(state.timer);
+    state.timer = null;
+  }
+
+  function loop() {
+    stop();
+    if (state.paused) return;
+    refresh().finally(() => {
+      if (!state.paused && $("login").hidden) state.timer = setTimeout(loop, POLL_MS);
+    });
+  }
+
+  function closeDetail() {
+    state.selected = null;
+    $("detail").hidden = true;
+    for (const tr of $("jobs").children) tr.classList.remove("selected");
+  }
+
+  function filterBy(status, type) {
+    state.status = status;
+    state.type = type;
+    state.cursors = [null];
+    $("filter-status").value = status;
+    $("filter-type").value = type;
+    loop();
+  }
+
+  // -- wiring ----------------------------------------------------------------------------------
+  $("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token-input").value);
+    $("token-input").value = "";
+    $("login").hidden = true;
+    loop();
+  });
+  $("forget-token").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    stop();
+    needToken();
+  });
+  $("pause").addEventListener("click", () => {
+    state.paused = !state.paused;
+    $("pause").textContent = state.paused ? "Resume" : "Pause";
+    $("pause").setAttribute("aria-pressed", String(state.paused));
+    if (state.paused) { stop(); setText("updated", "paused"); } else loop();
+  });
+  $("filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    filterBy($("filter-status").value, $("filter-type").value.trim());
+  });
+  $("filter-status").addEventListener("change", () => {
+    filterBy($("filter-status").value, $("filter-type").value.trim());
+  });
+  for (const button of document.querySelectorAll(".count")) {
+    button.addEventListener("click", () => filterBy(button.dataset.status, state.type));
+  }
+  $("older").addEventListener("click", () => {
+    if (!state.nextCursor) return;
+    state.cursors.push(state.nextCursor);
+    loop();
+  });
+  $("newer").addEventListener("click", () => {
+    if (state.cursors.length > 1) state.cursors.pop();
+    loop();
+  });
+  $("detail-close").addEventListener("click", closeDetail);
+  $("retry-btn").addEventListener("click", () => act("/retry", "POST", "retried"));
+  $("cancel-btn").addEventListener("click", () => act("", "DELETE", "cancelled"));
+  $("cleanup-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const raw = $("cleanup-days").value;
+    const body = raw === "" ? {} : { older_than_days: Number(raw) };
+    if (!window.confirm("Remove old completed and cancelled jobs?")) return;
+    try {
+      const result = await api("/cleanup", { method: "POST", body });
+      toast(`removed ${result.removed} job(s)`);
+      await refresh();
+    } catch (err) {
+      handle(err);
+    }
+  });
+
+  loop();
+})();

@@ -1,0 +1,91 @@
+"""OpenAPI with real schemas (each built-in payload included); the router in other apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from noormme_queue import EmailPayload, QueueManager
+from noormme_queue.api import create_api_app, create_router
+
+from .conftest import AUTH, assert_error
+
+
+def _openapi(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def test_responses_have_real_schemas(client: TestClient) -> None:
+    spec = _openapi(client)
+    components = spec["components"]["schemas"]
+    assert {"JobOut", "ErrorOut", "StatsOut", "JobPage", "EnqueueRequest"} <= set(components)
+    assert set(components["JobOut"]["properties"]) >= {"id", "status", "history", "payload"}
+    delete = spec["paths"]["/api/queue/jobs/{job_id}"]["delete"]["responses"]
+    assert set(delete) >= {"200", "401", "404", "409", "503"}
+    assert delete["409"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }
+    assert "QueueApiToken" in spec["components"]["securitySchemes"]
+    assert "security" not in spec["paths"]["/api/queue/health"]["get"]
+
+
+def test_each_built_in_payload_schema_documents_post_jobs(client: TestClient) -> None:
+    body = _openapi(client)["paths"]["/api/queue/jobs"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["$ref"] == "#/components/schemas/EnqueueRequest"
+    branches = {b["title"]: b["properties"] for b in schema["anyOf"]}
+    for job_type in ("email", "newsletter", "image", "thumbnail", "webhook"):
+        assert branches[f"{job_type} job"]["type"] == {"const": job_type}
+    email = branches["email job"]["payload"]
+    assert set(EmailPayload.model_json_schema()["required"]) <= set(email["required"])
+    # inlined: no reference left that the document cannot resolve
+    assert "$defs" not in str(email) and "#/$defs" not in str(email)
+    assert email["properties"]["attachments"]["items"]["properties"]["filename"]
+    assert branches["job of another type"]["type"]["not"]["enum"]
+
+
+def test_the_router_mounts_in_a_users_fastapi_app(manager: QueueManager) -> None:
+    app = FastAPI()  # no handlers of ours: the router brings its own envelope
+
+    @app.get("/")
+    def home() -> dict[str, str]:
+        return {"app": "mine"}
+
+    app.include_router(create_router(manager), prefix="/api/queue")
+    with TestClient(app, headers=AUTH) as client:
+        assert client.get("/").json() == {"app": "mine"}
+        created = client.post("/api/queue/jobs", json={"type": "ok", "options": {"delay": 60}})
+        assert created.status_code == 201
+        assert manager.sync.get_job(created.json()["data"]["id"]) is not None
+        assert_error(
+            client.post("/api/queue/jobs", json={"type": "ok", "options": {"priority": "x"}}),
+            422,
+            "invalid_input",
+            "options.priority",
+        )
+        assert_error(
+            client.get("/api/queue/stats", headers={"Authorization": ""}), 401, "unauthorized"
+        )
+        page = client.get("/api/queue/dashboard")
+        assert page.status_code == 200
+        assert 'data-api="/api/queue"' in page.text
+        assert 'src="/api/queue/dashboard/static/dashboard.js"' in page.text
+        assert client.get("/api/queue/dashboard/static/dashboard.js").status_code == 200
+
+
+def test_the_router_mounts_in_a_starlette_app(manager: QueueManager) -> None:
+    app = Starlette(routes=[Mount("/api/queue", app=create_api_app(manager))])
+    with TestClient(app, headers=AUTH) as client:
+        created = client.post("/api/queue/jobs", json={"type": "ok", "options": {"delay": 60}})
+        assert created.status_code == 201, created.text
+        job_id = created.json()["data"]["id"]
+        assert client.get(f"/api/queue/jobs/{job_id}").json()["data"]["id"] == job_id
+        assert_error(client.get("/api/queue/jobs/job_missing"), 404, "not_found")
+        assert client.get("/api/queue/dashboard").status_code == 200
+        assert "/api/queue/jobs/{job_id}" not in client.get("/api/queue/openapi.json").text
