@@ -103,9 +103,21 @@ class SQLiteStore:
             raise StoreUnavailable(
                 f"cannot create the database directory {directory}: {exc.strerror or exc}"
             ) from exc
-        if not self.path.exists() and not os.access(directory, os.W_OK):
+        if os.access(directory, os.W_OK):
+            return
+        why = _unwritable_reason(directory)
+        if not self.path.exists():
             raise StoreUnavailable(
-                f"cannot create {self.path}: the directory {directory} is not writable"
+                f"cannot create {self.path}: the directory {directory} is not writable ({why})"
+            )
+        # In WAL mode SQLite keeps <db>-wal and <db>-shm beside the database and must create
+        # them on open; without this check an existing database in a read-only directory
+        # failed with a bare "unable to open database file" that did not say why.
+        if not (_sidecar(self.path, "-wal").exists() and _sidecar(self.path, "-shm").exists()):
+            raise StoreUnavailable(
+                f"cannot open {self.path}: the directory {directory} is not writable ({why}), "
+                f"and SQLite's WAL mode must create {self.path.name}-wal and "
+                f"{self.path.name}-shm there"
             )
 
     def _connect(self) -> sqlite3.Connection:
@@ -750,6 +762,19 @@ def _row_to_job(row: Sequence[Any]) -> Job:
         worker_id=worker_id,
         progress=None if progress is None else json.loads(progress),
     )
+
+
+def _sidecar(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _unwritable_reason(directory: Path) -> str:
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError:
+        pass
+    return "permission denied"
 
 
 def _split_sql(script: str) -> list[str]:
