@@ -264,7 +264,8 @@ class GroupCommitWriter:
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                # Extended codes (SQLITE_BUSY_RECOVERY, _SNAPSHOT, ...) are busy too.
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY:
                     raise
                 if not wait:
                     raise _LockBusy from exc
