@@ -40,7 +40,8 @@ from .store import Claim, Completed, Failed, JobStore, Outcome, Released
 log = logging.getLogger("noormme_queue.worker")
 
 MAX_TRACEBACK_CHARS = 16_000
-MIN_SLEEP = 0.001  # never spin, even when the next job is due "now"
+MIN_SLEEP = 0.001
+STOP_CANCEL_WAIT = 5.0  # seconds a cancelled handler gets to unwind before stop moves on  # never spin, even when the next job is due "now"
 
 CancelReason = Literal["cancelled", "shutdown", "lost"]
 
@@ -213,7 +214,12 @@ class Worker:
         for running in unfinished:
             self.cancel_local(running.job.id, "shutdown")
         if unfinished:
-            await asyncio.gather(*(r.task for r in unfinished if r.task), return_exceptions=True)
+            tasks = [r.task for r in unfinished if r.task]
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_CANCEL_WAIT)
+            if stuck:  # a handler that swallows cancellation: leave it; its lease will expire
+                log.error("worker %s: %d job(s) ignored cancellation and were abandoned; they "
+                          "will be recovered when their leases expire", self.worker_id,
+                          len(stuck))
             log.info(
                 "worker %s put %d unfinished job(s) back to pending",
                 self.worker_id,
@@ -375,6 +381,12 @@ class Worker:
     def _saved(self, finished: _Finished, applied: bool) -> None:
         """An outcome reached the store (or was refused): run the hooks it calls for."""
         job, outcome = finished.job, finished.outcome
+        if applied and isinstance(outcome, Released):
+            self._want_claim = True  # it is pending again, now
+        elif applied and isinstance(outcome, Failed) and outcome.retry_at is not None:
+            # Sleep no longer than until this retry is due, whatever the poll interval.
+            due = outcome.retry_at
+            self._next_due = due if self._next_due is None else min(self._next_due, due)
         if not applied:
             if not isinstance(outcome, Released):
                 log.warning(

@@ -189,3 +189,23 @@ def test_backoff_arithmetic_and_jitter_bounds() -> None:
     rng = random.Random(7)
     samples = [jittery.delay(1, rng) for _ in range(500)]
     assert min(samples) >= 8 and max(samples) <= 12 and len(set(samples)) > 400
+
+
+async def test_a_retry_runs_when_due_not_at_the_next_poll(qm: QueueManager) -> None:
+    # The poll interval is 30 s (conftest); the retry is due 50 ms after the failure.
+    attempts: list[int] = []
+    second = asyncio.Event()
+
+    def once(job: Job) -> str:
+        attempts.append(job.attempt)
+        if job.attempt == 1:
+            raise RetryLater(0.05, "try again shortly")
+        second.set()
+        return "ok"
+
+    qm.register_handler("once", once)
+    await qm.start()
+    job_id = await qm.add_job("once", {})
+    await asyncio.wait_for(second.wait(), timeout=5)
+    await wait_status(qm, job_id, "completed")
+    assert attempts == [1, 2]
