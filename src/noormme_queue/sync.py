@@ -64,7 +64,11 @@ class SyncQueueManager:
             self._portal = self._portal_thread = None
         if loop is None or thread is None:
             return
-        asyncio.run_coroutine_threadsafe(self._manager.stop(), loop).result()
+        manager_loop = self._manager.loop
+        if manager_loop is None or manager_loop is loop:
+            # Started here (or never): stop it here. A manager running on another loop is
+            # that loop's to stop.
+            asyncio.run_coroutine_threadsafe(self._manager.stop(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()

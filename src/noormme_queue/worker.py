@@ -36,12 +36,13 @@ from .progress import current_reporter
 from .retry import RetryPolicy, should_retry
 from .signals import RetryLater, UnrecoverableError
 from .store import Claim, Completed, Failed, JobStore, Outcome, Released
+from .threads import in_own_thread
 
 log = logging.getLogger("noormme_queue.worker")
 
 MAX_TRACEBACK_CHARS = 16_000
-MIN_SLEEP = 0.001
-STOP_CANCEL_WAIT = 5.0  # seconds a cancelled handler gets to unwind before stop moves on  # never spin, even when the next job is due "now"
+MIN_SLEEP = 0.001  # never spin, even when the next job is due "now"
+STOP_CANCEL_WAIT = 5.0  # seconds a cancelled handler gets to unwind before stop moves on
 
 CancelReason = Literal["cancelled", "shutdown", "lost"]
 
@@ -217,9 +218,12 @@ class Worker:
             tasks = [r.task for r in unfinished if r.task]
             _, stuck = await asyncio.wait(tasks, timeout=STOP_CANCEL_WAIT)
             if stuck:  # a handler that swallows cancellation: leave it; its lease will expire
-                log.error("worker %s: %d job(s) ignored cancellation and were abandoned; they "
-                          "will be recovered when their leases expire", self.worker_id,
-                          len(stuck))
+                log.error(
+                    "worker %s: %d job(s) ignored cancellation and were abandoned; they "
+                    "will be recovered when their leases expire",
+                    self.worker_id,
+                    len(stuck),
+                )
             log.info(
                 "worker %s put %d unfinished job(s) back to pending",
                 self.worker_id,
@@ -242,7 +246,7 @@ class Worker:
             self._main = None
         if self._hook_tasks:  # completion hooks already under way get the same grace
             await asyncio.wait(set(self._hook_tasks), timeout=max(timeout, 1.0))
-        await asyncio.to_thread(self.keeper.stop)
+        await in_own_thread(self.keeper.stop)
         if self._stop_listening is not None:
             await self._stop_listening()
             self._stop_listening = None

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
 from ..job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, to_datetime
 from ..retry import RetryPolicy
+from ..threads import in_own_thread
 from .base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
 from .sqlite_schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
 from .sqlite_wakeup import WakeupBus
@@ -62,6 +64,7 @@ class SQLiteStore:
         self._reader: ThreadPoolExecutor | None = None
         self._reader_conn: sqlite3.Connection | None = None
         self._bus = WakeupBus()
+        self._lifecycle = threading.Lock()
 
     @property
     def description(self) -> str:
@@ -70,30 +73,41 @@ class SQLiteStore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self._writer is not None:
-            return
-        await asyncio.to_thread(self._prepare_file)
-        # The loop-side fast path needs commits that never wait for the disk.
-        loop_side = self._connect_loop_side if self.synchronous == "NORMAL" else None
-        writer = GroupCommitWriter(
-            self._connect_writer,
-            self.translate,
-            after_commit=self._bus.nudge,
-            connect_loop_side=loop_side,
-        )
-        await asyncio.to_thread(writer.start)
-        self._reader = ThreadPoolExecutor(1, "noormme-queue-reader", self._connect_reader)
-        self._writer = writer
+        if self._writer is None:
+            await in_own_thread(self._open)
+
+    def _open(self) -> None:
+        # Many first calls may race to open the store (a burst of requests at start-up,
+        # several threads of a WSGI app): the lock makes exactly one of them do it.
+        with self._lifecycle:
+            if self._writer is not None:
+                return
+            self._prepare_file()
+            # The loop-side fast path needs commits that never wait for the disk.
+            loop_side = self._connect_loop_side if self.synchronous == "NORMAL" else None
+            writer = GroupCommitWriter(
+                self._connect_writer,
+                self.translate,
+                after_commit=self._bus.nudge,
+                connect_loop_side=loop_side,
+            )
+            writer.start()
+            self._reader = ThreadPoolExecutor(1, "noormme-queue-reader", self._connect_reader)
+            self._writer = writer
 
     async def close(self) -> None:
-        writer, reader = self._writer, self._reader
-        self._writer = self._reader = None
-        if writer is not None:
-            await asyncio.to_thread(writer.close)
-        if reader is not None:
-            reader.submit(self._close_reader)
-            await asyncio.to_thread(reader.shutdown, True)
-        self._bus.close()
+        await in_own_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lifecycle:
+            writer, reader = self._writer, self._reader
+            self._writer = self._reader = None
+            if writer is not None:
+                writer.close()
+            if reader is not None:
+                reader.submit(self._close_reader)
+                reader.shutdown(wait=True)
+            self._bus.close()
 
     def _prepare_file(self) -> None:
         directory = self.path.parent
