@@ -196,5 +196,8 @@ def _policy(options: JobOptions, handler: BoundHandler | None, payload: JSON) ->
     if isinstance(given, RetryPolicy):
         return given
     if isinstance(given, Mapping):
+        if options.max_attempts is not None and not {"max_retries", "maxRetries"} & set(given):
+            # A policy that leaves the count out takes it from max_attempts.
+            given = {**given, "max_retries": options.max_attempts - 1}
         return RetryPolicy.from_dict(given)
     raise InvalidJob(f"retry_policy must be a RetryPolicy or a mapping, got {given!r}")

@@ -12,8 +12,11 @@ handler that blocks the event loop does not lose its jobs.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -36,7 +39,7 @@ from .progress import current_reporter
 from .retry import RetryPolicy, should_retry
 from .signals import RetryLater, UnrecoverableError
 from .store import Claim, Completed, Failed, JobStore, Outcome, Released
-from .threads import in_own_thread
+from .threads import DaemonThreadPool, in_own_thread
 
 log = logging.getLogger("noormme_queue.worker")
 
@@ -119,6 +122,9 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
         self._hook_tasks: set[asyncio.Task[None]] = set()
+        self.released = 0  # jobs handed back to pending by stops, for reports
+        # Sync handlers run here: one thread per slot, daemon so that a forced stop can exit.
+        self._threads = DaemonThreadPool(config.concurrency, "noormme-queue-handler")
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self.keeper = LeaseKeeper(self)
         self.processed = 0
@@ -211,12 +217,18 @@ class Worker:
         tasks = [r.task for r in list(self._running.values()) if r.task is not None]
         if tasks and timeout > 0:
             await self._grace(tasks, timeout)
+        released_before = self.released
         unfinished = [r for r in list(self._running.values()) if r.task and not r.task.done()]
         for running in unfinished:
             self.cancel_local(running.job.id, "shutdown")
         if unfinished:
             tasks = [r.task for r in unfinished if r.task]
             _, stuck = await asyncio.wait(tasks, timeout=STOP_CANCEL_WAIT)
+            if stuck:
+                # Sync handlers still in their threads: give their jobs back now (the threads
+                # are daemons and end with the process).
+                self._force.set()
+                _, stuck = await asyncio.wait(stuck, timeout=1.0)
             if stuck:  # a handler that swallows cancellation: leave it; its lease will expire
                 log.error(
                     "worker %s: %d job(s) ignored cancellation and were abandoned; they "
@@ -227,7 +239,7 @@ class Worker:
             log.info(
                 "worker %s put %d unfinished job(s) back to pending",
                 self.worker_id,
-                len(unfinished),
+                self.released - released_before,
             )
         if self._main is not None:
             # The loop exits once every outcome is saved; if the store is down that may never
@@ -247,10 +259,11 @@ class Worker:
         if self._hook_tasks:  # completion hooks already under way get the same grace
             await asyncio.wait(set(self._hook_tasks), timeout=max(timeout, 1.0))
         await in_own_thread(self.keeper.stop)
+        await in_own_thread(self._threads.shutdown)
         if self._stop_listening is not None:
             await self._stop_listening()
             self._stop_listening = None
-        return len(unfinished)
+        return self.released - released_before
 
     async def _grace(self, tasks: list[asyncio.Task[None]], timeout: float) -> None:
         """Wait for ``tasks`` up to ``timeout`` seconds, or until :meth:`force_stop`."""
@@ -422,27 +435,72 @@ class Worker:
             error: BaseException = LookupError(f"no handler registered for job type {job.type!r}")
             return self._failure(running, error, started), error, None
         deadline: asyncio.Timeout | None = None
+        thread: concurrent.futures.Future[Any] | None = None
         reporter = current_reporter.set(_ProgressReporter(self.store, job.id, running.token))
         try:
+            if handler.is_async:
+                call: Awaitable[Any] = handler.process(job)
+            else:
+                context = contextvars.copy_context()  # the progress reporter goes along
+                thread = self._threads.submit(context.run, handler.call_sync, job)
+                call = asyncio.wrap_future(thread)
             if job.timeout:
                 async with asyncio.timeout(job.timeout) as deadline:
-                    result = await handler.process(job)
+                    result = await call
             else:
-                result = await handler.process(job)
+                result = await call
+            if inspect.isawaitable(result):  # a plain function that returned a coroutine
+                result = await result
         except asyncio.CancelledError:
+            if thread is not None and await self._join(thread) and running.reason == "shutdown":
+                # A thread cannot be interrupted; it has finished after all: keep its outcome.
+                return self._from_thread(running, thread, started)
             if running.reason == "shutdown":
+                self.released += 1
                 return Released(job.id, running.token), None, None
             if running.reason is not None:  # cancelled by a person, or the lease was lost
                 log.info("job %s (%s) stopped: %s", job.id, job.type, running.reason)
                 return None, None, None
             raise
         except Exception as exc:
+            if thread is not None:
+                await self._join(thread)  # hold the job until its thread is really done
             if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
                 error = JobTimeout(f"job {job.id} ran longer than its timeout of {job.timeout}s")
                 return self._failure(running, error, started, timed_out=True), error, None
             return self._failure(running, exc, started), exc, None
         finally:
             current_reporter.reset(reporter)
+        return self._completed(running, result, started)
+
+    async def _join(self, thread: concurrent.futures.Future[Any]) -> bool:
+        """Wait until a sync handler's thread ends; ``False`` if a forced stop came first.
+
+        Releasing or retrying a job while its thread still runs would run it twice at once.
+        """
+        if thread.done():
+            return True
+        ended = asyncio.ensure_future(asyncio.wrap_future(thread))
+        forced = asyncio.ensure_future(self._force.wait())
+        try:
+            await asyncio.wait({ended, forced}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            forced.cancel()
+            ended.cancel()
+        return thread.done()
+
+    def _from_thread(
+        self, running: _Running, thread: concurrent.futures.Future[Any], started: datetime
+    ) -> tuple[Outcome | None, BaseException | None, JSON]:
+        error = thread.exception()
+        if error is not None:
+            return self._failure(running, error, started), error, None
+        return self._completed(running, thread.result(), started)
+
+    def _completed(
+        self, running: _Running, result: JSON, started: datetime
+    ) -> tuple[Outcome | None, BaseException | None, JSON]:
+        job = running.job
         try:
             result_json = json.dumps(result, allow_nan=False)
         except (TypeError, ValueError) as exc:

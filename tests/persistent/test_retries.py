@@ -209,3 +209,10 @@ async def test_a_retry_runs_when_due_not_at_the_next_poll(qm: QueueManager) -> N
     await asyncio.wait_for(second.wait(), timeout=5)
     await wait_status(qm, job_id, "completed")
     assert attempts == [1, 2]
+
+
+async def test_a_policy_without_a_count_takes_max_attempts(qm: QueueManager) -> None:
+    job_id = await qm.add_job("t", {}, max_attempts=5, retry_policy={"baseDelay": 2000})
+    job = await qm.get_job(job_id)
+    assert job is not None and job.max_attempts == 5
+    assert job.retry_policy == RetryPolicy(max_retries=4, base_delay=2.0)

@@ -120,6 +120,17 @@ class BoundHandler:
         self._resolve()
         return self._fail is not None
 
+    @property
+    def is_async(self) -> bool:
+        """``process`` is a coroutine function; otherwise it runs in a thread (call_sync)."""
+        self._resolve()
+        return self._process_is_async
+
+    def call_sync(self, job: Job) -> Any:
+        """Run a sync ``process`` here, in the calling thread."""
+        self._resolve()
+        return self._process(job)
+
     async def process(self, job: Job) -> JSON:
         self._resolve()
         if self._process_is_async:

@@ -1,0 +1,103 @@
+"""Sync handlers run in threads, which cannot be interrupted: a job is never run twice at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
+from noormme_queue.job import AttemptOutcome
+
+from ..conftest import wait_status, wait_until
+
+
+async def test_a_timed_out_thread_finishes_before_the_retry_starts(db_url: str) -> None:
+    qm = QueueManager(QueueConfig(database_url=db_url, interval=30, cleanup_interval=0))
+    gate = threading.Event()
+    lock = threading.Lock()
+    running = 0
+    overlapped = False
+    attempts: list[int] = []
+
+    def slow_once(job: Job) -> str:
+        nonlocal running, overlapped
+        with lock:
+            running += 1
+            overlapped = overlapped or running > 1
+            attempts.append(job.attempt)
+        try:
+            if job.attempt == 1:
+                gate.wait(timeout=10)  # much longer than the job's timeout
+            return "done"
+        finally:
+            with lock:
+                running -= 1
+
+    qm.register_handler("slow", slow_once)
+    await qm.start()
+    try:
+        job_id = await qm.add_job(
+            "slow", {}, timeout=0.05, retry_policy={"max_retries": 2, "base_delay": 0, "jitter": 0}
+        )
+        await wait_until(lambda: attempts == [1], what="the first attempt")
+        await asyncio.sleep(0.3)  # time for a wrongly early retry to start beside it
+        gate.set()
+        await wait_status(qm, job_id, "completed")
+    finally:
+        await qm.stop()
+    assert not overlapped and attempts == [1, 2]
+    job = await QueueManager(qm.config).get_job(job_id)
+    assert job is not None
+    assert [a.outcome for a in job.history] == [AttemptOutcome.TIMED_OUT, AttemptOutcome.COMPLETED]
+
+
+async def test_a_thread_that_finishes_after_the_grace_period_keeps_its_result(
+    db_url: str,
+) -> None:
+    qm = QueueManager(QueueConfig(database_url=db_url, interval=30, cleanup_interval=0))
+    started, gate = threading.Event(), threading.Event()
+    runs = 0
+
+    def report(job: Job) -> str:
+        nonlocal runs
+        runs += 1
+        started.set()
+        gate.wait(timeout=10)
+        return "report written"
+
+    qm.register_handler("report", report)
+    await qm.start()
+    job_id = await qm.add_job("report", {})
+    await asyncio.to_thread(started.wait, 10)
+    stopping = asyncio.create_task(qm.stop(timeout=0.05))
+    await asyncio.sleep(0.2)  # the grace period is over; the thread is still at work
+    gate.set()
+    report_ = await stopping
+    assert report_.released == 0  # its thread finished after the grace period: kept
+    job = await QueueManager(qm.config).get_job(job_id)
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED and job.result == "report written" and runs == 1
+
+
+async def test_a_forced_stop_gives_a_stuck_thread_s_job_back(db_url: str) -> None:
+    qm = QueueManager(QueueConfig(database_url=db_url, interval=30, cleanup_interval=0))
+    started, gate = threading.Event(), threading.Event()
+
+    def stuck(job: Job) -> None:
+        started.set()
+        gate.wait(timeout=30)
+
+    qm.register_handler("stuck", stuck)
+    await qm.start()
+    try:
+        job_id = await qm.add_job("stuck", {})
+        await asyncio.to_thread(started.wait, 10)
+        stopping = asyncio.create_task(qm.stop(timeout=30))
+        await asyncio.sleep(0.05)
+        qm.worker.force_stop()  # the second SIGTERM
+        report = await asyncio.wait_for(stopping, 10)
+        assert report.released == 1
+        job = await QueueManager(qm.config).get_job(job_id)
+        assert job is not None and job.status is JobStatus.PENDING and job.attempts == 0
+    finally:
+        gate.set()
