@@ -61,7 +61,7 @@ async def test_names_are_checked(qm: QueueManager) -> None:
     with pytest.raises(DuplicateQueue, match="custom"):
         qm.create_in_memory_queue("custom")
     with pytest.raises(DuplicateQueue):
-        qm.create_rate_limited_queue("api-calls", 10)
+        qm.create_rate_limited_queue("custom", 10)
 
 
 async def test_defaults_come_from_the_config(db_url: str) -> None:
@@ -135,3 +135,14 @@ async def test_sync_threads_add_to_a_queue_of_the_running_manager(qm: QueueManag
     )
     assert results == [n * 2 for n in range(10)]
     assert set(seen_threads) == {loop_thread}  # run on the manager's loop
+
+
+async def test_the_specification_examples_re_create_the_builtins(qm: QueueManager) -> None:
+    # As written in the specification: the built-in names may be created afresh.
+    api = qm.create_rate_limited_queue("api-calls", 100)
+    assert qm.get_in_memory_queue("api-calls") is api and api.has_processor  # kept its work
+    batch = qm.create_batch_queue("batch-processing", 3, 5.0)
+    batch.set_processor(lambda items: [len(items)] * len(items))
+    assert await asyncio.gather(*(batch.add(i) for i in range(3))) == [3, 3, 3]
+    with pytest.raises(DuplicateQueue):  # once the application's, it is not replaced again
+        qm.create_batch_queue("batch-processing", 3, 5.0)

@@ -110,6 +110,10 @@ class BatchQueue(Generic[P, R]):
     def has_processor(self) -> bool:
         return self._processor is not None
 
+    @property
+    def processor(self) -> Callable[[Any], Any] | None:
+        return self._processor
+
     def __repr__(self) -> str:
         return f"<BatchQueue {self._name!r} size={self._size} max_wait={self._max_wait:g}>"
 

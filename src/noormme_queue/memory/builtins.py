@@ -52,7 +52,7 @@ def create_builtin_queues(
             f"no built-in in-memory queue is named {', '.join(map(repr, unknown))}; "
             f"the built-ins are {', '.join(BUILTIN_QUEUE_NAMES)}"
         )
-    return {
+    queues: dict[str, MemoryQueue] = {
         API_CALLS: registry.create_rate_limited(
             API_CALLS, API_CALLS_PER_MINUTE, processor=processors.get(API_CALLS)
         ),
@@ -73,3 +73,5 @@ def create_builtin_queues(
             BATCH_PROCESSING, BATCH_SIZE, BATCH_MAX_WAIT, processor=processors.get(BATCH_PROCESSING)
         ),
     }
+    registry.mark_replaceable(queues)
+    return queues

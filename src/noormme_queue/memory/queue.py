@@ -206,6 +206,10 @@ class InMemoryQueue(Generic[P, R]):
     def has_processor(self) -> bool:
         return self._processor is not None
 
+    @property
+    def processor(self) -> Callable[[Any], Any] | None:
+        return self._processor
+
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} {self._name!r} concurrency={self._concurrency} "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config import QueueConfig
@@ -33,6 +33,7 @@ class MemoryQueues:
         self._defaults = defaults if defaults is not None else QueueConfig()
         self._monotonic = monotonic
         self._queues: dict[str, MemoryQueue] = {}
+        self._replaceable: set[str] = set()
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -67,7 +68,7 @@ class MemoryQueues:
         max_size: int | None = None,
         processor: Callable[[Any], Any] | None = None,
     ) -> InMemoryQueue[Any, Any]:
-        self._check_free(name)
+        processor = processor or self._check_free(name)
         queue: InMemoryQueue[Any, Any] = InMemoryQueue(
             name,
             concurrency=self._concurrency(concurrency),
@@ -92,7 +93,7 @@ class MemoryQueues:
         max_size: int | None = None,
         processor: Callable[[Any], Any] | None = None,
     ) -> RateLimitedQueue[Any, Any]:
-        self._check_free(name)
+        processor = processor or self._check_free(name)
         queue: RateLimitedQueue[Any, Any] = RateLimitedQueue(
             name,
             per_minute,
@@ -118,7 +119,7 @@ class MemoryQueues:
         timeout: float | None = None,
         processor: Callable[[list[Any]], Any] | None = None,
     ) -> BatchQueue[Any, Any]:
-        self._check_free(name)
+        processor = processor or self._check_free(name)
         queue: BatchQueue[Any, Any] = BatchQueue(
             name,
             size,
@@ -167,12 +168,29 @@ class MemoryQueues:
 
     # -- defaults ---------------------------------------------------------------------------
 
-    def _check_free(self, name: str) -> None:
+    def mark_replaceable(self, names: Iterable[str]) -> None:
+        """Queues the application may re-create under the same name (the built-ins), as in
+        ``qm.create_rate_limited_queue("api-calls", 100)``."""
+        self._replaceable.update(names)
+
+    def _check_free(self, name: str) -> Callable[[Any], Any] | None:
+        """Make room for a new queue ``name``; return the processor it inherits, if any."""
+        existing = self._queues.get(name)
+        if existing is not None and name in self._replaceable:
+            stats = existing.stats()
+            if stats.queued == 0 and stats.running == 0:
+                # An idle built-in gives way to the application's own settings, keeping its
+                # processor unless the new queue brings one.
+                del self._queues[name]
+                self._replaceable.discard(name)
+                _stop_when_possible(existing)
+                return existing.processor
         if name in self._queues:
             raise DuplicateQueue(
                 f"an in-memory queue named {name!r} already exists; "
                 f"use get_in_memory_queue({name!r}) or choose another name"
             )
+        return None
 
     def _concurrency(self, value: int | None) -> int:
         return self._defaults.in_memory_concurrency if value is None else value
@@ -182,3 +200,17 @@ class MemoryQueues:
 
     def _timeout(self, value: float | None) -> float | None:
         return self._defaults.in_memory_timeout if value is None else value
+
+
+def _stop_when_possible(queue: MemoryQueue) -> None:
+    """An idle replaced queue may still have idle workers on a loop: let them go."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop here: it has never started workers on this thread's loop
+    task = loop.create_task(queue.stop(0))
+    _retiring.add(task)
+    task.add_done_callback(_retiring.discard)
+
+
+_retiring: set[asyncio.Task[int]] = set()
