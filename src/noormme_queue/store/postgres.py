@@ -64,6 +64,7 @@ CONNECT_TIMEOUT = 10.0  # seconds, unless the URL sets connect_timeout
 POOL_TIMEOUT = 30.0  # seconds an operation waits for a free connection
 LISTEN_RETRY_MAX = 30.0  # seconds between attempts to re-open a lost listener connection
 UNIQUE_RACE_RETRIES = 5
+APPLICATION_NAME = "noormme-queue"
 
 # The same columns as SQLite, in the same order, so rows convert with the same function.
 COLUMNS = (
@@ -112,6 +113,8 @@ class PostgresStore:
         self._connect_kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in params:
             self._connect_kwargs["connect_timeout"] = int(CONNECT_TIMEOUT)
+        if "application_name" not in params:  # what pg_stat_activity shows
+            self._connect_kwargs["application_name"] = APPLICATION_NAME
         host = params.get("host") or params.get("hostaddr") or "localhost"
         port = params.get("port") or "5432"
         user = params.get("user")
@@ -274,7 +277,10 @@ class PostgresStore:
 
     async def _listen_connect(self) -> psycopg.AsyncConnection[Any]:
         try:
-            conn = await psycopg.AsyncConnection.connect(self.url, **self._connect_kwargs)
+            kwargs = self._connect_kwargs
+            if kwargs.get("application_name") == APPLICATION_NAME:
+                kwargs = kwargs | {"application_name": f"{APPLICATION_NAME}-listen"}
+            conn = await psycopg.AsyncConnection.connect(self.url, **kwargs)
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         except psycopg.Error as exc:
             raise self.translate(exc) from exc
@@ -544,9 +550,9 @@ class PostgresStore:
 
         return await self._run(read)
 
-    async def explain(self, sql_name: str) -> list[str]:
-        """The plan of one of the store's hot queries (for tests and diagnostics). The claim is
-        explained without running it."""
+    async def explain(self, sql_name: str, **params: Any) -> list[str]:
+        """The plan of one of the store's hot queries (for tests and diagnostics), explained
+        without running it; ``params`` override the sample parameters (``now``, ``types``)."""
         queries: dict[str, tuple[str, dict[str, Any]]] = {
             "claim": (
                 _CLAIM_SQL,
@@ -568,10 +574,11 @@ class PostgresStore:
             "purge": (_PURGE_SQL, {"before": 0.0, "limit": 500}),
             "pending_types": (_PENDING_TYPES_SQL, {}),
         }
-        query, params = queries[sql_name]
+        query, sample = queries[sql_name]
+        sample.update((k, v) for k, v in params.items() if k in sample)
 
         def read(conn: Conn) -> list[str]:
-            rows = conn.execute(f"EXPLAIN {query}", params or None)
+            rows = conn.execute(f"EXPLAIN {query}", sample or None)
             return [str(r[0]) for r in rows]
 
         return await self._run(read)

@@ -49,10 +49,8 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE status = 'pending';
     -- next due time per type, and the distinct pending types (loose scan on the prefix)
     CREATE INDEX noormme_jobs_due ON noormme_jobs (type, run_at) WHERE status = 'pending';
-    -- counts by status, listing by status newest first
+    -- counts by status, listing by status newest first, and expired leases (few rows)
     CREATE INDEX noormme_jobs_status ON noormme_jobs (status, id);
-    -- expired leases: only running jobs are in it
-    CREATE INDEX noormme_jobs_lease ON noormme_jobs (lease_until) WHERE status = 'processing';
     -- enqueue is idempotent on unique_key while a job with it is live
     CREATE UNIQUE INDEX noormme_jobs_unique ON noormme_jobs (unique_key)
         WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing');
