@@ -31,6 +31,7 @@ import hashlib
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -127,6 +128,10 @@ class PostgresStore:
         self._sender = uuid.uuid4().hex  # tags our notifications: our own don't wake us
         self._channel = "noormme_queue"
         self._listeners: set[asyncio.Task[None]] = set()
+        self._writes: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, set[asyncio.Future[Any]]
+        ] = weakref.WeakKeyDictionary()
+        self._writes_lock = threading.Lock()
 
     @property
     def description(self) -> str:
@@ -239,14 +244,38 @@ class PostgresStore:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _run(self, fn: Callable[[Conn], T]) -> T:
+    async def _run(self, fn: Callable[[Conn], T], *, write: bool = False) -> T:
         """Run ``fn`` with a pooled connection (autocommit) on the store's threads."""
         if self._pool is None:
             await self.open()
         executor = self._executor
         if executor is None:
             raise StoreUnavailable(f"the job store for {self._description} is closed")
-        return await asyncio.get_running_loop().run_in_executor(executor, self._call, fn)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(executor, self._call, fn)
+        if not write:
+            return await future
+        with self._writes_lock:
+            pending = self._writes.setdefault(loop, set())
+        pending.add(future)
+        try:
+            return await future
+        finally:
+            pending.discard(future)
+
+    async def _writes_settled(self) -> None:
+        """Wait for the writes this event loop submitted before now.
+
+        Operations run concurrently on several connections, but a worker saves outcomes and
+        claims in one go (``gather(settle, claim)``) and relies on the claim seeing the
+        settle, as it does in SQLite's single transaction: a job put back to ``pending``
+        for a retry must count in the claim's ``next_run_at``. So a claim first waits for
+        the writes already in flight from its loop (one extra round trip at most).
+        """
+        with self._writes_lock:
+            pending = list(self._writes.get(asyncio.get_running_loop(), ()))
+        if pending:
+            await asyncio.wait(pending)
 
     def _call(self, fn: Callable[[Conn], T]) -> T:
         pool = self._pool
@@ -320,6 +349,12 @@ class PostgresStore:
             return []
 
         def write(conn: Conn) -> list[str]:
+            if not any(j.unique_key is not None for j in jobs):
+                return insert(conn)  # one statement: atomic, one round trip
+            with conn.transaction():  # several statements may be needed: all or nothing
+                return insert(conn)
+
+        def insert(conn: Conn) -> list[str]:
             ids: list[str | None] = [None] * len(jobs)
             todo = list(range(len(jobs)))
             for _ in range(UNIQUE_RACE_RETRIES):
@@ -369,7 +404,7 @@ class PostgresStore:
                 )
             return [i for i in ids if i is not None]
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def claim(
         self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
@@ -395,7 +430,8 @@ class PostgresStore:
                 next_run_at = None if row is None else row[0]
             return Claim(token, jobs, next_run_at)
 
-        return await self._run(write)
+        await self._writes_settled()
+        return await self._run(write, write=True)
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
         if not outcomes:
@@ -427,7 +463,7 @@ class PostgresStore:
             kinds = {Completed: "c", Failed: "f", Released: "r"}
             return [(kinds[type(o)], o.job_id) in applied for o in outcomes]
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         if not held:
@@ -442,7 +478,7 @@ class PostgresStore:
             kept = {r[0] for r in conn.execute(_EXTEND_SQL, params)}
             return {job_id for job_id, _ in held if job_id not in kept}
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def recover_expired(self, *, now: float) -> list[Recovered]:
         params = {"now": now, "error": LEASE_EXPIRED, **self._wake_params()}
@@ -451,7 +487,7 @@ class PostgresStore:
             rows = conn.execute(_RECOVER_SQL, params).fetchall()
             return [Recovered(_row_to_job(r)) for r in rows if r[0] is not None]
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def save_progress(self, job_id: str, token: str, progress: str) -> bool:
         def write(conn: Conn) -> bool:
@@ -462,7 +498,7 @@ class PostgresStore:
             )
             return cur.rowcount == 1
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def get(self, job_id: str) -> Job | None:
         def read(conn: Conn) -> Job | None:
@@ -522,7 +558,7 @@ class PostgresStore:
             row = conn.execute(_CANCEL_SQL, {"id": job_id, "now": now}).fetchone()
             return None if row is None else JobStatus(row[0])
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def retry(self, job_id: str, *, now: float) -> bool:
         params = {"id": job_id, "now": now, **self._wake_params()}
@@ -534,14 +570,14 @@ class PostgresStore:
                 return False  # another live job holds its unique_key
             return any(r[0] is not None for r in rows)
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         def write(conn: Conn) -> int:
             cur = conn.execute(_PURGE_SQL, {"before": finished_before, "limit": limit})
             return cur.rowcount
 
-        return await self._run(write)
+        return await self._run(write, write=True)
 
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
         def read(conn: Conn) -> list[FinishedCount]:
