@@ -15,10 +15,12 @@ opened on, so it would need one pool per loop. Instead every operation runs a
 plain function of a connection on a small thread pool (as many threads as the
 ``psycopg_pool.ConnectionPool`` has connections) through
 ``loop.run_in_executor``: loop-agnostic, one pool of connections per store,
-and the event loop never waits on the network. Measured on this machine (see
-docs/benchmarks.md), the hop to a thread costs ~25 µs against a ~100 µs
-loopback round trip, and most operations are a single statement in autocommit
-mode, so a sequential ``add_job`` is one round trip. The only connection bound
+and the event loop never waits on the network. Measured on the 2-vCPU dev VM,
+the thread hop plus pool checkout add ~75 µs to an operation (a bare
+``SELECT 1``: 100 µs through the store, 25 µs raw), small beside a write's
+commit (0.5-0.9 ms, the WAL flush), and most operations are one statement in
+autocommit mode, so a sequential ``add_job`` is one round trip: it runs at
+raw psycopg's speed (docs/benchmarks.md). The only connection bound
 to a loop is a listener's: ``listen`` opens an ``AsyncConnection`` on the
 caller's loop, so its callback runs there, as the protocol asks.
 """
