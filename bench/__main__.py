@@ -8,7 +8,7 @@ import sys
 
 def main() -> int:
     status = 0
-    for module in ("bench.persistent", "bench.bench_memory"):
+    for module in ("bench.persistent", "bench.postgres", "bench.bench_memory"):
         print(f"\n=== {module} ===", flush=True)
         status |= subprocess.run(
             [sys.executable, "-m", module, *sys.argv[1:]], check=False

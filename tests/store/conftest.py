@@ -10,17 +10,31 @@ import pytest
 
 from noormme_queue.job import new_job_id
 from noormme_queue.store import JobStore, NewJob
+from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.sqlite import SQLiteStore
+
+from ..pg import fresh_schema
 
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture(params=["sqlite"])
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    backend: JobStore = SQLiteStore(tmp_path / "store.db")
-    await backend.open()
-    yield backend
-    await backend.close()
+    """Each backend, empty: a new SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        backend: JobStore = SQLiteStore(tmp_path / "store.db")
+        await backend.open()
+        yield backend
+        await backend.close()
+        return
+    with fresh_schema() as url:
+        backend = PostgresStore(url)
+        await backend.open()
+        yield backend
+        await backend.close()
 
 
 def new_job(

@@ -251,3 +251,51 @@ async def test_progress_is_saved_only_by_the_holder(store: JobStore) -> None:
     assert await store.save_progress(job.id, "stale", '{"sent": 9}') is False
     saved = await store.get(job.id)
     assert saved is not None and saved.progress == {"sent": 3}
+
+
+async def test_unique_key_within_one_batch_keeps_the_first(store: JobStore) -> None:
+    first, dup, other = new_job(unique_key="k"), new_job(unique_key="k"), new_job()
+    assert await store.enqueue([first, dup, other]) == [first.id, first.id, other.id]
+    assert (await store.stats()).total == 2
+
+
+async def test_a_retry_is_refused_while_another_live_job_holds_the_unique_key(
+    store: JobStore,
+) -> None:
+    old = new_job(unique_key="k", max_attempts=1)
+    await store.enqueue([old])
+    got = await claim(store)
+    await store.settle(
+        [Failed(old.id, got.token, attempt(1, AttemptOutcome.FAILED, "e"), None)], now=T0
+    )
+    live = new_job(unique_key="k")
+    assert await store.enqueue([live]) == [live.id]
+    assert await store.retry(old.id, now=T0) is False
+    assert (await store.get(old.id)).status is JobStatus.FAILED  # type: ignore[union-attr]
+
+
+async def test_jobs_read_back_the_same_on_every_backend(store: JobStore) -> None:
+    job = new_job(payload={"z": 1, "a": [1.5, None, "é"]}, priority=-3, run_at=T0 + 0.123456)
+    await store.enqueue([job])
+    got = await claim(store, now=T0 + 1)
+    failure = Failed(
+        job.id, got.token, attempt(1, AttemptOutcome.FAILED, "ValueError: x"), retry_at=T0 + 2
+    )
+    await store.settle([failure], now=T0 + 1.5)
+    again = await claim(store, now=T0 + 2)
+    await store.settle([Completed(job.id, again.token, '{"b": 2, "a": 1}', attempt(2))], now=T0 + 3)
+    done = await store.get(job.id)
+    assert done is not None
+    assert list(done.payload) == ["z", "a"] and done.payload["a"] == [1.5, None, "é"]
+    assert list(done.result) == ["b", "a"]  # opaque JSON text: key order kept
+    assert done.run_at == datetime.fromtimestamp(T0 + 2, UTC)
+    assert done.created_at.tzinfo is UTC and done.started_at is not None
+    assert done.started_at == datetime.fromtimestamp(T0 + 2, UTC)
+    assert done.finished_at == datetime.fromtimestamp(T0 + 3, UTC)
+    assert [(a.attempt, a.outcome, a.error) for a in done.history] == [
+        (1, AttemptOutcome.FAILED, "ValueError: x"),
+        (2, AttemptOutcome.COMPLETED, None),
+    ]
+    assert done.history[0].started_at == datetime.fromtimestamp(T0, UTC)
+    assert done.history[1].finished_at == datetime.fromtimestamp(T0 + 3, UTC)
+    assert done.history[1].worker_id == "w1"

@@ -1,10 +1,11 @@
-"""A hypothesis state machine: the store against a plain-Python model, with a pinned clock."""
+"""A hypothesis state machine: each store against a plain-Python model, with a pinned clock."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from noormme_queue.job import Attempt, AttemptOutcome, JobStatus
-from noormme_queue.store import Completed, Failed, Outcome, Released
+from noormme_queue.store import Completed, Failed, JobStore, Outcome, Released
+from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.sqlite import SQLiteStore
 
+from ..pg import fresh_schema
 from .conftest import T0, new_job
 
 LEASE = 30.0
@@ -44,21 +47,24 @@ def _attempt(n: int, now: float) -> Attempt:
 class StoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.dir = Path(tempfile.mkdtemp())
+        self.cleanup = ExitStack()
         self.loop = asyncio.new_event_loop()
-        self.store = SQLiteStore(self.dir / "q.db")
+        self.store = self.make_store()
         self.run(self.store.open())
         self.now = T0
         self.jobs: dict[str, Model] = {}
         self.created = 0
 
+    def make_store(self) -> JobStore:
+        raise NotImplementedError
+
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
 
     def teardown(self) -> None:
-        self.run(self.store.close())
-        self.loop.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        with self.cleanup:
+            self.run(self.store.close())
+            self.loop.close()
 
     def held(self) -> list[str]:
         return sorted(i for i, m in self.jobs.items() if m.status == "processing")
@@ -204,10 +210,28 @@ class StoreMachine(RuleBasedStateMachine):
             assert (row.status.value, row.attempts) == (m.status, m.attempts)
 
 
-StoreMachine.TestCase.settings = settings(
-    max_examples=40,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestStoreStateMachine = StoreMachine.TestCase
+class SQLiteMachine(StoreMachine):
+    def make_store(self) -> JobStore:
+        directory = Path(tempfile.mkdtemp())
+        self.cleanup.callback(shutil.rmtree, directory, ignore_errors=True)
+        return SQLiteStore(directory / "q.db")
+
+
+class PostgresMachine(StoreMachine):
+    def make_store(self) -> JobStore:
+        return PostgresStore(self.cleanup.enter_context(fresh_schema()))
+
+
+def _settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+SQLiteMachine.TestCase.settings = _settings(40)
+PostgresMachine.TestCase.settings = _settings(40)  # a fresh schema per example: ~2 s in all
+TestSQLiteStateMachine = SQLiteMachine.TestCase
+TestPostgresStateMachine = PostgresMachine.TestCase

@@ -37,10 +37,15 @@ def store_from_config(config: QueueConfig) -> JobStore:
 
         return SQLiteStore(sqlite_path_from_url(url), synchronous=config.sqlite_synchronous)
     if url.startswith(("postgresql:", "postgres:")):
-        raise ConfigError(
-            "QUEUE_DATABASE_URL: the PostgreSQL backend is not available in this version yet; "
-            "use sqlite:///path/to/queue.db"
-        )
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:  # psycopg is the optional `postgres` extra
+            raise ConfigError(
+                "QUEUE_DATABASE_URL is a PostgreSQL URL, but psycopg is not installed: "
+                "pip install 'noormme-queue[postgres]'"
+            ) from exc
+
+        return PostgresStore(url)
     raise ConfigError(
         f"QUEUE_DATABASE_URL must start with sqlite:/// or postgresql://, got {url!r}"
     )

@@ -1,0 +1,283 @@
+"""What only the PostgreSQL store has: row locks skipped, LISTEN/NOTIFY, schema migrations under an
+advisory lock, errors that name the server but never the password."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+from noormme_queue import QueueConfig
+from noormme_queue.errors import SchemaTooNew, StoreCorrupt, StoreUnavailable
+from noormme_queue.job import JobStatus
+from noormme_queue.store import Completed, Failed, store_from_config
+from noormme_queue.store.postgres import PostgresStore
+from noormme_queue.store.postgres_schema import SCHEMA_VERSION
+
+from ..conftest import wait_until
+from ..pg import PG_URL, admin, fresh_schema, schema_url
+from .conftest import T0, new_job
+from .test_conformance import attempt
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with fresh_schema() as schema:
+        yield schema
+
+
+@pytest.fixture
+async def pg(url: str) -> AsyncIterator[PostgresStore]:
+    store = PostgresStore(url)
+    await store.open()
+    yield store
+    await store.close()
+
+
+def listeners(channel: str) -> int:
+    rows = sql(
+        PG_URL,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'noormme-queue-listen'"
+        f" AND query = 'LISTEN \"{channel}\"'",
+    )
+    return int(str(rows[0][0]))
+
+
+def schema_of(url: str) -> str:
+    return url.rsplit("search_path%3D", 1)[1]
+
+
+def sql(url: str, query: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(query.encode())
+        return cur.fetchall() if cur.description else []
+
+
+# -- claims ------------------------------------------------------------------------------------
+
+
+async def test_concurrent_claims_from_many_connections_never_share_a_job(url: str) -> None:
+    jobs = [new_job(priority=i % 3) for i in range(600)]
+    stores = [PostgresStore(url, max_connections=4) for _ in range(6)]
+    for store in stores:
+        await store.open()
+    await stores[0].enqueue(jobs)
+    claimed: list[str] = []
+
+    async def drain(store: PostgresStore, worker: str) -> None:
+        while True:
+            got = await store.claim(["t"], 7, now=T0, lease_until=T0 + 30, worker_id=worker)
+            if not got.jobs:
+                return
+            claimed.extend(j.id for j in got.jobs)
+
+    # 24 claim loops over 24 connections at once.
+    await asyncio.gather(*(drain(s, f"w{n}-{k}") for n, s in enumerate(stores) for k in range(4)))
+    for store in stores:
+        await store.close()
+    assert len(claimed) == len(jobs)
+    assert sorted(claimed) == sorted(j.id for j in jobs)
+
+
+async def test_a_claim_skips_rows_locked_elsewhere_instead_of_waiting(
+    pg: PostgresStore, url: str
+) -> None:
+    first, second = new_job(priority=9), new_job()
+    await pg.enqueue([first, second])
+    with psycopg.connect(url) as other:  # a transaction elsewhere holds the first job's row
+        other.execute("SELECT 1 FROM noormme_jobs WHERE id = %s FOR UPDATE", (first.id,))
+        got = await pg.claim(["t"], 10, now=T0, lease_until=T0 + 30, worker_id="w")
+        assert [j.id for j in got.jobs] == [second.id]
+        other.rollback()
+    got = await pg.claim(["t"], 10, now=T0, lease_until=T0 + 30, worker_id="w")
+    assert [j.id for j in got.jobs] == [first.id]
+
+
+async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) -> None:
+    types = ["a", "b", "c", "t"]
+    await pg.enqueue([new_job(types[i % 4], priority=i % 5, run_at=T0 + i) for i in range(20_000)])
+    sql(url, "ANALYZE noormme_jobs")
+    # A worker's claim: all its types, most jobs due. The index is read in claim order and
+    # the scan stops after `limit` rows it could lock; nothing is sorted.
+    claim = "\n".join(await pg.explain("claim", now=T0 + 20_000, types=types))
+    assert "Index Scan using noormme_jobs_claim" in claim
+    assert "LockRows" in claim and "Sort" not in claim and "Seq Scan" not in claim
+    # Few due jobs of one type: the (type, run_at) index finds them.
+    assert "Index Scan using noormme_jobs_due" in "\n".join(await pg.explain("claim", now=T0))
+    assert "noormme_jobs_due" in "\n".join(await pg.explain("next_due", types=types))
+    assert "noormme_jobs_due" in "\n".join(await pg.explain("pending_types"))
+    assert "noormme_jobs_status" in "\n".join(await pg.explain("recover"))
+    assert "noormme_jobs_finished" in "\n".join(await pg.explain("purge"))
+
+
+# -- LISTEN/NOTIFY -----------------------------------------------------------------------------
+
+
+async def test_listen_notify_wakes_a_listener_in_another_store(url: str) -> None:
+    worker_side, producer = PostgresStore(url), PostgresStore(url)
+    await worker_side.open()
+    await producer.open()
+    wakeups = 0
+    woken = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_wakeup() -> None:
+        nonlocal wakeups
+        assert asyncio.get_running_loop() is loop  # the callback runs on the listening loop
+        wakeups += 1
+        woken.set()
+
+    stop = await worker_side.listen(on_wakeup)
+    # Its own enqueue is not announced to itself; notifications arrive in commit order, so
+    # had it been, the count below would be 2.
+    await worker_side.enqueue([new_job()])
+    await producer.enqueue([new_job()])
+    await asyncio.wait_for(woken.wait(), 5)
+    assert wakeups == 1
+
+    # retry and lease recovery make work available too
+    job = new_job(max_attempts=1)
+    await producer.enqueue([job])
+    await asyncio.wait_for(woken.wait(), 5)
+    got = await producer.claim(["t"], 10, now=T0, lease_until=T0 + 1, worker_id="p")
+    assert job.id in {j.id for j in got.jobs}
+    await producer.settle([Failed(job.id, got.token, attempt(1), None)], now=T0)
+    woken.clear()
+    assert await producer.retry(job.id, now=T0)
+    await asyncio.wait_for(woken.wait(), 5)
+    woken.clear()
+    recovered = await producer.recover_expired(now=T0 + 2)  # the others claimed with it
+    assert any(r.job.status is JobStatus.PENDING for r in recovered)
+    await asyncio.wait_for(woken.wait(), 5)
+
+    await stop()
+    await wait_until(
+        lambda: listeners(worker_side.channel) == 0, 5, "the LISTEN connection to close"
+    )
+    await worker_side.close()
+    await producer.close()
+
+
+async def test_a_listener_comes_back_after_its_connection_is_killed(url: str) -> None:
+    worker_side, producer = PostgresStore(url), PostgresStore(url)
+    await worker_side.open()
+    await producer.open()
+    woken = asyncio.Event()
+    stop = await worker_side.listen(woken.set)
+    channel = worker_side.channel
+    killed = sql(
+        PG_URL,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE application_name = 'noormme-queue-listen' AND query = 'LISTEN \"{channel}\"'",
+    )
+    assert killed == [(True,)]
+    await asyncio.wait_for(woken.wait(), 10)  # back: it looks for work it may have missed
+    woken.clear()
+    await producer.enqueue([new_job()])
+    await asyncio.wait_for(woken.wait(), 5)  # and it listens again
+    await stop()
+    await worker_side.close()
+    await producer.close()
+
+
+async def test_the_store_works_from_any_event_loop(pg: PostgresStore) -> None:
+    job = new_job()
+    await pg.enqueue([job])
+    seen: list[object] = []
+
+    def elsewhere() -> None:  # what the lease keeper does: its own thread, its own loop
+        seen.append(asyncio.run(pg.get(job.id)))
+        seen.append(asyncio.run(pg.stats()))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    await asyncio.to_thread(thread.join)
+    got = await pg.claim(["t"], 1, now=T0, lease_until=T0 + 30, worker_id="w")
+    assert [j.id for j in got.jobs] == [job.id]
+    assert len(seen) == 2 and getattr(seen[0], "id", None) == job.id
+    assert await pg.settle([Completed(job.id, got.token, "1", attempt(1))], now=T0) == [True]
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+
+async def test_many_stores_opening_at_once_migrate_once(url: str) -> None:
+    stores = [PostgresStore(url, max_connections=1) for _ in range(8)]
+    await asyncio.gather(*(s.open() for s in stores))
+    for store in stores:
+        await store.close()
+    again = PostgresStore(url)
+    await again.open()  # idempotent
+    await again.close()
+    assert sql(url, "SELECT key, value FROM noormme_meta") == [
+        ("schema_version", str(SCHEMA_VERSION))
+    ]
+    tables = sql(url, f"SELECT tablename FROM pg_tables WHERE schemaname = '{schema_of(url)}'")
+    assert sorted(str(t[0]) for t in tables) == ["noormme_jobs", "noormme_meta"]
+
+
+async def test_a_schema_from_a_newer_version_is_refused(pg: PostgresStore, url: str) -> None:
+    sql(url, "UPDATE noormme_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaTooNew, match=r"version 99.*upgrade noormme-queue"):
+        await PostgresStore(url).open()
+
+
+async def test_a_jobs_table_it_did_not_create_is_left_alone(url: str) -> None:
+    sql(url, "CREATE TABLE noormme_jobs (id text)")
+    with pytest.raises(StoreCorrupt, match="did not create"):
+        await PostgresStore(url).open()
+
+
+async def test_a_search_path_naming_no_schema_is_reported() -> None:
+    with pytest.raises(StoreUnavailable, match="CREATE SCHEMA"):
+        await PostgresStore(schema_url("nq_does_not_exist")).open()
+
+
+# -- errors and description --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_an_unreachable_server_names_host_and_database_but_not_the_password() -> None:
+    port = free_port()
+    store = PostgresStore(f"postgresql://queue:s3cr3t-pw@127.0.0.1:{port}/jobs")
+    assert store.description == f"postgresql://queue@127.0.0.1:{port}/jobs"
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.open()
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}/jobs" in message and "refused" in message.lower()
+    chain: BaseException | None = caught.value
+    while chain is not None:
+        assert "s3cr3t-pw" not in str(chain)
+        chain = chain.__cause__
+
+
+async def test_a_postgres_url_selects_this_store(url: str) -> None:
+    with_password = url.replace("postgresql://postgres@", "postgresql://postgres:pw-xyz@")
+    store = store_from_config(QueueConfig(database_url=with_password))
+    assert isinstance(store, PostgresStore)
+    assert "pw-xyz" not in store.description
+    await store.open()  # trust authentication ignores the password
+    assert (await store.stats()).total == 0
+    await store.close()
+
+
+async def test_a_closed_store_reopens_on_use(url: str) -> None:
+    store = PostgresStore(url)
+    await store.open()
+    await store.close()
+    assert (await store.stats()).total == 0
+    await store.close()
+
+
+def test_the_test_server_is_reachable() -> None:
+    with admin() as conn:  # the suite fails (never skips) without PostgreSQL
+        assert conn.execute("SELECT 1").fetchone() == (1,)
