@@ -79,11 +79,11 @@ async def test_a_vanished_worker_s_job_is_recovered_and_run_again(
     qm.register_handler("resumable", lambda job: ran.set())
     await qm.start()
     try:
-        report = await qm.worker.keeper.run_once(clock.now())
-        assert report.recovered == 0  # the lease still holds
+        await qm.worker.keeper.run_once(clock.now())
+        held = await qm.get_job(job_id)
+        assert held is not None and held.status is JobStatus.PROCESSING  # the lease holds
         clock.advance(config.lease_timeout + 1)
-        report = await qm.worker.keeper.run_once(clock.now())
-        assert report.recovered == 1
+        await qm.worker.keeper.run_once(clock.now())  # (or the keeper thread got there first)
         await asyncio.wait_for(ran.wait(), 5)  # recovery woke the worker
         await wait_status(qm, job_id, "completed")
     finally:
@@ -118,8 +118,7 @@ async def test_a_job_that_keeps_killing_its_worker_ends_failed(
     await qm.start()
     try:
         clock.advance(2)
-        report = await qm.worker.keeper.run_once(clock.now())
-        assert report.failed == 1
+        await qm.worker.keeper.run_once(clock.now())  # (or the keeper thread got there first)
         job = await qm.get_job(job_id)
         assert job is not None and job.status is JobStatus.FAILED
         assert "lease expired" in (job.error or "")

@@ -12,7 +12,6 @@ from ..conftest import wait_until
 
 async def test_in_flight_jobs_finish_within_the_grace_period(qm: QueueManager) -> None:
     release = asyncio.Event()
-    qm.register_handler("work", lambda job: release.wait())
 
     async def work(job: Job) -> str:
         await release.wait()

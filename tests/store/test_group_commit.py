@@ -8,6 +8,7 @@ from pathlib import Path
 
 from noormme_queue.store.sqlite import SQLiteStore
 
+from ..conftest import wait_until
 from .conftest import new_job
 
 
@@ -51,9 +52,11 @@ async def test_a_lock_held_elsewhere_sends_writes_to_the_thread_and_the_loop_run
 
     tick = asyncio.create_task(ticker())
     enqueue = asyncio.create_task(store.enqueue([new_job()]))
-    await asyncio.sleep(0.2)
-    assert not enqueue.done()  # waiting for the lock ...
-    assert ticks > 20  # ... on the writer thread, while the loop keeps running
+    await asyncio.sleep(0)
+    start = ticks
+    # The loop keeps ticking (a write that blocked it would stop the ticker) ...
+    await wait_until(lambda: ticks >= start + 10, what="the loop to keep running")
+    assert not enqueue.done()  # ... while the enqueue waits for the lock on the writer thread
     other.execute("COMMIT")
     await asyncio.wait_for(enqueue, 10)
     stop.set()
