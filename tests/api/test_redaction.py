@@ -96,3 +96,10 @@ def test_redact_rules() -> None:
         "plain": "https://example.com/@me",
         "n": 1,
     }
+
+
+def test_secret_query_parameters_are_masked_in_urls() -> None:
+    assert redact({"url": "https://hooks.example.com/in?token=abc&page=2&api_key=zz"}) == {
+        "url": "https://hooks.example.com/in?token=***&page=2&api_key=***"
+    }
+    assert redact(["https://example.com/search?q=token"]) == ["https://example.com/search?q=token"]

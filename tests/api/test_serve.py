@@ -47,3 +47,50 @@ def test_a_port_in_use_is_a_clear_error() -> None:
             bind("127.0.0.1", port)
     finally:
         taken.close()
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "QUEUE_API_TOKEN"}
+    env["QUEUE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'q.db'}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "noormme_queue", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/queue/health"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ok = httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.05)
+        assert ok.status_code == 200
+        # A page on another origin whose name was rebound to 127.0.0.1 sends its own Host.
+        rebound = httpx.get(url, headers={"Host": f"attacker.example:{port}"}, timeout=5)
+        assert rebound.status_code == 400
+        # A form posted from another site carries that site's origin: refused.
+        cleanup = f"http://127.0.0.1:{port}/api/queue/cleanup"
+        forged = httpx.post(cleanup, headers={"Origin": "https://attacker.example"}, timeout=5)
+        assert forged.status_code == 403
+        own = httpx.post(
+            cleanup, headers={"Origin": f"http://127.0.0.1:{port}"}, json={}, timeout=5
+        )
+        assert own.status_code == 200
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0

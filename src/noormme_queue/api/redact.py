@@ -6,7 +6,7 @@ Only responses are redacted: the stored job keeps the real values its handler ne
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 # A key is secret when its normalised name (lower case, "-" -> "_") contains one of these.
@@ -42,9 +42,26 @@ def redact(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [redact(item) for item in value]
-    if isinstance(value, str) and "@" in value and "://" in value:
-        return _hide_url_password(value)
+    if isinstance(value, str) and "://" in value:
+        return _hide_url_secrets(value)
     return value
+
+
+def _hide_url_secrets(text: str) -> str:
+    """Mask a URL's password and the values of its secret-named query parameters."""
+    if "@" in text:
+        text = _hide_url_password(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    if not parts.query:
+        return text
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(is_secret_key(key) for key, _ in pairs):
+        return text
+    masked = [(key, MASK if is_secret_key(key) else item) for key, item in pairs]
+    return urlunsplit(parts._replace(query=urlencode(masked, safe="*")))
 
 
 def _hide_url_password(text: str) -> str:

@@ -13,8 +13,11 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 import uvicorn
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import JSONResponse
 
 from ..errors import ConfigError
 from ..manager import QueueManager, StopReport
@@ -22,6 +25,8 @@ from ..runner import run_until_signalled
 from .app import API_PREFIX, DASHBOARD_PREFIX, create_app
 
 log = logging.getLogger("noormme_queue.serve")
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
 
 
 def is_loopback(host: str) -> bool:
@@ -66,6 +71,35 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class SameOriginWrites:
+    """Refuse a browser's cross-site write (a form posted from another site to /cleanup).
+
+    Browsers name the page's origin on such requests; without a token to prove intent,
+    a write is accepted only from no origin (curl, scripts) or from this service itself.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin and origin.split("://", 1)[-1] != host:
+                response = JSONResponse(
+                    {
+                        "success": False,
+                        "error": "forbidden",
+                        "message": f"cross-site request from {origin} refused",
+                    },
+                    status_code=403,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -77,8 +111,13 @@ def http_server(
 ) -> Callable[[], Awaitable[None]]:
     """A coroutine factory running uvicorn on ``sock`` until cancelled, then closing it
     gracefully (open requests get a few seconds)."""
+    app: Any = create_app(qm)
+    if not qm.config.api_token:
+        # Without a token only this machine may talk to us; checking the Host header also
+        # stops a web page from reaching the API through DNS rebinding.
+        app = TrustedHostMiddleware(SameOriginWrites(app), allowed_hosts=LOOPBACK_HOSTS)
     config = uvicorn.Config(
-        create_app(qm),
+        app,
         log_config=None,  # keep the CLI's logging
         log_level=log_level.lower(),
         access_log=False,  # the dashboard polls every 2 s
