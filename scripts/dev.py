@@ -87,6 +87,7 @@ def main(argv: list[str]) -> int:
         return run(PY, "-m", "pytest", *rest, check=False)
     if job == "bench":
         ensure_venv("dev,bench")
+        start_services()  # the PostgreSQL figures need the server
         return run(PY, "-m", "bench", *rest, check=False)
     print(__doc__)
     return 0 if job == "help" else 2

@@ -55,7 +55,7 @@ from .postgres_schema import (
     SCHEMA_VERSION,
     WRITE_VERSION,
 )
-from .sqlite import LEASE_EXPIRED, _attempt_json, _claim_order, _row_to_job
+from .rows import LEASE_EXPIRED, attempt_json, claim_order, row_to_job
 
 log = logging.getLogger("noormme_queue.store")
 
@@ -425,7 +425,7 @@ class PostgresStore:
 
         def write(conn: Conn) -> Claim:
             rows = conn.execute(_CLAIM_SQL, params).fetchall()
-            jobs = sorted((_row_to_job(r) for r in rows), key=_claim_order)
+            jobs = sorted((row_to_job(r) for r in rows), key=claim_order)
             next_run_at = None
             if len(jobs) < limit:
                 row = conn.execute(_NEXT_DUE_SQL, {"types": params["types"]}).fetchone()
@@ -455,7 +455,7 @@ class PostgresStore:
             "f_token": [o.token for o in failed],
             "f_error": [o.attempt.error for o in failed],
             "f_retry": [o.retry_at for o in failed],
-            "f_attempt": [_attempt_json(o.attempt) for o in failed],
+            "f_attempt": [attempt_json(o.attempt) for o in failed],
             "r_id": [o.job_id for o in released],
             "r_token": [o.token for o in released],
         }
@@ -487,7 +487,7 @@ class PostgresStore:
 
         def write(conn: Conn) -> list[Recovered]:
             rows = conn.execute(_RECOVER_SQL, params).fetchall()
-            return [Recovered(_row_to_job(r)) for r in rows if r[0] is not None]
+            return [Recovered(row_to_job(r)) for r in rows if r[0] is not None]
 
         return await self._run(write, write=True)
 
@@ -508,7 +508,7 @@ class PostgresStore:
                 f"SELECT {COLUMNS} FROM noormme_jobs WHERE id = %s",
                 (job_id,),
             ).fetchone()
-            return None if row is None else _row_to_job(row)
+            return None if row is None else row_to_job(row)
 
         return await self._run(read)
 
@@ -536,7 +536,7 @@ class PostgresStore:
         params.append(limit)
 
         def read(conn: Conn) -> list[Job]:
-            return [_row_to_job(r) for r in conn.execute(query, params)]
+            return [row_to_job(r) for r in conn.execute(query, params)]
 
         return await self._run(read)
 

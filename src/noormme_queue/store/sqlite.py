@@ -10,7 +10,6 @@ worker can never overwrite a job that was cancelled or recovered meanwhile.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import threading
@@ -23,10 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
-from ..job import Attempt, AttemptOutcome, Job, JobStatus, QueueStats, to_datetime
-from ..retry import RetryPolicy
+from ..job import Job, JobStatus, QueueStats
 from ..threads import in_own_thread
 from .base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
+from .rows import LEASE_EXPIRED, attempt_json, claim_order, row_to_job
 from .sqlite_schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
 from .sqlite_wakeup import WakeupBus
 from .sqlite_writer import GroupCommitWriter
@@ -372,7 +371,7 @@ class SQLiteStore:
                 _claim_sql(len(type_list)),
                 (token, worker_id, lease_until, now, now, *type_list, limit),
             ).fetchall()
-            jobs = sorted((_row_to_job(r) for r in rows), key=_claim_order)
+            jobs = sorted((row_to_job(r) for r in rows), key=claim_order)
             next_run_at = None
             if len(jobs) < limit:
                 next_run_at = conn.execute(_next_due_sql(len(type_list)), type_list).fetchone()[0]
@@ -396,7 +395,7 @@ class SQLiteStore:
                             (
                                 outcome.attempt.error,
                                 now,
-                                _attempt_json(outcome.attempt),
+                                attempt_json(outcome.attempt),
                                 outcome.job_id,
                                 outcome.token,
                             ),
@@ -407,7 +406,7 @@ class SQLiteStore:
                             (
                                 outcome.attempt.error,
                                 outcome.retry_at,
-                                _attempt_json(outcome.attempt),
+                                attempt_json(outcome.attempt),
                                 outcome.job_id,
                                 outcome.token,
                             ),
@@ -453,7 +452,7 @@ class SQLiteStore:
                 f" RETURNING {COLUMNS}",
                 {"now": now, "error": LEASE_EXPIRED},
             ).fetchall()
-            return [Recovered(_row_to_job(r)) for r in rows]
+            return [Recovered(row_to_job(r)) for r in rows]
 
         return await self._write(write, notify=True)
 
@@ -473,7 +472,7 @@ class SQLiteStore:
             row = conn.execute(
                 f"SELECT {COLUMNS} FROM noormme_jobs WHERE id = ?", (job_id,)
             ).fetchone()
-            return None if row is None else _row_to_job(row)
+            return None if row is None else row_to_job(row)
 
         return await self._read(read)
 
@@ -501,7 +500,7 @@ class SQLiteStore:
         params.append(limit)
 
         def read(conn: sqlite3.Connection) -> list[Job]:
-            return [_row_to_job(r) for r in conn.execute(sql, params)]
+            return [row_to_job(r) for r in conn.execute(sql, params)]
 
         return await self._read(read)
 
@@ -672,8 +671,6 @@ _RELEASE_SQL = (
     " claim_token = NULL, lease_until = NULL" + _HELD
 )
 
-LEASE_EXPIRED = "lease expired: the worker running this job stopped renewing it (killed or hung)"
-
 
 @cache
 def _claim_sql(type_count: int) -> str:
@@ -696,86 +693,6 @@ def _next_due_sql(type_count: int) -> str:
         for _ in range(type_count)
     )
     return f"SELECT MIN(due) FROM ({per_type})"
-
-
-def _claim_order(job: Job) -> tuple[int, Any, str]:
-    return (-job.priority, job.run_at, job.id)
-
-
-def _attempt_json(attempt: Attempt) -> str:
-    return json.dumps(
-        {
-            "attempt": attempt.attempt,
-            "outcome": attempt.outcome.value,
-            "started_at": None if attempt.started_at is None else attempt.started_at.timestamp(),
-            "finished_at": attempt.finished_at.timestamp(),
-            "worker_id": attempt.worker_id,
-            "error": attempt.error,
-            "traceback": attempt.traceback,
-        }
-    )
-
-
-def _attempt_from_json(data: dict[str, Any]) -> Attempt:
-    finished = to_datetime(data.get("finished_at"))
-    assert finished is not None
-    return Attempt(
-        attempt=int(data["attempt"]),
-        outcome=AttemptOutcome(data["outcome"]),
-        started_at=to_datetime(data.get("started_at")),
-        finished_at=finished,
-        worker_id=data.get("worker_id"),
-        error=data.get("error"),
-        traceback=data.get("traceback"),
-    )
-
-
-def _row_to_job(row: Sequence[Any]) -> Job:
-    (
-        id_,
-        type_,
-        payload,
-        status,
-        priority,
-        attempts,
-        max_attempts,
-        run_at,
-        created_at,
-        started_at,
-        finished_at,
-        result,
-        error,
-        history,
-        retry_policy,
-        unique_key,
-        timeout,
-        worker_id,
-        progress,
-    ) = row
-    run_at_dt = to_datetime(run_at)
-    created_dt = to_datetime(created_at)
-    assert run_at_dt is not None and created_dt is not None
-    return Job(
-        id=id_,
-        type=type_,
-        payload=json.loads(payload),
-        status=JobStatus(status),
-        priority=priority,
-        attempts=attempts,
-        max_attempts=max_attempts,
-        run_at=run_at_dt,
-        created_at=created_dt,
-        started_at=to_datetime(started_at),
-        finished_at=to_datetime(finished_at),
-        result=None if result is None else json.loads(result),
-        error=error,
-        history=tuple(_attempt_from_json(a) for a in json.loads(history)),
-        retry_policy=None if retry_policy is None else RetryPolicy(**json.loads(retry_policy)),
-        unique_key=unique_key,
-        timeout=timeout,
-        worker_id=worker_id,
-        progress=None if progress is None else json.loads(progress),
-    )
 
 
 def _sidecar(path: Path, suffix: str) -> Path:
