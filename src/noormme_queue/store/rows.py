@@ -1,8 +1,8 @@
 """Rows <-> Job objects, shared by every backend so that each returns identical jobs.
 
 A row is the tuple every store selects, in ``row_to_job``'s order (times as epoch
-seconds, JSON as text); the
-attempt history is a JSON list of attempts with epoch-second times.
+seconds, JSON as text); the attempt history is a JSON list of attempts with
+epoch-second times.
 """
 
 from __future__ import annotations
