@@ -8,11 +8,15 @@ import sys
 
 def main() -> int:
     status = 0
-    for module in ("bench.persistent", "bench.postgres", "bench.bench_memory"):
+    # --quick (smaller runs) applies to the persistent-tier benchmarks.
+    runs = [
+        ["bench.persistent", *sys.argv[1:]],
+        ["bench.postgres", *sys.argv[1:]],
+        ["bench.bench_memory"],
+    ]
+    for module, *args in runs:
         print(f"\n=== {module} ===", flush=True)
-        status |= subprocess.run(
-            [sys.executable, "-m", module, *sys.argv[1:]], check=False
-        ).returncode
+        status |= subprocess.run([sys.executable, "-m", module, *args], check=False).returncode
     return status
 
 
