@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from noormme_queue.job import Attempt, AttemptOutcome, JobStatus
@@ -299,3 +300,23 @@ async def test_jobs_read_back_the_same_on_every_backend(store: JobStore) -> None
     assert done.history[0].started_at == datetime.fromtimestamp(T0, UTC)
     assert done.history[1].finished_at == datetime.fromtimestamp(T0 + 3, UTC)
     assert done.history[1].worker_id == "w1"
+
+
+async def test_a_failing_request_does_not_undo_its_neighbours(store: JobStore) -> None:
+    # Writes issued together may share a transaction; one that fails (here: a retry refused
+    # because a live job holds its unique key) must not take the others down with it.
+    first = new_job(unique_key="k", max_attempts=1)
+    await store.enqueue([first])
+    got = await claim(store)
+    await store.settle(
+        [Failed(first.id, got.token, attempt(1, AttemptOutcome.FAILED, "e"), None)], now=T0
+    )
+    holder = new_job(unique_key="k")
+    await store.enqueue([holder])  # the key is live again, held by another job
+    before, after = new_job(), new_job()
+    results = await asyncio.gather(
+        store.enqueue([before]), store.retry(first.id, now=T0), store.enqueue([after])
+    )
+    assert results == [[before.id], False, [after.id]]
+    assert await store.get(before.id) is not None and await store.get(after.id) is not None
+    assert (await store.stats()).pending == 3

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
@@ -134,6 +135,8 @@ class PostgresStore:
             asyncio.AbstractEventLoop, set[asyncio.Future[Any]]
         ] = weakref.WeakKeyDictionary()
         self._writes_lock = threading.Lock()
+        self._gathering: dict[asyncio.AbstractEventLoop, list[tuple[Callable[[Conn], Any], Any]]]
+        self._gathering = {}
 
     @property
     def description(self) -> str:
@@ -158,6 +161,10 @@ class PostgresStore:
             try:
                 with psycopg.connect(self.url, **self._connect_kwargs) as conn:
                     self._channel = self._migrate(conn)
+                    # Fresh planner statistics: with stale ones (a bulk load autovacuum has
+                    # not seen yet) the claim sorts every pending row instead of walking
+                    # its index.
+                    conn.execute("ANALYZE noormme_jobs")
                 pool: ConnectionPool[Conn] = ConnectionPool(
                     self.url,
                     kwargs=self._connect_kwargs,
@@ -247,23 +254,83 @@ class PostgresStore:
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[[Conn], T], *, write: bool = False) -> T:
-        """Run ``fn`` with a pooled connection (autocommit) on the store's threads."""
+        """Run ``fn`` with a pooled connection (autocommit) on the store's threads.
+
+        Writes submitted in one event-loop iteration (a worker's settle and claim, many
+        producers) share one transaction and one commit, in the order they were submitted.
+        """
         if self._pool is None:
             await self.open()
         executor = self._executor
         if executor is None:
             raise StoreUnavailable(f"the job store for {self._description} is closed")
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, self._call, fn)
         if not write:
-            return await future
+            return await loop.run_in_executor(executor, self._call, fn)
+        future: asyncio.Future[T] = loop.create_future()
+        with self._writes_lock:
+            group = self._gathering.get(loop)
+            if group is None:
+                self._gathering[loop] = group = []
+                loop.call_soon(self._flush_writes, loop, executor)
+            group.append((fn, future))
+        return await future
+
+    def _flush_writes(self, loop: asyncio.AbstractEventLoop, executor: ThreadPoolExecutor) -> None:
+        with self._writes_lock:
+            group = self._gathering.pop(loop, [])
+        if not group:
+            return
+        running = loop.run_in_executor(executor, self._call_group, [fn for fn, _ in group])
         with self._writes_lock:
             pending = self._writes.setdefault(loop, set())
-        pending.add(future)
+        pending.add(running)
+
+        def done(task: asyncio.Future[list[tuple[Any, BaseException | None]]]) -> None:
+            pending.discard(task)
+            error = task.exception()
+            outcomes = [(None, error)] * len(group) if error is not None else task.result()
+            for (_, future), (result, failure) in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue
+                if failure is not None:
+                    future.set_exception(failure)
+                else:
+                    future.set_result(result)
+
+        running.add_done_callback(done)
+
+    def _call_group(
+        self, fns: list[Callable[[Conn], Any]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        if len(fns) == 1:
+            try:
+                return [(self._call(fns[0]), None)]
+            except Exception as exc:
+                return [(None, exc)]
+
+        def run_all(conn: Conn) -> list[tuple[Any, BaseException | None]]:
+            with conn.transaction():
+                outcomes: list[tuple[Any, BaseException | None]] = [(fn(conn), None) for fn in fns]
+                if conn.info.transaction_status == TransactionStatus.INERROR:
+                    # A request caught its own error (retry's unique-key conflict), but the
+                    # transaction is spoilt: COMMIT would quietly roll everything back.
+                    raise _GroupSpoilt
+                return outcomes
+
         try:
-            return await future
-        finally:
-            pending.discard(future)
+            return self._call(run_all)
+        except Exception:
+            # One request failed, and the transaction with it (nothing was committed): run
+            # each on its own, so only that one fails. Rare enough not to pay for a savepoint
+            # per request in the common case.
+            outcomes: list[tuple[Any, BaseException | None]] = []
+            for fn in fns:
+                try:
+                    outcomes.append((self._call(fn), None))
+                except Exception as exc:
+                    outcomes.append((None, exc))
+            return outcomes
 
     async def _writes_settled(self) -> None:
         """Wait for the writes this event loop submitted before now.
@@ -352,9 +419,13 @@ class PostgresStore:
 
         def write(conn: Conn) -> list[str]:
             if not any(j.unique_key is not None for j in jobs):
-                return insert(conn)  # one statement: atomic, one round trip
-            with conn.transaction():  # several statements may be needed: all or nothing
-                return insert(conn)
+                ids = insert(conn)  # one statement: atomic, one round trip
+            else:
+                with conn.transaction():  # several statements may be needed: all or nothing
+                    ids = insert(conn)
+            if len(jobs) >= ANALYZE_AFTER_ROWS:
+                conn.execute("ANALYZE noormme_jobs")  # see _open_sync: keep claims on the index
+            return ids
 
         def insert(conn: Conn) -> list[str]:
             ids: list[str | None] = [None] * len(jobs)
@@ -654,6 +725,13 @@ _ENQUEUE_SQL = _waking(
 
 # The locking subselect is a MATERIALIZED CTE so that it runs exactly once: the row locks it
 # takes (skipping rows other claims hold) decide which jobs this claim gets.
+ANALYZE_AFTER_ROWS = 1000
+
+
+class _GroupSpoilt(Exception):
+    """A grouped transaction must be rolled back and its requests run one by one."""
+
+
 _CLAIM_SQL = (
     "WITH picked AS MATERIALIZED ("
     " SELECT id FROM noormme_jobs"
