@@ -317,6 +317,6 @@ async def test_a_failing_request_does_not_undo_its_neighbours(store: JobStore) -
     results = await asyncio.gather(
         store.enqueue([before]), store.retry(first.id, now=T0), store.enqueue([after])
     )
-    assert results == [[before.id], False, [after.id]]
+    assert list(results) == [[before.id], False, [after.id]]
     assert await store.get(before.id) is not None and await store.get(after.id) is not None
     assert (await store.stats()).pending == 3
