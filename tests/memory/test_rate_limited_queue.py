@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 
 import pytest
 
@@ -38,9 +37,10 @@ async def test_a_small_burst_spaces_starts_at_the_steady_rate() -> None:
     )
     await asyncio.gather(*(queue.add(i) for i in range(5)))
     times = probe.start_times
-    assert times[1] - times[0] < 0.05  # the burst starts back to back
-    gaps = [b - a for a, b in itertools.pairwise(times[1:])]
-    assert min(gaps) >= 0.05 - 0.002
+    # Two may start at once, then one every 50 ms: the fifth start comes no sooner than
+    # three spacings after the first. (Only a lower bound: a busy machine makes starts later,
+    # never earlier; the exact schedule is checked with a pinned clock in test_pacing.py.)
+    assert times[-1] - times[0] >= 3 * 0.05 - 0.005
     assert queue.stats().completed == 5
     await queue.stop(1)
 
