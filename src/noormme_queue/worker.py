@@ -27,6 +27,7 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from .clock import Clock
@@ -528,7 +529,7 @@ class Worker:
             finished_at=_dt(now),
             worker_id=self.worker_id,
             error=message,
-            traceback="".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:],
+            traceback=format_handler_traceback(error)[-MAX_TRACEBACK_CHARS:],
         )
         retry_at: float | None = None
         if not isinstance(error, UnrecoverableError) and should_retry(
@@ -605,6 +606,21 @@ class Worker:
             await handler.on_failure(job, error)
         except Exception:
             log.exception("job %s (%s): on_failure raised", job.id, job.type)
+
+
+# The frames that carry a job to its handler; a traceback starts where the user's code does.
+_PLUMBING = frozenset(
+    str(Path(__file__).with_name(name)) for name in ("worker.py", "threads.py")
+) | {str(Path(__file__).parent / "handlers" / "base.py")}
+
+
+def format_handler_traceback(error: BaseException) -> str:
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename in _PLUMBING:
+        tb = tb.tb_next
+    if tb is None:  # raised by the plumbing itself: show all of it
+        tb = error.__traceback__
+    return "".join(traceback.format_exception(type(error), error, tb))
 
 
 def _dt(ts: float) -> datetime:

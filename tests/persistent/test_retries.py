@@ -216,3 +216,18 @@ async def test_a_policy_without_a_count_takes_max_attempts(qm: QueueManager) -> 
     job = await qm.get_job(job_id)
     assert job is not None and job.max_attempts == 5
     assert job.retry_policy == RetryPolicy(max_retries=4, base_delay=2.0)
+
+
+async def test_the_kept_traceback_starts_in_the_handler(qm: QueueManager) -> None:
+    def parse_row(job: Job) -> None:
+        raise ValueError("row 17: 'amount' is not a number")
+
+    qm.register_handler("import", parse_row)
+    await qm.start()
+    job_id = await qm.add_job("import", {}, max_attempts=1)
+    await wait_status(qm, job_id, "failed")
+    job = await qm.get_job(job_id)
+    assert job is not None
+    kept = job.history[0].traceback or ""
+    assert "in parse_row" in kept and "ValueError: row 17" in kept
+    assert "worker.py" not in kept and "threads.py" not in kept  # no queue plumbing
