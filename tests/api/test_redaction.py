@@ -103,3 +103,17 @@ def test_secret_query_parameters_are_masked_in_urls() -> None:
         "url": "https://hooks.example.com/in?token=***&page=2&api_key=***"
     }
     assert redact(["https://example.com/search?q=token"]) == ["https://example.com/search?q=token"]
+
+
+def test_error_texts_and_tracebacks_are_masked(client: TestClient, manager: QueueManager) -> None:
+    def leaky(job: Any) -> None:
+        raise ConnectionError("cannot reach https://bot:pa55@hooks.example.com/in?token=t0k3n")
+
+    manager.register_handler("leaky", leaky)
+    job_id = finished(client, "leaky", "failed", max_attempts=1)
+    data = client.get(f"/api/queue/jobs/{job_id}").json()["data"]
+    shown = [data["error"], data["history"][0]["error"], data["history"][0]["traceback"]]
+    assert all("pa55" not in text and "t0k3n" not in text for text in shown)
+    assert "https://bot:***@hooks.example.com/in?token=***" in data["error"]
+    stored = manager.sync.get_job(job_id)
+    assert stored is not None and "t0k3n" in (stored.error or "")  # the store keeps the truth

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
 from .errors import ApiError
-from .redact import redact
+from .redact import redact, redact_text
 
 T = TypeVar("T")
 INT64 = 2**63
@@ -178,6 +178,11 @@ class JobOut(BaseModel):
         data = job.to_dict()
         for key in ("payload", "result", "progress"):
             data[key] = redact(data[key])
+        # Error texts quote what failed, URLs included: mask the secrets in those too.
+        data["error"] = redact_text(data["error"])
+        for attempt in data["history"]:
+            attempt["error"] = redact_text(attempt["error"])
+            attempt["traceback"] = redact_text(attempt["traceback"])
         return cls.model_validate(data)
 
 

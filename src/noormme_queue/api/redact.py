@@ -5,6 +5,7 @@ Only responses are redacted: the stored job keeps the real values its handler ne
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -45,6 +46,16 @@ def redact(value: Any) -> Any:
     if isinstance(value, str) and "://" in value:
         return _hide_url_secrets(value)
     return value
+
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def redact_text(text: str | None) -> str | None:
+    """Free text (an error message, a traceback) with the secrets of every URL in it masked."""
+    if not text or "://" not in text:
+        return text
+    return _URL.sub(lambda match: _hide_url_secrets(match.group(0)), text)
 
 
 def _hide_url_secrets(text: str) -> str:
