@@ -22,7 +22,7 @@ from pathlib import Path
 from noormme_queue import Job, QueueConfig, QueueManager
 from noormme_queue.store.sqlite import SQLiteStore
 
-from . import raw_sqlite
+from . import library_runs, raw_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,18 +69,7 @@ def bench_sequential(jobs: int) -> None:
     with fresh_db() as path:
         raw = jobs / raw_sqlite.single_row_commits(path, jobs)
     with fresh_db() as path:
-
-        async def run() -> float:
-            qm = manager(path)
-            await qm.add_job("noop", {"i": -1})  # open the store outside the timing
-            started = time.perf_counter()
-            for i in range(jobs):
-                await qm.add_job("noop", {"i": i})
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(library_runs.sequential(manager(path), jobs))
     line("enqueue, sequential awaits", ours, raw, "jobs/s", ">= 0.5x raw single-row commits")
 
 
@@ -89,22 +78,7 @@ def bench_concurrent(producers: int, each: int) -> None:
     with fresh_db() as path:
         raw = jobs / raw_sqlite.single_row_commits(path, jobs)
     with fresh_db() as path:
-
-        async def run() -> float:
-            qm = manager(path)
-            await qm.add_job("noop", {"i": -1})
-
-            async def producer(n: int) -> None:
-                for i in range(each):
-                    await qm.add_job("noop", {"p": n, "i": i})
-
-            started = time.perf_counter()
-            await asyncio.gather(*(producer(n) for n in range(producers)))
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(library_runs.concurrent(manager(path), producers, each))
     line(
         f"enqueue, {producers} concurrent producers",
         ours,
@@ -118,18 +92,7 @@ def bench_bulk(jobs: int) -> None:
     with fresh_db() as path:
         raw = jobs / raw_sqlite.executemany(path, jobs)
     with fresh_db() as path:
-
-        async def run() -> float:
-            qm = manager(path)
-            await qm.add_job("noop", {"i": -1})
-            specs = [("noop", {"i": i}) for i in range(jobs)]
-            started = time.perf_counter()
-            await qm.add_jobs(specs)
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(library_runs.bulk(manager(path), jobs))
     line("enqueue, add_jobs bulk", ours, raw, "jobs/s", ">= 0.5x raw executemany")
 
 
@@ -149,28 +112,9 @@ def bench_drain(jobs: int, concurrency: int) -> None:
     with fresh_db() as path:
         fill(path, jobs)
 
-        async def run() -> float:
-            qm = manager(path, concurrency=concurrency, batch_size=concurrency)
-            finished = asyncio.Event()
-            count = 0
-
-            async def noop(job: Job) -> None:
-                nonlocal count
-                count += 1
-                if count == jobs:
-                    finished.set()
-
-            qm.register_handler("noop", noop)
-            started = time.perf_counter()
-            await qm.start()
-            await finished.wait()
-            while (await qm.get_stats()).completed < jobs:  # every outcome saved
-                await asyncio.sleep(0.001)
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(
+            library_runs.drain(manager(path, concurrency=concurrency, batch_size=concurrency), jobs)
+        )
     line(
         f"drain no-op jobs, concurrency {concurrency}",
         ours,

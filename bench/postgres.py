@@ -28,6 +28,8 @@ from noormme_queue import Job, QueueConfig, QueueManager
 from noormme_queue.job import new_job_id
 from noormme_queue.store.postgres import PostgresStore
 
+from . import library_runs
+
 DEFAULT_URL = os.environ.get(
     "NOORMME_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -134,18 +136,7 @@ def bench_sequential(base: str, jobs: int) -> None:
     with fresh_schema(base) as url:
         raw = jobs / raw_single_row_commits(url, jobs)
     with fresh_schema(base) as url:
-
-        async def run() -> float:
-            qm = manager(url)
-            await qm.add_job("noop", {"i": -1})  # open the store outside the timing
-            started = time.perf_counter()
-            for i in range(jobs):
-                await qm.add_job("noop", {"i": i})
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(library_runs.sequential(manager(url), jobs))
     line("enqueue, sequential awaits", ours, raw)
 
 
@@ -154,22 +145,7 @@ def bench_concurrent(base: str, producers: int, each: int) -> None:
     with fresh_schema(base) as url:
         raw = jobs / raw_single_row_commits(url, jobs)
     with fresh_schema(base) as url:
-
-        async def run() -> float:
-            qm = manager(url)
-            await qm.add_job("noop", {"i": -1})
-
-            async def producer(n: int) -> None:
-                for i in range(each):
-                    await qm.add_job("noop", {"p": n, "i": i})
-
-            started = time.perf_counter()
-            await asyncio.gather(*(producer(n) for n in range(producers)))
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(library_runs.concurrent(manager(url), producers, each))
     line(f"enqueue, {producers} concurrent producers", ours, raw)
 
 
@@ -177,18 +153,7 @@ def bench_bulk(base: str, jobs: int) -> None:
     with fresh_schema(base) as url:
         raw = jobs / raw_executemany(url, jobs)
     with fresh_schema(base) as url:
-
-        async def run() -> float:
-            qm = manager(url)
-            await qm.add_job("noop", {"i": -1})
-            specs = [("noop", {"i": i}) for i in range(jobs)]
-            started = time.perf_counter()
-            await qm.add_jobs(specs)
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(library_runs.bulk(manager(url), jobs))
     line("enqueue, add_jobs bulk", ours, raw)
 
 
@@ -201,28 +166,9 @@ def bench_drain(base: str, jobs: int, concurrency: int) -> None:
     with fresh_schema(base) as url:
         raw_executemany(url, jobs)
 
-        async def run() -> float:
-            qm = manager(url, concurrency=concurrency, batch_size=concurrency)
-            finished = asyncio.Event()
-            count = 0
-
-            async def noop(job: Job) -> None:
-                nonlocal count
-                count += 1
-                if count == jobs:
-                    finished.set()
-
-            qm.register_handler("noop", noop)
-            started = time.perf_counter()
-            await qm.start()
-            await finished.wait()
-            while (await qm.get_stats()).completed < jobs:  # every outcome saved
-                await asyncio.sleep(0.001)
-            elapsed = time.perf_counter() - started
-            await qm.stop()
-            return elapsed
-
-        ours = jobs / asyncio.run(run())
+        ours = jobs / asyncio.run(
+            library_runs.drain(manager(url, concurrency=concurrency, batch_size=concurrency), jobs)
+        )
     line(f"drain no-op jobs, concurrency {concurrency}", ours, raw)
 
 

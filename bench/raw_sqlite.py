@@ -61,7 +61,9 @@ def claim_run_settle(path: Path, batch: int) -> tuple[int, float]:
         conn.execute("BEGIN IMMEDIATE")
         rows = conn.execute(
             "UPDATE noormme_jobs SET status = 'processing', attempts = attempts + 1,"
-            " started_at = ? WHERE id IN (SELECT id FROM noormme_jobs WHERE status = 'pending'"
+            " started_at = ? WHERE id IN (SELECT id FROM noormme_jobs"
+            # the index the library's claim walks; without it SQLite sorts every pending row
+            " INDEXED BY noormme_jobs_claim WHERE status = 'pending'"
             " AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT ?) RETURNING id, payload",
             (now, now, batch),
         ).fetchall()

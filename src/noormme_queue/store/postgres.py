@@ -56,7 +56,7 @@ from .postgres_schema import (
     SCHEMA_VERSION,
     WRITE_VERSION,
 )
-from .rows import LEASE_EXPIRED, attempt_json, claim_order, row_to_job
+from .rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
 
 log = logging.getLogger("noormme_queue.store")
 
@@ -591,20 +591,9 @@ class PostgresStore:
         limit: int = 50,
         before: str | None = None,
     ) -> list[Job]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            clauses.append("status = %s")
-            params.append(status.value)
-        if type is not None:
-            clauses.append("type = %s")
-            params.append(type)
-        if before is not None:
-            clauses.append("id < %s")
-            params.append(before)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = f"SELECT {COLUMNS} FROM noormme_jobs {where} ORDER BY id DESC LIMIT %s"
-        params.append(limit)
+        query, params = list_jobs_query(
+            COLUMNS, "%s", status=status, type=type, before=before, limit=limit
+        )
 
         def read(conn: Conn) -> list[Job]:
             return [row_to_job(r) for r in conn.execute(query, params)]

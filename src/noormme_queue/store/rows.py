@@ -95,3 +95,28 @@ def row_to_job(row: Sequence[Any]) -> Job:
         worker_id=worker_id,
         progress=None if progress is None else json.loads(progress),
     )
+
+
+def list_jobs_query(
+    columns: str,
+    mark: str,
+    *,
+    status: JobStatus | None,
+    type: str | None,
+    before: str | None,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    """The listing query of every store (newest first, ``before`` pages on by id);
+    ``mark`` is the dialect's placeholder."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("status", None if status is None else status.value), ("type", type)):
+        if value is not None:
+            clauses.append(f"{column} = {mark}")
+            params.append(value)
+    if before is not None:
+        clauses.append(f"id < {mark}")
+        params.append(before)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    params.append(limit)
+    return f"SELECT {columns} FROM noormme_jobs {where} ORDER BY id DESC LIMIT {mark}", params

@@ -25,7 +25,7 @@ from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreU
 from ..job import Job, JobStatus, QueueStats
 from ..threads import in_own_thread
 from .base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
-from .rows import LEASE_EXPIRED, attempt_json, claim_order, row_to_job
+from .rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
 from .sqlite_schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
 from .sqlite_wakeup import WakeupBus
 from .sqlite_writer import GroupCommitWriter
@@ -484,20 +484,9 @@ class SQLiteStore:
         limit: int = 50,
         before: str | None = None,
     ) -> list[Job]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status.value)
-        if type is not None:
-            clauses.append("type = ?")
-            params.append(type)
-        if before is not None:
-            clauses.append("id < ?")
-            params.append(before)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {COLUMNS} FROM noormme_jobs {where} ORDER BY id DESC LIMIT ?"
-        params.append(limit)
+        sql, params = list_jobs_query(
+            COLUMNS, "?", status=status, type=type, before=before, limit=limit
+        )
 
         def read(conn: sqlite3.Connection) -> list[Job]:
             return [row_to_job(r) for r in conn.execute(sql, params)]
