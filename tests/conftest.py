@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from noormme_queue import QueueConfig, QueueManager
-from noormme_queue.clock import ManualClock
+from noormme_queue.core.clock import ManualClock
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from .config import QueueConfig
-from .errors import (
+from .core.config import QueueConfig
+from .core.errors import (
     ConfigError,
     DuplicateQueue,
     InvalidJob,
@@ -28,8 +28,7 @@ from .errors import (
     StoreUnavailable,
     UnknownQueue,
 )
-from .handlers.base import JobHandler
-from .job import (
+from .core.job import (
     Attempt,
     AttemptOutcome,
     Job,
@@ -38,11 +37,12 @@ from .job import (
     QueueStatus,
     ThroughputPoint,
 )
+from .core.progress import save_progress
+from .core.retry import RetryPolicy
+from .core.signals import RetryLater, UnrecoverableError
+from .engine.binding import JobHandler
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
-from .progress import save_progress
-from .retry import RetryPolicy
-from .signals import RetryLater, UnrecoverableError
 
 if _TYPE_CHECKING:
     from .handlers import (

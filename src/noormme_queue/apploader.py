@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from .errors import ConfigError
+from .core.errors import ConfigError
 from .manager import QueueManager
 
 

@@ -19,9 +19,9 @@ from rich.logging import RichHandler
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from .config import QueueConfig
-from .errors import QueueError
-from .job import Job
+from .core.config import QueueConfig
+from .core.errors import QueueError
+from .core.job import Job
 from .manager import QueueManager
 
 T = TypeVar("T")

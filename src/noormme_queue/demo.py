@@ -13,8 +13,8 @@ import asyncio
 import logging
 import random
 
-from .config import QueueConfig
-from .job import Job
+from .core.config import QueueConfig
+from .core.job import Job
 from .manager import QueueManager
 
 log = logging.getLogger("noormme_queue.demo")

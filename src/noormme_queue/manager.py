@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .clock import SYSTEM_CLOCK, Clock
-from .config import QueueConfig
-from .enqueue import JobOptions, build_job, validate_type
-from .errors import InvalidJob
-from .handlers.base import BoundHandler, HandlerLike, LazyHandler
+from .core.clock import SYSTEM_CLOCK, Clock
+from .core.config import QueueConfig
+from .core.errors import InvalidJob
+from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint, to_datetime
+from .core.retry import RetryPolicy
+from .engine.binding import BoundHandler, HandlerLike, LazyHandler
+from .engine.enqueue import JobOptions, build_job, validate_type
+from .engine.maintenance import Cleaner
+from .engine.worker import Worker
 from .handlers.catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
 from .handlers.lazy import Lazy
-from .job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint, to_datetime
-from .maintenance import Cleaner
 from .memory import (
     BatchQueue,
     InMemoryQueue,
@@ -33,10 +35,8 @@ from .memory import (
     RateLimitedQueue,
     create_builtin_queues,
 )
-from .retry import RetryPolicy
 from .store import JobStore, store_from_config
 from .sync import SyncQueueManager
-from .worker import Worker
 
 log = logging.getLogger("noormme_queue")
 

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from .enqueue import AddJobOptions
-from .job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
+from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
+from .engine.enqueue import AddJobOptions
 
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport

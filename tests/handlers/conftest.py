@@ -18,8 +18,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from noormme_queue.core.job import JSON, Job, JobStatus
 from noormme_queue.handlers import ImageSettings
-from noormme_queue.job import JSON, Job, JobStatus
 
 
 def make_job(type_: str, payload: JSON, *, progress: JSON = None, job_id: str = "job_T1") -> Job:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from noormme_queue.config import QueueConfig
+from noormme_queue.core.config import QueueConfig
+from noormme_queue.core.signals import RetryLater, UnrecoverableError
 from noormme_queue.handlers import (
     EmailPayload,
     EmailSettings,
@@ -20,7 +21,6 @@ from noormme_queue.handlers import (
     build_builtin_processors,
 )
 from noormme_queue.handlers.mail_models import Attachment
-from noormme_queue.signals import RetryLater, UnrecoverableError
 
 from .conftest import HttpServer, Reply, make_job
 from .conftest import SmtpServer as LocalSmtp

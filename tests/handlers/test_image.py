@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from noormme_queue.config import QueueConfig
-from noormme_queue.errors import InvalidPayload
+from noormme_queue.core.config import QueueConfig
+from noormme_queue.core.errors import InvalidPayload
+from noormme_queue.core.signals import UnrecoverableError
 from noormme_queue.handlers import (
     ImagePayload,
     ImageSettings,
@@ -23,7 +24,6 @@ from noormme_queue.handlers import (
     build_builtin_processors,
     validate_payload,
 )
-from noormme_queue.signals import UnrecoverableError
 
 from .conftest import make_job
 

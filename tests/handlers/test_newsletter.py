@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from noormme_queue.config import QueueConfig
+from noormme_queue.core.config import QueueConfig
+from noormme_queue.core.progress import current_reporter
+from noormme_queue.core.signals import UnrecoverableError
 from noormme_queue.handlers import (
     EmailSettings,
     Mailer,
@@ -14,8 +16,6 @@ from noormme_queue.handlers import (
     SmtpServer,
     build_builtin_handlers,
 )
-from noormme_queue.progress import current_reporter
-from noormme_queue.signals import UnrecoverableError
 
 from .conftest import RecordingReporter, make_job
 from .conftest import SmtpServer as LocalSmtp

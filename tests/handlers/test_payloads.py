@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import noormme_queue.handlers as handlers_pkg
-from noormme_queue.config import QueueConfig
-from noormme_queue.errors import ConfigError, InvalidPayload
+from noormme_queue.core.config import QueueConfig
+from noormme_queue.core.errors import ConfigError, InvalidPayload
+from noormme_queue.engine.binding import BoundHandler
 from noormme_queue.handlers import (
     BUILTIN_JOB_TYPES,
     BUILTIN_PROCESSOR_QUEUES,
@@ -26,7 +27,6 @@ from noormme_queue.handlers import (
     payload_schemas,
     validate_payload,
 )
-from noormme_queue.handlers.base import BoundHandler
 
 from .conftest import HttpServer, Reply
 

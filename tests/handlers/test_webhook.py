@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from noormme_queue.config import QueueConfig
+from noormme_queue.core.config import QueueConfig
+from noormme_queue.core.retry import RetryPolicy
+from noormme_queue.core.signals import RetryLater, UnrecoverableError
 from noormme_queue.handlers import (
     DestinationNotAllowed,
     NetworkError,
     WebhookPayload,
     build_builtin_handlers,
 )
-from noormme_queue.retry import RetryPolicy
-from noormme_queue.signals import RetryLater, UnrecoverableError
 
 from .conftest import HttpServer, Reply, free_port, make_job
 

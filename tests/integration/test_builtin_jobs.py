@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from noormme_queue import InvalidPayload, JobStatus, QueueConfig, QueueManager, RetryPolicy
-from noormme_queue.clock import ManualClock
+from noormme_queue.core.clock import ManualClock
 
 from ..conftest import wait_status, wait_until
 from ..handlers.conftest import HttpServer, Reply, SmtpServer, http_server, smtp_server

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from noormme_queue.errors import ConfigError, JobDropped, NoProcessor, QueueError
+from noormme_queue.core.errors import ConfigError, JobDropped, NoProcessor, QueueError
 from noormme_queue.memory import BatchQueue
 
 from .conftest import settle_loop, wait_until

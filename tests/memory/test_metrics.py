@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noormme_queue.metrics import RunMetrics, percentile
+from noormme_queue.memory.metrics import RunMetrics, percentile
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noormme_queue.errors import ConfigError
-from noormme_queue.pacing import (
+from noormme_queue.core.errors import ConfigError
+from noormme_queue.memory.pacing import (
     CombinedPacer,
     IntervalPacer,
     SlidingWindowLimiter,

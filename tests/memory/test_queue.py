@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from noormme_queue.errors import (
+from noormme_queue.core.errors import (
     ConfigError,
     JobDropped,
     JobTimeout,

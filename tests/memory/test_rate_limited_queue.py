@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from noormme_queue.errors import ConfigError, JobDropped
+from noormme_queue.core.errors import ConfigError, JobDropped
 from noormme_queue.memory import RateLimitedQueue
 
 from .conftest import Probe, wait_until

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import noormme_queue.memory as memory
-from noormme_queue.config import QueueConfig
-from noormme_queue.errors import DuplicateQueue, NoProcessor, UnknownQueue
+from noormme_queue.core.config import QueueConfig
+from noormme_queue.core.errors import DuplicateQueue, NoProcessor, UnknownQueue
 from noormme_queue.memory import (
     BUILTIN_QUEUE_NAMES,
     BatchQueue,

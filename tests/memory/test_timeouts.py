@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from noormme_queue.errors import JobTimeout
-from noormme_queue.timeouts import Deadline, run_with_timeout
+from noormme_queue.core.errors import JobTimeout
+from noormme_queue.memory.timeouts import Deadline, run_with_timeout
 
 
 async def test_run_with_timeout_returns_the_result() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
-from noormme_queue.clock import ManualClock
+from noormme_queue.core.clock import ManualClock
 
 from ..conftest import wait_status, wait_until
 

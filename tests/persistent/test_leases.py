@@ -7,9 +7,9 @@ import threading
 import time
 
 from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
-from noormme_queue.clock import ManualClock
-from noormme_queue.job import AttemptOutcome
-from noormme_queue.maintenance import LeaseLost
+from noormme_queue.core.clock import ManualClock
+from noormme_queue.core.job import AttemptOutcome
+from noormme_queue.engine.maintenance import LeaseLost
 from noormme_queue.store.sqlite import SQLiteStore
 
 from ..conftest import wait_status, wait_until

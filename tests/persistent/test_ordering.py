@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from noormme_queue import Job, QueueConfig, QueueManager
-from noormme_queue.clock import ManualClock
+from noormme_queue.core.clock import ManualClock
 
 from ..conftest import wait_until
 

@@ -17,9 +17,9 @@ from noormme_queue import (
     RetryPolicy,
     UnrecoverableError,
 )
-from noormme_queue.clock import ManualClock
-from noormme_queue.job import AttemptOutcome
-from noormme_queue.retry import backoff_delay
+from noormme_queue.core.clock import ManualClock
+from noormme_queue.core.job import AttemptOutcome
+from noormme_queue.core.retry import backoff_delay
 
 from ..conftest import wait_status, wait_until
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from noormme_queue import InvalidJob, Job, QueueConfig, QueueManager
-from noormme_queue.clock import ManualClock
+from noormme_queue.core.clock import ManualClock
 
 from ..conftest import wait_status
 

@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
-from noormme_queue.job import AttemptOutcome
+from noormme_queue.core.job import AttemptOutcome
 
 from ..conftest import wait_status, wait_until
 

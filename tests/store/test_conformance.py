@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from noormme_queue.job import Attempt, AttemptOutcome, JobStatus
+from noormme_queue.core.job import Attempt, AttemptOutcome, JobStatus
 from noormme_queue.store import Claim, Completed, Failed, JobStore, Released
 
 from .conftest import T0, new_job

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from noormme_queue.job import AttemptOutcome
+from noormme_queue.core.job import AttemptOutcome
 from noormme_queue.store import Completed, Failed, FinishedCount, JobStore
 from noormme_queue.store.sqlite import SQLiteStore
 

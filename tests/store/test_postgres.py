@@ -12,11 +12,11 @@ import psycopg
 import pytest
 
 from noormme_queue import QueueConfig
-from noormme_queue.errors import SchemaTooNew, StoreCorrupt, StoreUnavailable
-from noormme_queue.job import JobStatus
+from noormme_queue.core.errors import SchemaTooNew, StoreCorrupt, StoreUnavailable
+from noormme_queue.core.job import JobStatus
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
-from noormme_queue.store.postgres_schema import SCHEMA_VERSION
+from noormme_queue.store.postgres.schema import SCHEMA_VERSION
 
 from ..conftest import wait_until
 from ..pg import PG_URL, admin, fresh_schema, schema_url

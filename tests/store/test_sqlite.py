@@ -9,7 +9,7 @@ import pytest
 
 from noormme_queue import ConfigError, SchemaTooNew, StoreCorrupt
 from noormme_queue.store.sqlite import SQLiteStore, sqlite_path_from_url
-from noormme_queue.store.sqlite_schema import SCHEMA_VERSION
+from noormme_queue.store.sqlite.schema import SCHEMA_VERSION
 
 from .conftest import T0, new_job
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from noormme_queue.job import Attempt, AttemptOutcome, JobStatus
+from noormme_queue.core.job import Attempt, AttemptOutcome, JobStatus
 from noormme_queue.store import Completed, Failed, JobStore, Outcome, Released
 from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.sqlite import SQLiteStore

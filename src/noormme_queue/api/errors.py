@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import (
+from ..core.errors import (
     InvalidJob,
     InvalidPayload,
     InvalidStatus,

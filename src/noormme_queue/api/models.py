@@ -14,7 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
-from ..job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
+from ..core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
 from .errors import ApiError
 from .redact import redact, redact_text
 

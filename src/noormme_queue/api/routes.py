@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
-from ..job import JobStatus
+from ..core.job import JobStatus
 from ..manager import QueueManager
 from .auth import token_guard
 from .errors import ApiError

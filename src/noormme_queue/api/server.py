@@ -19,7 +19,7 @@ import uvicorn
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from ..manager import QueueManager, StopReport
 from ..runner import run_until_signalled
 from .app import API_PREFIX, DASHBOARD_PREFIX, create_app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .base import BoundHandler, HandlerLike, JobHandler, LazyHandler, call_maybe_async
+from ..engine.binding import BoundHandler, HandlerLike, JobHandler, LazyHandler, call_maybe_async
 
 if TYPE_CHECKING:
     from .builtin import build_builtin_handlers, build_builtin_processors

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..config import QueueConfig
-from ..job import JSON
+from ..core.config import QueueConfig
+from ..core.job import JSON
 from .catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
 from .http_models import ApiCallPayload, WebhookPayload
 from .image import ImageHandler, ImageProcessor, ThumbnailHandler

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from ..errors import InvalidJob
-from ..job import JSON
-from ..retry import RetryPolicy
+from ..core.errors import InvalidJob
+from ..core.job import JSON
+from ..core.retry import RetryPolicy
 from .payload import PayloadModel
 from .signing import signing_key
 

@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..job import JSON, Job
-from ..signals import UnrecoverableError
+from ..core.job import JSON, Job
+from ..core.signals import UnrecoverableError
 from .image_files import operations_digest, output_name, resolve_input, write_atomically
 from .image_models import (
     ImageOptions,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from ..signals import UnrecoverableError
+from ..core.signals import UnrecoverableError
 
 
 class PathNotAllowed(UnrecoverableError):

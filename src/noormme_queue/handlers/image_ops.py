@@ -11,7 +11,7 @@ from typing import IO
 
 from PIL import Image, ImageColor, ImageFilter, ImageOps
 
-from ..signals import UnrecoverableError
+from ..core.signals import UnrecoverableError
 from .image_models import (
     BlurOperation,
     CropOperation,

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..job import JSON, Job
-from ..progress import save_progress
-from ..signals import UnrecoverableError
+from ..core.job import JSON, Job
+from ..core.progress import save_progress
+from ..core.signals import UnrecoverableError
 from .lazy import Lazy
 from .mail_message import address_of, build_message, envelope_recipients
 from .mail_models import EmailPayload, NewsletterPayload

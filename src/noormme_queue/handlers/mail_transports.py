@@ -21,8 +21,8 @@ from typing import Protocol
 
 import aiosmtplib
 
-from ..job import JSON
-from ..signals import UnrecoverableError
+from ..core.job import JSON
+from ..core.signals import UnrecoverableError
 from .mail_message import address_of
 from .net import HttpClientFactory, raise_for_delivery_status, read_limited
 from .settings import EmailSettings, SmtpServer

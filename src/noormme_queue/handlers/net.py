@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import httpcore
 import httpx
 
-from ..signals import RetryLater, UnrecoverableError
+from ..core.signals import RetryLater, UnrecoverableError
 
 logger = logging.getLogger("noormme_queue.handlers.net")
 

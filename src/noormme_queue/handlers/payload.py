@@ -24,9 +24,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ..errors import InvalidPayload
-from ..job import JSON
-from ..signals import UnrecoverableError
+from ..core.errors import InvalidPayload
+from ..core.job import JSON
+from ..core.signals import UnrecoverableError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Literal, cast
 from urllib.parse import unquote, urlsplit
 
-from ..config import parse_int
-from ..errors import ConfigError
+from ..core.config import parse_int
+from ..core.errors import ConfigError
 
 EmailTransportName = Literal["file", "smtp", "api"]
 EMAIL_TRANSPORTS: tuple[EmailTransportName, ...] = ("file", "smtp", "api")

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from ..job import JSON, Job
-from ..retry import RetryPolicy
+from ..core.job import JSON, Job
+from ..core.retry import RetryPolicy
 from .http_models import ApiCallPayload, WebhookPayload
 from .net import (
     DEFAULT_MAX_RESPONSE_BYTES,

@@ -8,8 +8,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from ..errors import NoProcessor
-from ..handlers.base import call_maybe_async
+from ..core.errors import NoProcessor
+from ..engine.binding import call_maybe_async
 
 
 def as_async_processor(processor: Callable[..., Any]) -> Callable[[Any], Awaitable[Any]]:

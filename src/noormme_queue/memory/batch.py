@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, cast
 
-from ..errors import ConfigError, JobDropped, QueueError
+from ..core.errors import ConfigError, JobDropped, QueueError
 from ._calls import as_async_processor, loop_for_other_threads, no_processor, running_loop
 from .queue import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, InMemoryQueue, P, R
 from .stats import MemoryQueueStats

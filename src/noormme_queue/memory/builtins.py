@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import UnknownQueue
+from ..core.errors import UnknownQueue
 from .base import MemoryQueue
 from .registry import MemoryQueues
 

@@ -37,13 +37,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar, cast
 
-from ..config import QueueConfig
-from ..errors import ConfigError, JobDropped, QueueError, QueueFull
-from ..metrics import RunMetrics
-from ..pacing import IntervalPacer, StartPacer, combine_pacers
-from ..timeouts import Deadline, has_timeout, timeout_error
+from ..core.config import QueueConfig
+from ..core.errors import ConfigError, JobDropped, QueueError, QueueFull
 from ._calls import as_async_processor, loop_for_other_threads, no_processor, running_loop
+from .metrics import RunMetrics
+from .pacing import IntervalPacer, StartPacer, combine_pacers
 from .stats import MemoryQueueStats
+from .timeouts import Deadline, has_timeout, timeout_error
 
 logger = logging.getLogger("noormme_queue.memory")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from ..pacing import SlidingWindowLimiter
+from .pacing import SlidingWindowLimiter
 from .queue import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, InMemoryQueue, P, R
 
 

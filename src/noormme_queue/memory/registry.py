@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..config import QueueConfig
-from ..errors import DuplicateQueue, UnknownQueue
+from ..core.config import QueueConfig
+from ..core.errors import DuplicateQueue, UnknownQueue
 from .base import MemoryQueue
 from .batch import BatchQueue
 from .queue import InMemoryQueue

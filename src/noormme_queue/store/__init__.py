@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..config import QueueConfig
-from ..errors import ConfigError
+from ..core.config import QueueConfig
+from ..core.errors import ConfigError
 from .base import (
     Claim,
     Completed,
@@ -33,12 +33,12 @@ __all__ = [
 def store_from_config(config: QueueConfig) -> JobStore:
     url = config.database_url
     if url.startswith("sqlite:"):
-        from .sqlite import SQLiteStore, sqlite_path_from_url
+        from .sqlite.store import SQLiteStore, sqlite_path_from_url
 
         return SQLiteStore(sqlite_path_from_url(url), synchronous=config.sqlite_synchronous)
     if url.startswith(("postgresql:", "postgres:")):
         try:
-            from .postgres import PostgresStore
+            from .postgres.store import PostgresStore
         except ImportError as exc:  # psycopg is the optional `postgres` extra
             raise ConfigError(
                 "QUEUE_DATABASE_URL is a PostgreSQL URL, but psycopg is not installed: "

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..job import Attempt, Job, JobStatus, QueueStats
+from ..core.job import Attempt, Job, JobStatus, QueueStats
 
 
 @dataclass(frozen=True, slots=True)

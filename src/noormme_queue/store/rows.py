@@ -11,8 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..job import Attempt, AttemptOutcome, Job, JobStatus, to_datetime
-from ..retry import RetryPolicy
+from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, to_datetime
+from ..core.retry import RetryPolicy
 
 LEASE_EXPIRED = "lease expired: the worker running this job stopped renewing it (killed or hung)"
 

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from .errors import JobTimeout
+from ..core.errors import JobTimeout
 
 T = TypeVar("T")
 

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..errors import StoreError
+from ...core.errors import StoreError
 
 log = logging.getLogger("noormme_queue.store")
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from .errors import InvalidJob, InvalidPayload, PayloadTooLarge
-from .handlers.base import BoundHandler
-from .job import JSON, new_job_id
-from .retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
-from .store import NewJob
+from ..core.errors import InvalidJob, InvalidPayload, PayloadTooLarge
+from ..core.job import JSON, new_job_id
+from ..core.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
+from ..store import NewJob
+from .binding import BoundHandler
 
 MAX_TYPE_LENGTH = 200
 MAX_UNIQUE_KEY_LENGTH = 1000
@@ -71,7 +71,7 @@ def validate_type(job_type: object) -> str:
 def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int) -> str:
     """Validate against the handler's model (if any) and encode as compact JSON."""
     if handler is not None and handler.payload_model is not None:
-        from .handlers.payload import validate_payload  # pydantic loads only when a model exists
+        from ..handlers.payload import validate_payload  # pydantic loads only when a model exists
 
         payload = validate_payload(handler.payload_model, payload)
     elif hasattr(payload, "model_dump") and callable(payload.model_dump):

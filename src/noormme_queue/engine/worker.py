@@ -30,17 +30,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from .clock import Clock
-from .config import QueueConfig
-from .errors import JobTimeout
-from .handlers.base import BoundHandler
-from .job import JSON, Attempt, AttemptOutcome, Job, JobStatus, to_datetime
+from ..core.clock import Clock
+from ..core.config import QueueConfig
+from ..core.errors import JobTimeout
+from ..core.job import JSON, Attempt, AttemptOutcome, Job, JobStatus, to_datetime
+from ..core.progress import current_reporter
+from ..core.retry import RetryPolicy, should_retry
+from ..core.signals import RetryLater, UnrecoverableError
+from ..core.threads import DaemonThreadPool, in_own_thread
+from ..store import Claim, Completed, Failed, JobStore, Outcome, Released
+from .binding import BoundHandler
 from .maintenance import LeaseKeeper
-from .progress import current_reporter
-from .retry import RetryPolicy, should_retry
-from .signals import RetryLater, UnrecoverableError
-from .store import Claim, Completed, Failed, JobStore, Outcome, Released
-from .threads import DaemonThreadPool, in_own_thread
 
 log = logging.getLogger("noormme_queue.worker")
 
@@ -610,8 +610,8 @@ class Worker:
 
 # The frames that carry a job to its handler; a traceback starts where the user's code does.
 _PLUMBING = frozenset(
-    str(Path(__file__).with_name(name)) for name in ("worker.py", "threads.py")
-) | {str(Path(__file__).parent / "handlers" / "base.py")}
+    str(Path(__file__).with_name(name)) for name in ("worker.py", "binding.py")
+) | {str(Path(__file__).parent.parent / "core" / "threads.py")}
 
 
 def format_handler_traceback(error: BaseException) -> str:

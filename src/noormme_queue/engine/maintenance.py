@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .clock import Clock
-from .errors import QueueError
-from .job import JobStatus
-from .store import JobStore
+from ..core.clock import Clock
+from ..core.errors import QueueError
+from ..core.job import JobStatus
+from ..store import JobStore
 
 if TYPE_CHECKING:
     from .worker import Worker

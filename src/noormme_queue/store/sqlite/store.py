@@ -21,14 +21,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
-from ..job import Job, JobStatus, QueueStats
-from ..threads import in_own_thread
-from .base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
-from .rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
-from .sqlite_schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
-from .sqlite_wakeup import WakeupBus
-from .sqlite_writer import GroupCommitWriter
+from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
+from ...core.job import Job, JobStatus, QueueStats
+from ...core.threads import in_own_thread
+from ..base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
+from ..rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
+from .schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
+from .wakeup import WakeupBus
+from .writer import GroupCommitWriter
 
 T = TypeVar("T")
 

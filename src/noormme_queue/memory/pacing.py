@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 RATE_WINDOW_SECONDS = 60.0
 

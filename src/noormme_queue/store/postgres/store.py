@@ -45,10 +45,11 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
-from ..job import Job, JobStatus, QueueStats
-from .base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
-from .postgres_schema import (
+from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
+from ...core.job import Job, JobStatus, QueueStats
+from ..base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
+from ..rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
+from .schema import (
     META_DDL,
     MIGRATION_LOCK,
     MIGRATIONS,
@@ -56,7 +57,6 @@ from .postgres_schema import (
     SCHEMA_VERSION,
     WRITE_VERSION,
 )
-from .rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
 
 log = logging.getLogger("noormme_queue.store")
 

@@ -16,8 +16,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
-from ..job import JSON, Job
-from ..retry import RetryPolicy
+from ..core.job import JSON, Job
+from ..core.retry import RetryPolicy
 
 T = TypeVar("T")
 
