@@ -28,6 +28,7 @@ from .core.errors import (
     StoreUnavailable,
     UnknownQueue,
 )
+from .core.handler import JobHandler
 from .core.job import (
     Attempt,
     AttemptOutcome,
@@ -40,7 +41,6 @@ from .core.job import (
 from .core.progress import save_progress
 from .core.retry import RetryPolicy
 from .core.signals import RetryLater, UnrecoverableError
-from .engine.binding import JobHandler
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
 

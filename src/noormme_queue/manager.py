@@ -19,9 +19,10 @@ from typing import Any
 from .core.clock import SYSTEM_CLOCK, Clock
 from .core.config import QueueConfig
 from .core.errors import InvalidJob
+from .core.handler import HandlerLike
 from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint, to_datetime
 from .core.retry import RetryPolicy
-from .engine.binding import BoundHandler, HandlerLike, LazyHandler
+from .engine.binding import BoundHandler, LazyHandler
 from .engine.enqueue import JobOptions, build_job, validate_type
 from .engine.maintenance import Cleaner
 from .engine.worker import Worker

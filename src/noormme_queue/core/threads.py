@@ -1,100 +1,121 @@
-"""Blocking work run on a thread of its own, never on the event loop's default executor.
+"""The one way to run sync code off the event loop, and the one test of "is it async?".
 
-The default executor is shared with everything else in the application (and
-with ``asyncio.to_thread``); a slow or stuck task there must not delay opening
-or closing the store or stopping the lease keeper.
+Sync handlers, completion hooks, in-memory processors, the built-in handlers' blocking work
+(Pillow, file writes) and the stores' open and close all go through :func:`run_sync` (or
+:func:`submit_sync`, when the caller must know when the thread really ends). The calls run
+on daemon threads of one process-wide pool that grows when every thread is busy and shrinks
+when threads sit idle:
+
+- daemon threads, because a thread stuck in user code must not keep the process alive once
+  a forced stop (a second Ctrl+C) has given its job back; ``asyncio.to_thread``'s executor
+  threads are joined at exit, which made a second signal wait for a running image job;
+- a pool of its own, because the loop's default executor is shared with the application: a
+  slow task there must not delay the queue, nor the queue the application;
+- the caller's context is copied into the thread (contextvars such as the progress reporter
+  go along), as ``asyncio.to_thread`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import functools
+import inspect
 import queue
 import threading
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar, cast
 
+P = ParamSpec("P")
 T = TypeVar("T")
-_STOP = object()
+
+IDLE_SECONDS = 30.0  # a thread idle this long ends; the next call starts a new one
+THREAD_NAME = "noormme-queue-sync"
 
 
-async def in_own_thread(fn: Callable[[], T], name: str = "noormme-queue-io") -> T:
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    def run() -> None:
-        try:
-            result = fn()
-        except BaseException as exc:
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
-
-    thread = threading.Thread(target=run, name=name, daemon=True)
-    thread.start()
-    try:
-        return await future
-    finally:
-        thread.join(0.1)  # it has handed over its result and is returning: no leftovers
+def is_async_callable(fn: object) -> bool:
+    """Whether calling ``fn`` returns an awaitable by definition: a coroutine function, a
+    ``functools.partial`` of one, or an object whose ``__call__`` is one."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+    )
 
 
-class DaemonThreadPool:
-    """A fixed set of daemon threads for sync handlers.
+class _Pool:
+    """Daemon threads taking calls from one queue; a new thread whenever none is idle."""
 
-    Unlike ``ThreadPoolExecutor`` (whose threads the interpreter joins at exit), a
-    handler stuck in a thread cannot keep the process alive after a forced stop.
-    """
-
-    def __init__(self, size: int, name: str) -> None:
-        self._size = size
-        self._name = name
-        self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[[], Any]]]
+        self._work = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._idle = 0
+        self._count = 0
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+    def submit(self, call: Callable[[], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._work.put((future, lambda: fn(*args)))
         with self._lock:
-            if len(self._threads) < self._size:  # grow lazily, up to one thread per slot
-                thread = threading.Thread(
-                    target=self._serve, daemon=True, name=f"{self._name}-{len(self._threads)}"
-                )
-                self._threads.append(thread)
-                thread.start()
+            start = self._idle == 0
+            if start:
+                self._count += 1
+            else:
+                self._idle -= 1  # this call takes an idle thread
+        self._work.put((future, call))
+        if start:
+            threading.Thread(
+                target=self._serve, name=f"{THREAD_NAME}-{self._count}", daemon=True
+            ).start()
         return future
-
-    def shutdown(self, wait: float = 1.0) -> None:
-        """End the idle threads (waiting at most ``wait`` seconds); a thread still inside a
-        handler ends when the handler returns, or with the process."""
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for _ in threads:
-            self._work.put(_STOP)
-        deadline = time.monotonic() + wait
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _serve(self) -> None:
         while True:
-            item = self._work.get()
-            if item is _STOP:
-                return
-            future, call = item
-            if not future.set_running_or_notify_cancel():
-                continue
             try:
-                result = call()
-            except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+                future, call = self._work.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle > 0:
+                        self._idle -= 1
+                        self._count -= 1
+                        return
+                continue  # a call was handed to this thread just now: take it
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = call()
+                except BaseException as exc:
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            del future, call
+            with self._lock:
+                self._idle += 1
+
+
+_POOL = _Pool()
+
+
+def submit_sync(
+    fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+) -> concurrent.futures.Future[T]:
+    """Start ``fn(*args, **kwargs)`` on a pool thread with the caller's context; the
+    returned future is done when the thread has really finished the call."""
+    context = contextvars.copy_context()
+    return _POOL.submit(lambda: context.run(fn, *args, **kwargs))
+
+
+async def run_sync(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking ``fn`` on a pool thread and await its result. Cancelling the await
+    does not stop the thread (no thread can be interrupted); it only stops waiting."""
+    return await asyncio.wrap_future(submit_sync(fn, *args, **kwargs))
+
+
+async def call(fn: Callable[..., Any], /, *args: Any) -> Any:
+    """Call ``fn`` whatever its kind: awaited if async, on a pool thread if not (and a sync
+    function that returns an awaitable has it awaited too)."""
+    if is_async_callable(fn):
+        return await cast(Callable[..., Awaitable[Any]], fn)(*args)
+    result = await run_sync(fn, *args)
+    if inspect.isawaitable(result):
+        return await result
+    return result

@@ -1,47 +1,18 @@
-"""What a job handler is, and how any handler is run.
+"""Any accepted handler shape behind one interface the worker calls (:class:`BoundHandler`).
 
-A handler is either a plain callable taking the :class:`~noormme_queue.Job`
-(``def`` or ``async def``) or an object with ``process(job)`` and, optionally,
-``on_complete(job)``, ``on_failure(job, error)``, a pydantic ``payload_model``
-validated at enqueue, and ``retry_policy_for(payload)`` supplying a job's
-default retry policy from its payload. Sync code runs in a worker thread with
-the caller's context copied, so it never blocks the event loop. Handlers never
-see the store.
+Sync code (``process``, hooks) runs through :mod:`~noormme_queue.core.threads`, the one way
+the package runs sync code off the loop; whether a callable is async is decided there too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar, cast, runtime_checkable
+from collections.abc import Callable
+from typing import Any
 
+from ..core.handler import HandlerLike
 from ..core.job import JSON, Job
 from ..core.retry import RetryPolicy
-
-T = TypeVar("T")
-
-
-@runtime_checkable
-class JobHandler(Protocol):
-    """The object form of a handler; only ``process`` is required."""
-
-    def process(self, job: Job) -> Any: ...
-
-
-HandlerLike = JobHandler | Callable[[Job], Any]
-
-
-async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
-    """Await ``fn(*args)`` if it is async; run it in a thread (context copied) if not."""
-    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
-    ):
-        return await cast(Callable[..., Awaitable[Any]], fn)(*args)
-    result = await asyncio.to_thread(fn, *args)
-    if inspect.isawaitable(result):  # a sync function that returned a coroutine
-        return await result
-    return result
+from ..core.threads import call, is_async_callable
 
 
 class LazyHandler:
@@ -96,7 +67,7 @@ class BoundHandler:
         self._fail: Callable[[Job, BaseException], Any] | None = getattr(
             handler, "on_failure", None
         )
-        self._process_is_async = inspect.iscoroutinefunction(self._process)
+        self._process_is_async = is_async_callable(self._process)
         self._resolved = True
 
     @property
@@ -135,17 +106,17 @@ class BoundHandler:
         self._resolve()
         if self._process_is_async:
             return await self._process(job)
-        return await call_maybe_async(self._process, job)
+        return await call(self._process, job)
 
     async def on_complete(self, job: Job) -> None:
         self._resolve()
         if self._complete is not None:
-            await call_maybe_async(self._complete, job)
+            await call(self._complete, job)
 
     async def on_failure(self, job: Job, error: BaseException) -> None:
         self._resolve()
         if self._fail is not None:
-            await call_maybe_async(self._fail, job, error)
+            await call(self._fail, job, error)
 
     def retry_policy_for(self, payload: JSON) -> RetryPolicy | None:
         hook = getattr(self.source, "retry_policy_for", None)

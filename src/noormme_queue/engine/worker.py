@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import contextvars
 import dataclasses
 import inspect
 import json
@@ -37,7 +36,7 @@ from ..core.job import JSON, Attempt, AttemptOutcome, Job, JobStatus, to_datetim
 from ..core.progress import current_reporter
 from ..core.retry import RetryPolicy, should_retry
 from ..core.signals import RetryLater, UnrecoverableError
-from ..core.threads import DaemonThreadPool, in_own_thread
+from ..core.threads import run_sync, submit_sync
 from ..store import Claim, Completed, Failed, JobStore, Outcome, Released
 from .binding import BoundHandler
 from .maintenance import LeaseKeeper
@@ -124,8 +123,6 @@ class Worker:
         self._stopping = False
         self._hook_tasks: set[asyncio.Task[None]] = set()
         self.released = 0  # jobs handed back to pending by stops, for reports
-        # Sync handlers run here: one thread per slot, daemon so that a forced stop can exit.
-        self._threads = DaemonThreadPool(config.concurrency, "noormme-queue-handler")
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self.keeper = LeaseKeeper(self)
         self.processed = 0
@@ -259,8 +256,7 @@ class Worker:
             self._main = None
         if self._hook_tasks:  # completion hooks already under way get the same grace
             await asyncio.wait(set(self._hook_tasks), timeout=max(timeout, 1.0))
-        await in_own_thread(self.keeper.stop)
-        await in_own_thread(self._threads.shutdown)
+        await run_sync(self.keeper.stop)
         if self._stop_listening is not None:
             await self._stop_listening()
             self._stop_listening = None
@@ -442,8 +438,7 @@ class Worker:
             if handler.is_async:
                 call: Awaitable[Any] = handler.process(job)
             else:
-                context = contextvars.copy_context()  # the progress reporter goes along
-                thread = self._threads.submit(context.run, handler.call_sync, job)
+                thread = submit_sync(handler.call_sync, job)  # the progress reporter goes along
                 call = asyncio.wrap_future(thread)
             if job.timeout:
                 async with asyncio.timeout(job.timeout) as deadline:

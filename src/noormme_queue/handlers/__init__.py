@@ -1,8 +1,9 @@
-"""Job handlers: the handler protocol and the built-in email, image and webhook handlers.
+"""The built-in email, newsletter, image, thumbnail and webhook handlers.
 
-Only the protocol (``base``) loads with the package. The built-in handlers and
-their payload models load on first use, so a worker that never runs them never
-imports pydantic, httpx or Pillow.
+The built-in handlers and their payload models load on first use, so a worker that never
+runs them never imports pydantic, httpx or Pillow. ``JobHandler``, ``HandlerLike``,
+``BoundHandler``, ``LazyHandler`` and ``call_maybe_async`` are kept here for code that
+imported them from this package; they live in ``core`` and ``engine``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..engine.binding import BoundHandler, HandlerLike, JobHandler, LazyHandler, call_maybe_async
+from ..core.handler import HandlerLike, JobHandler
+from ..core.threads import call as call_maybe_async
 
 if TYPE_CHECKING:
+    from ..engine.binding import BoundHandler, LazyHandler
     from .builtin import build_builtin_handlers, build_builtin_processors
     from .catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
     from .http_models import ApiCallOptions, ApiCallPayload, WebhookPayload
@@ -95,11 +98,19 @@ _LAZY = {
 }
 
 
+# Compatibility: the worker's handler adapter moved to the engine layer.
+_MOVED = {"BoundHandler": "..engine.binding", "LazyHandler": "..engine.binding"}
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
+    if module is not None:
+        module = f".{module}"
+    else:
+        module = _MOVED.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 

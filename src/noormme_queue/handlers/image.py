@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from ..core.job import JSON, Job
 from ..core.signals import UnrecoverableError
+from ..core.threads import run_sync
 from .image_files import operations_digest, output_name, resolve_input, write_atomically
 from .image_models import (
     ImageOptions,
@@ -35,7 +35,7 @@ class ImageProcessor:
 
     async def process_image(self, payload: ImagePayload, *, job_id: str | None = None) -> JSON:
         """Apply the operations and write one image; its path, size, format and bytes."""
-        outputs = await asyncio.to_thread(self._render, payload, job_id, [None])
+        outputs = await run_sync(self._render, payload, job_id, [None])
         return outputs[0]
 
     async def make_thumbnails(
@@ -54,7 +54,7 @@ class ImageProcessor:
                 for s in sizes
             ]
         )
-        outputs = await asyncio.to_thread(self._render, payload, job_id, finals)
+        outputs = await run_sync(self._render, payload, job_id, finals)
         return {"thumbnails": outputs}
 
     def _render(

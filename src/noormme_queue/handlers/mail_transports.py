@@ -7,7 +7,6 @@ password, API key) into a result, a log line or an error message.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -23,6 +22,7 @@ import aiosmtplib
 
 from ..core.job import JSON
 from ..core.signals import UnrecoverableError
+from ..core.threads import run_sync
 from .mail_message import address_of
 from .net import HttpClientFactory, raise_for_delivery_status, read_limited
 from .settings import EmailSettings, SmtpServer
@@ -58,7 +58,7 @@ class FileTransport:
         self, message: EmailMessage, *, sender: str, recipients: list[str]
     ) -> dict[str, JSON]:
         data = message.as_bytes()
-        path = await asyncio.to_thread(self._write, data, str(message["Message-ID"]))
+        path = await run_sync(self._write, data, str(message["Message-ID"]))
         return {"path": str(path)}
 
     def _write(self, data: bytes, message_id: str) -> Path:

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from ..core.errors import NoProcessor
-from ..engine.binding import call_maybe_async
+from ..core.threads import call, is_async_callable
 
 
 def as_async_processor(processor: Callable[..., Any]) -> Callable[[Any], Awaitable[Any]]:
     """An async callable for ``processor``, decided once rather than on every job.
 
     Coroutine functions are called directly (the fast path); anything else goes
-    through :func:`call_maybe_async`, which runs it in a worker thread.
+    through :func:`~noormme_queue.core.threads.call`, which runs it on a pool thread.
     """
     if not callable(processor):
         raise TypeError(f"a processor must be callable, got {type(processor).__name__}")
-    if inspect.iscoroutinefunction(processor) or inspect.iscoroutinefunction(
-        getattr(processor, "__call__", None)  # noqa: B004 - async callable objects
-    ):
+    if is_async_callable(processor):
         return cast(Callable[[Any], Awaitable[Any]], processor)
-    return functools.partial(call_maybe_async, processor)
+    return functools.partial(call, processor)
 
 
 def no_processor(name: str) -> NoProcessor:

@@ -47,6 +47,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
 from ...core.job import Job, JobStatus, QueueStats
+from ...core.threads import run_sync
 from ..base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
 from ..rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
 from .schema import (
@@ -152,7 +153,7 @@ class PostgresStore:
     async def open(self) -> None:
         if self._pool is not None:
             return
-        await asyncio.to_thread(self._open_sync)
+        await run_sync(self._open_sync)
 
     def _open_sync(self) -> None:
         with self._open_lock:
@@ -193,9 +194,9 @@ class PostgresStore:
         pool, executor = self._pool, self._executor
         self._pool = self._executor = None
         if executor is not None:
-            await asyncio.to_thread(executor.shutdown, True)
+            await run_sync(executor.shutdown, True)
         if pool is not None:
-            await asyncio.to_thread(pool.close)
+            await run_sync(pool.close)
 
     def _migrate(self, conn: Conn) -> str:
         """Bring the schema to SCHEMA_VERSION; return the notification channel."""

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
 from ...core.job import Job, JobStatus, QueueStats
-from ...core.threads import in_own_thread
+from ...core.threads import run_sync
 from ..base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
 from ..rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
 from .schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
@@ -73,7 +73,7 @@ class SQLiteStore:
 
     async def open(self) -> None:
         if self._writer is None:
-            await in_own_thread(self._open)
+            await run_sync(self._open)
 
     def _open(self) -> None:
         # Many first calls may race to open the store (a burst of requests at start-up,
@@ -95,7 +95,7 @@ class SQLiteStore:
             self._writer = writer
 
     async def close(self) -> None:
-        await in_own_thread(self._close)
+        await run_sync(self._close)
 
     def _close(self) -> None:
         with self._lifecycle:
