@@ -25,7 +25,7 @@ from urllib.parse import quote
 import psycopg
 
 from noormme_queue import Job, QueueConfig, QueueManager
-from noormme_queue.core.job import new_job_id
+from noormme_queue.core.ids import new_job_id
 from noormme_queue.store.postgres import PostgresStore
 
 from . import library_runs

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from noormme_queue.core.job import new_job_id
+from noormme_queue.core.ids import new_job_id
 
 INSERT = (
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, run_at,"

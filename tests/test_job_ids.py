@@ -6,7 +6,7 @@ import multiprocessing
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from noormme_queue.core.job import new_job_id
+from noormme_queue.core.ids import new_job_id
 
 
 def _ids(n: int) -> list[str]:

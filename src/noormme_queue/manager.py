@@ -1,13 +1,13 @@
 """``QueueManager``: the facade that wires config, store, worker and maintenance.
 
-It validates requests and delegates; it neither executes jobs (worker.py),
-nor writes SQL (store/), nor schedules maintenance itself (maintenance.py).
+It validates requests and delegates: jobs run in ``engine/worker.py``, SQL lives in
+``store/``, and each maintenance service (``engine/leases.py``, ``rescuer.py``,
+``survey.py``, ``cleaner.py``) is a ``run_once(now)`` the manager only runs in a loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import threading
@@ -21,10 +21,16 @@ from .core.config import QueueConfig
 from .core.errors import InvalidJob
 from .core.handler import HandlerLike
 from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint, to_datetime
+from .core.options import JobOptions
 from .core.retry import RetryPolicy
+from .core.threads import run_sync
 from .engine.binding import BoundHandler, LazyHandler
-from .engine.enqueue import JobOptions, build_job, validate_type
-from .engine.maintenance import Cleaner
+from .engine.cleaner import Cleaner
+from .engine.enqueue import build_job, validate_type
+from .engine.leases import LeaseKeeper, renewal_period
+from .engine.loops import Every, EveryInThread
+from .engine.rescuer import Rescuer
+from .engine.survey import TypeSurvey
 from .engine.worker import Worker
 from .handlers.catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
 from .handlers.lazy import Lazy
@@ -66,9 +72,12 @@ class QueueManager:
         clock: Clock | None = None,
         worker_id: str | None = None,
         builtins: bool = True,
+        background: bool = True,
     ) -> None:
         """``builtins=False`` leaves out the built-in job handlers and in-memory processors
-        (the built-in queues still exist, without processors)."""
+        (the built-in queues still exist, without processors). ``background=False`` runs
+        no maintenance loop (lease renewal, rescue, type survey, cleanup): tests then call
+        ``qm.leases``, ``qm.rescuer``, ``qm.survey`` and ``qm.cleaner``'s ``run_once(now)``."""
         self.config = config if config is not None else QueueConfig.from_env()
         self.clock = clock or SYSTEM_CLOCK
         self.store = store if store is not None else store_from_config(self.config)
@@ -76,13 +85,34 @@ class QueueManager:
         self.worker = Worker(
             self.store, self._handlers, self.config, self.clock, worker_id=worker_id
         )
-        self.cleaner = Cleaner(
-            self.store,
-            self.clock,
-            older_than_days=self.config.cleanup_days,
-            interval=self.config.cleanup_interval,
+        store_ = self.store
+        self.leases = LeaseKeeper(
+            held=self.worker.held_leases,
+            extend=store_.extend_leases,
+            on_lost=self.worker.leases_lost,
+            lease_timeout=self.config.lease_timeout,
         )
-        self._cleanup_task: asyncio.Task[None] | None = None
+        self.rescuer = Rescuer(
+            expired=lambda now, limit: store_.expired_leases(now=now, limit=limit),
+            settle=lambda outcomes, now: store_.settle(outcomes, now=now),
+            on_failed=self.worker.hooks.failed_for_good,
+            on_recovered=self.worker.wake,
+        )
+        self.survey = TypeSurvey(pending_types=store_.pending_types, handled=lambda: self._handlers)
+        self.cleaner = Cleaner(
+            purge=lambda before, limit: store_.purge(finished_before=before, limit=limit),
+            older_than_days=self.config.cleanup_days,
+        )
+        self._background = background
+        period = renewal_period(self.config.lease_timeout)
+        self._lease_loop = EveryInThread("lease-keeper", period, self.leases.run_once, self.clock)
+        self._loops = [
+            Every("rescuer", period, self.rescuer.run_once, self.clock, at_start=True),
+            Every("type survey", period, self.survey.run_once, self.clock, at_start=True),
+        ]
+        if self.config.cleanup_interval > 0:
+            interval = self.config.cleanup_interval
+            self._loops.append(Every("cleanup", interval, self.cleaner.run_once, self.clock))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lifecycle = asyncio.Lock()
         self.memory = MemoryQueues(self.config)
@@ -126,7 +156,7 @@ class QueueManager:
         return self._loop
 
     async def start(self) -> None:
-        """Open the store and start the worker and the cleanup loop. Idempotent."""
+        """Open the store and start the worker and the maintenance loops. Idempotent."""
         async with self._lifecycle:
             if self._loop is not None:
                 return
@@ -134,10 +164,10 @@ class QueueManager:
             self._loop = asyncio.get_running_loop()
             self.memory.attach()
             await self.worker.start()
-            if self.config.cleanup_interval > 0:
-                self._cleanup_task = asyncio.create_task(
-                    self.cleaner.run_forever(), name="noormme-queue cleanup"
-                )
+            if self._background:
+                self._lease_loop.start()
+                for loop in self._loops:
+                    loop.start()
             log.info(
                 "queue started: worker %s, %s, concurrency %d, handlers: %s",
                 self.worker.worker_id,
@@ -149,22 +179,25 @@ class QueueManager:
     async def stop(self, timeout: float | None = None) -> StopReport:
         """Graceful stop: claim nothing new, let in-flight jobs finish for ``timeout`` seconds
         (default ``QUEUE_SHUTDOWN_TIMEOUT``), put the unfinished back to ``pending`` without
-        spending an attempt, then close the store."""
+        spending an attempt, then close the store. :meth:`force_stop` ends the grace early."""
         grace = self.config.shutdown_timeout if timeout is None else timeout
         async with self._lifecycle:
             released = 0
-            if self._cleanup_task is not None:
-                self._cleanup_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._cleanup_task
-                self._cleanup_task = None
+            for loop in self._loops:
+                await loop.stop()
             memory_stop = asyncio.create_task(self.memory.stop(grace))
             if self.worker.started:
                 released = await self.worker.stop(grace)
+            await run_sync(self._lease_loop.stop)  # after the worker: its leases held till now
             dropped = await memory_stop
             self._loop = None
             await self.store.close()
             return StopReport(released=released, memory_dropped=dropped)
+
+    def force_stop(self) -> None:
+        """End the grace period of a stop under way (a second Ctrl+C): unfinished jobs go
+        back to ``pending`` at once, and hooks still running are abandoned."""
+        self.worker.force_stop()
 
     async def __aenter__(self) -> QueueManager:
         await self.start()
@@ -183,9 +216,6 @@ class QueueManager:
             log.info("handler for %r replaced", job_type)
         self._handlers[job_type] = bound
         self.worker.wake()
-
-    def handler_for(self, job_type: str) -> BoundHandler | None:
-        return self._handlers.get(job_type)
 
     @property
     def handlers(self) -> Mapping[str, BoundHandler]:
@@ -250,7 +280,7 @@ class QueueManager:
         types = {job.type for job in new_jobs}
         if any(t in self._handlers for t in types):
             self.worker.wake()
-        self.worker.keeper.note_pending(t for t in types if t not in self._handlers)
+        self.survey.note_pending(types)
         return ids
 
     # -- tier 1: in-memory queues ----------------------------------------------------------------
@@ -376,7 +406,7 @@ class QueueManager:
             concurrency=self.config.concurrency,
             in_flight=self.worker.in_flight,
             registered_types=tuple(sorted(self._handlers)),
-            unhandled_types=self.worker.keeper.unhandled_types,
+            unhandled_types=self.survey.unhandled,
             memory_queues=tuple(self.memory.names()),
             database=self.store.description,
         )

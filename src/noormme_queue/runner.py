@@ -36,7 +36,7 @@ async def run_until_signalled(
             stop_requested.set()
         else:
             log.warning("%s received again: putting unfinished jobs back and exiting", name)
-            qm.worker.force_stop()
+            qm.force_stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)

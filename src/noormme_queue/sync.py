@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
-from .engine.enqueue import AddJobOptions
+from .core.options import AddJobOptions
 
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport

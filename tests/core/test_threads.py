@@ -72,13 +72,16 @@ async def test_busy_threads_get_company_and_idle_ones_are_reused() -> None:
         gate.wait(10)
         return threading.current_thread().name
 
-    first = submit_sync(blocked)
-    second = submit_sync(blocked)
+    pool = threads._Pool()  # its own pool: other tests leave idle threads in the shared one
+    first = pool.submit(blocked)
+    second = pool.submit(blocked)
     gate.set()
     names = {await asyncio.wrap_future(first), await asyncio.wrap_future(second)}
     assert len(names) == 2
     # Both are idle now: the next call takes one of them rather than a new thread.
-    assert await run_sync(lambda: threading.current_thread().name) in names
+    reused = pool.submit(lambda: threading.current_thread().name)
+    assert await asyncio.wrap_future(reused) in names
+    assert pool._count == 2
 
 
 async def test_cancelling_the_await_leaves_the_thread_to_finish() -> None:

@@ -19,6 +19,13 @@ from noormme_queue import (
 )
 
 
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.fixture
 async def small(db_url: str) -> Any:
     qm = QueueManager(QueueConfig(database_url=db_url, max_payload_bytes=100))
@@ -35,13 +42,23 @@ async def small(db_url: str) -> Any:
         ({"payload": {"blob": "x" * 200}}, PayloadTooLarge, "QUEUE_MAX_PAYLOAD_BYTES"),
         ({"delay": -1}, InvalidJob, "delay"),
         ({"delay": math.inf}, InvalidJob, "delay"),
-        ({"delay": 10**12}, InvalidJob, "year 9999"),
+        ({"delay": 10**12}, InvalidJob, "9999-12-31"),
         ({"run_at": datetime(2030, 1, 1)}, InvalidJob, "timezone-aware"),
         (
             {"run_at": datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))},
             InvalidJob,
-            "year 9999",
+            "9999-12-31",
         ),
+        # Before 1970 (year 0 in UTC broke every listing and claim once stored):
+        (
+            {"run_at": datetime(1, 1, 1, 5, tzinfo=timezone(timedelta(hours=6)))},
+            InvalidJob,
+            "1970-01-01",
+        ),
+        ({"run_at": datetime(1969, 12, 31, 23, 59, tzinfo=UTC)}, InvalidJob, "1970-01-01"),
+        ({"payload": {"s": "\ud800"}}, InvalidPayload, "lone surrogate"),
+        ({"payload": _nested(65)}, InvalidPayload, "nested deeper than 64"),
+        ({"payload": {"a": _nested(5000)}}, InvalidPayload, "nested deeper than 64"),
         ({"run_at": "tomorrow"}, InvalidJob, "datetime"),
         ({"delay": 1, "run_at": datetime.now(UTC)}, InvalidJob, "not both"),
         ({"job_type": ""}, InvalidJob, "job type"),
@@ -63,6 +80,36 @@ async def test_refused_at_enqueue(
     args = {"job_type": "t", "payload": {"ok": 1}} | kwargs
     with pytest.raises(error, match=words):
         await small.add_job(args.pop("job_type"), args.pop("payload"), **args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"priority": 1.5}, "priority"),
+        ({"delay": -1}, "delay"),
+        ({"run_at": datetime(2030, 1, 1)}, "run_at"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"retry_policy": {"jitter": 2}}, "retry_policy"),
+        ({"retry_policy": {"max_retries": 4}, "max_attempts": 2}, "max_attempts"),
+        ({"unique_key": ""}, "unique_key"),
+        ({"timeout": -1}, "timeout"),
+        ({"job_type": ""}, "type"),
+        ({"payload": {"x": math.inf}}, "payload"),
+    ],
+)
+async def test_the_error_names_its_field(
+    small: QueueManager, kwargs: dict[str, Any], field: str
+) -> None:
+    args = {"job_type": "t", "payload": {"ok": 1}} | kwargs
+    with pytest.raises(InvalidJob) as caught:
+        await small.add_job(args.pop("job_type"), args.pop("payload"), **args)
+    assert caught.value.field == field
+
+
+async def test_an_unknown_option_in_a_batch_suggests_the_known_one(small: QueueManager) -> None:
+    with pytest.raises(InvalidJob, match="did you mean 'priority'") as caught:
+        await small.add_jobs([("t", {}, {"priorty": 1})])
+    assert caught.value.field == "priorty"
 
 
 async def test_one_bad_job_in_a_batch_writes_none(small: QueueManager) -> None:

@@ -8,8 +8,9 @@ import time
 
 from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
 from noormme_queue.core.clock import ManualClock
+from noormme_queue.core.errors import LeaseLost
 from noormme_queue.core.job import AttemptOutcome
-from noormme_queue.engine.maintenance import LeaseLost
+from noormme_queue.engine.rescuer import Rescuer
 from noormme_queue.store.sqlite import SQLiteStore
 
 from ..conftest import wait_status, wait_until
@@ -33,11 +34,20 @@ async def test_a_handler_that_blocks_the_loop_keeps_its_lease(db_url: str, tmp_p
         async def run() -> None:
             rival = SQLiteStore(tmp_path / "queue.db")
             await rival.open()
+            rescuer = Rescuer(
+                expired=lambda now, limit: rival.expired_leases(now=now, limit=limit),
+                settle=lambda outcomes, now: rival.settle(outcomes, now=now),
+                on_failed=lambda job, error: None,
+                on_recovered=lambda: None,
+            )
             while (await rival.stats()).processing == 0:  # the hog has started
                 await asyncio.sleep(0.005)
             deadline = time.monotonic() + 1.5  # five lease periods
             while time.monotonic() < deadline:
-                recovered.extend(r.job.id for r in await rival.recover_expired(now=time.time()))
+                recovered.extend(
+                    e.job.id for e in await rival.expired_leases(now=time.time(), limit=10)
+                )
+                await rescuer.run_once(time.time())
                 await asyncio.sleep(0.02)
             await rival.close()
 
@@ -66,7 +76,7 @@ async def test_a_vanished_worker_s_job_is_recovered_and_run_again(
     config: QueueConfig, clock: ManualClock
 ) -> None:
     # A worker claims a job and dies (here: claims through the store and never renews).
-    qm = QueueManager(config, clock=clock)
+    qm = QueueManager(config, clock=clock, background=False)
     job_id = await qm.add_job("resumable", {})
     await qm.store.claim(
         ["resumable"],
@@ -79,11 +89,13 @@ async def test_a_vanished_worker_s_job_is_recovered_and_run_again(
     qm.register_handler("resumable", lambda job: ran.set())
     await qm.start()
     try:
-        await qm.worker.keeper.run_once(clock.now())
+        report = await qm.rescuer.run_once(clock.now())
         held = await qm.get_job(job_id)
         assert held is not None and held.status is JobStatus.PROCESSING  # the lease holds
+        assert (report.recovered, report.failed) == (0, 0)
         clock.advance(config.lease_timeout + 1)
-        await qm.worker.keeper.run_once(clock.now())  # (or the keeper thread got there first)
+        report = await qm.rescuer.run_once(clock.now())
+        assert (report.recovered, report.failed) == (1, 0)
         await asyncio.wait_for(ran.wait(), 5)  # recovery woke the worker
         await wait_status(qm, job_id, "completed")
     finally:
@@ -99,7 +111,7 @@ async def test_a_vanished_worker_s_job_is_recovered_and_run_again(
 async def test_a_job_that_keeps_killing_its_worker_ends_failed(
     config: QueueConfig, clock: ManualClock
 ) -> None:
-    qm = QueueManager(config, clock=clock)
+    qm = QueueManager(config, clock=clock, background=False)
     failures: list[tuple[str, BaseException]] = []
 
     class Poison:
@@ -118,7 +130,8 @@ async def test_a_job_that_keeps_killing_its_worker_ends_failed(
     await qm.start()
     try:
         clock.advance(2)
-        await qm.worker.keeper.run_once(clock.now())  # (or the keeper thread got there first)
+        report = await qm.rescuer.run_once(clock.now())
+        assert (report.recovered, report.failed) == (0, 1)
         job = await qm.get_job(job_id)
         assert job is not None and job.status is JobStatus.FAILED
         assert "lease expired" in (job.error or "")
@@ -128,7 +141,8 @@ async def test_a_job_that_keeps_killing_its_worker_ends_failed(
         await qm.stop()
 
 
-async def test_a_job_cancelled_elsewhere_stops_its_handler_here(qm: QueueManager) -> None:
+async def test_a_job_cancelled_elsewhere_stops_its_handler_here(config: QueueConfig) -> None:
+    qm = QueueManager(config, background=False)
     started, stopped = asyncio.Event(), asyncio.Event()
 
     async def long(job: Job) -> None:
@@ -140,10 +154,15 @@ async def test_a_job_cancelled_elsewhere_stops_its_handler_here(qm: QueueManager
 
     qm.register_handler("long", long)
     await qm.start()
-    job_id = await qm.add_job("long", {})
-    await asyncio.wait_for(started.wait(), 5)
-    other = QueueManager(qm.config)  # e.g. the dashboard, in another process
-    assert await other.cancel_job(job_id)
-    await other.stop()
-    await qm.worker.keeper.run_once(qm.clock.now())  # the next renewal notices
-    await asyncio.wait_for(stopped.wait(), 5)
+    try:
+        job_id = await qm.add_job("long", {})
+        await asyncio.wait_for(started.wait(), 5)
+        other = QueueManager(qm.config)  # e.g. the dashboard, in another process
+        assert await other.cancel_job(job_id)
+        await other.stop()
+        assert not stopped.is_set()  # nothing told this worker yet
+        report = await qm.leases.run_once(qm.clock.now())  # the next renewal notices
+        assert (report.extended, report.lost) == (0, 1)
+        await asyncio.wait_for(stopped.wait(), 5)
+    finally:
+        await qm.stop()

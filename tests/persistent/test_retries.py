@@ -19,7 +19,6 @@ from noormme_queue import (
 )
 from noormme_queue.core.clock import ManualClock
 from noormme_queue.core.job import AttemptOutcome
-from noormme_queue.core.retry import backoff_delay
 
 from ..conftest import wait_status, wait_until
 
@@ -183,8 +182,8 @@ def test_backoff_arithmetic_and_jitter_bounds() -> None:
     import random
 
     policy = RetryPolicy(base_delay=1, max_delay=100, backoff_multiplier=3, jitter=0)
-    assert [backoff_delay(policy, n) for n in (1, 2, 3, 4, 5)] == [1, 3, 9, 27, 81]
-    assert backoff_delay(policy, 50) == 100  # capped, no overflow
+    assert [policy.delay(n) for n in (1, 2, 3, 4, 5)] == [1, 3, 9, 27, 81]
+    assert policy.delay(50) == 100  # capped, no overflow
     jittery = RetryPolicy(base_delay=10, max_delay=1000, jitter=0.2)
     rng = random.Random(7)
     samples = [jittery.delay(1, rng) for _ in range(500)]

@@ -78,20 +78,26 @@ async def test_a_result_that_is_not_json_fails_the_attempt(qm: QueueManager) -> 
     assert job is not None and "not JSON-serialisable" in (job.error or "")
 
 
-async def test_a_type_without_handler_waits_and_is_named_in_status(qm: QueueManager) -> None:
+async def test_a_type_without_handler_waits_and_is_named_in_status(config: QueueConfig) -> None:
+    qm = QueueManager(config, background=False)
     await qm.start()
     job_id = await qm.add_job("report", {"month": 5})
     assert "report" in qm.get_status().unhandled_types
-    await qm.worker.keeper.run_once(qm.clock.now())  # the periodic survey agrees
-    assert qm.get_status().unhandled_types == ("report",)
+    other = QueueManager(config)  # another process enqueues a type nobody handles
+    await other.add_job("invoice", {})
+    await other.stop()
+    assert "invoice" not in qm.get_status().unhandled_types
+    await qm.survey.run_once(qm.clock.now())  # the periodic survey sees both
+    assert qm.get_status().unhandled_types == ("invoice", "report")
     job = await qm.get_job(job_id)
     assert job is not None and job.status is JobStatus.PENDING and job.attempts == 0
     done = asyncio.Event()
     qm.register_handler("report", lambda job: done.set())  # registering starts it
     await asyncio.wait_for(done.wait(), 5)
     await wait_status(qm, job_id, "completed")
-    await qm.worker.keeper.run_once(qm.clock.now())
-    assert qm.get_status().unhandled_types == ()
+    await qm.survey.run_once(qm.clock.now())
+    assert qm.get_status().unhandled_types == ("invoice",)
+    await qm.stop()
 
 
 async def test_a_job_timeout_cancels_the_handler_and_counts_as_a_failed_attempt(

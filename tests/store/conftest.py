@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from noormme_queue.core.job import new_job_id
+from noormme_queue.core.ids import new_job_id
 from noormme_queue.store import JobStore, NewJob
 from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.sqlite import SQLiteStore

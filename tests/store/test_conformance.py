@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from noormme_queue.core.job import Attempt, AttemptOutcome, JobStatus
+from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Claim, Completed, Failed, JobStore, Released
 
 from .conftest import T0, new_job
@@ -145,23 +146,32 @@ async def test_released_jobs_do_not_spend_an_attempt(store: JobStore) -> None:
     assert back is not None and back.status is JobStatus.PENDING and back.attempts == 0
 
 
-async def test_expired_leases_are_recovered_and_spent_attempts_fail(store: JobStore) -> None:
+async def test_expired_leases_are_found_and_settled_like_attempts(store: JobStore) -> None:
     retryable, last_try = new_job(max_attempts=3), new_job(max_attempts=1)
     await store.enqueue([retryable, last_try])
     got = await claim(store, lease=10)
-    assert await store.recover_expired(now=T0 + 5) == []  # leases still hold
+    assert await store.expired_leases(now=T0 + 5, limit=10) == []  # leases still hold
     held = await store.extend_leases([(j.id, got.token) for j in got.jobs], T0 + 20)
     assert held == set()
-    assert await store.recover_expired(now=T0 + 15) == []  # extended
-    recovered = {r.job.id: r.job for r in await store.recover_expired(now=T0 + 21)}
-    assert recovered[retryable.id].status is JobStatus.PENDING
-    assert recovered[retryable.id].attempts == 1  # the lost run counts
-    assert recovered[last_try.id].status is JobStatus.FAILED
-    assert "lease expired" in (recovered[last_try.id].error or "")
-    assert recovered[last_try.id].history[-1].outcome is AttemptOutcome.LEASE_EXPIRED
-    # the stale worker can no longer settle either job
+    assert await store.expired_leases(now=T0 + 15, limit=10) == []  # extended
+    assert len(await store.expired_leases(now=T0 + 21, limit=1)) == 1
+    expired = await store.expired_leases(now=T0 + 21, limit=10)
+    assert {e.job.id for e in expired} == {retryable.id, last_try.id}
+    assert {e.token for e in expired} == {got.token}
+    outcomes = [settle_expired(e, now=T0 + 21) for e in expired]
+    assert await store.settle(outcomes, now=T0 + 21) == [True, True]
+    again = await store.get(retryable.id)
+    assert again is not None and again.status is JobStatus.PENDING
+    assert again.attempts == 1 and again.run_at.timestamp() == T0 + 21  # the lost run counts
+    dead = await store.get(last_try.id)
+    assert dead is not None and dead.status is JobStatus.FAILED
+    assert "lease expired" in (dead.error or "")
+    assert dead.history[-1].outcome is AttemptOutcome.LEASE_EXPIRED
+    assert await store.expired_leases(now=T0 + 100, limit=10) == []
+    # the stale worker can no longer settle either job, nor can a second rescuer
     late = [Completed(j.id, got.token, "1", attempt(1)) for j in got.jobs]
     assert await store.settle(late, now=T0 + 22) == [False, False]
+    assert await store.settle(outcomes, now=T0 + 22) == [False, False]
 
 
 async def test_cancel_and_retry_transitions(store: JobStore) -> None:
@@ -298,7 +308,7 @@ async def test_jobs_read_back_the_same_on_every_backend(store: JobStore) -> None
         (2, AttemptOutcome.COMPLETED, None),
     ]
     assert done.history[0].started_at == datetime.fromtimestamp(T0, UTC)
-    assert done.history[1].finished_at == datetime.fromtimestamp(T0 + 3, UTC)
+    assert done.history[1] == attempt(2)  # the attempt as the worker recorded it
     assert done.history[1].worker_id == "w1"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from noormme_queue import QueueConfig
 from noormme_queue.core.errors import SchemaTooNew, StoreCorrupt, StoreUnavailable
-from noormme_queue.core.job import JobStatus
+from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.postgres.schema import SCHEMA_VERSION
@@ -110,7 +110,7 @@ async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) ->
     assert "Index Scan using noormme_jobs_due" in "\n".join(await pg.explain("claim", now=T0))
     assert "noormme_jobs_due" in "\n".join(await pg.explain("next_due", types=types))
     assert "noormme_jobs_due" in "\n".join(await pg.explain("pending_types"))
-    assert "noormme_jobs_status" in "\n".join(await pg.explain("recover"))
+    assert "noormme_jobs_status" in "\n".join(await pg.explain("expired"))
     assert "noormme_jobs_finished" in "\n".join(await pg.explain("purge"))
 
 
@@ -150,8 +150,10 @@ async def test_listen_notify_wakes_a_listener_in_another_store(url: str) -> None
     assert await producer.retry(job.id, now=T0)
     await asyncio.wait_for(woken.wait(), 5)
     woken.clear()
-    recovered = await producer.recover_expired(now=T0 + 2)  # the others claimed with it
-    assert any(r.job.status is JobStatus.PENDING for r in recovered)
+    expired = await producer.expired_leases(now=T0 + 2, limit=10)  # the others claimed with it
+    outcomes = [settle_expired(e, now=T0 + 2) for e in expired]
+    assert any(o.retry_at is not None for o in outcomes)
+    assert all(await producer.settle(outcomes, now=T0 + 2))
     await asyncio.wait_for(woken.wait(), 5)
 
     await stop()

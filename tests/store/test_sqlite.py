@@ -39,7 +39,7 @@ async def test_claim_and_maintenance_queries_use_their_indexes(tmp_path: Path) -
     assert "TEMP B-TREE" not in claim_plan  # ordered by the index, never sorted
     assert "noormme_jobs_due" in " ".join(await store.explain("next_due"))
     assert "noormme_jobs_finished" in " ".join(await store.explain("purge"))
-    assert "noormme_jobs_status" in " ".join(await store.explain("recover"))
+    assert "noormme_jobs_status" in " ".join(await store.explain("expired"))
     await store.close()
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from noormme_queue.core.job import Attempt, AttemptOutcome, JobStatus
+from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, JobStore, Outcome, Released
 from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.sqlite import SQLiteStore
@@ -167,13 +168,15 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
     def advance_and_recover(self, seconds: float) -> None:
         self.now += seconds
-        recovered = self.run(self.store.recover_expired(now=self.now))
+        expired = self.run(self.store.expired_leases(now=self.now, limit=1000))
         expected = {
             i
             for i, m in self.jobs.items()
             if m.status == "processing" and (m.lease_until or 0) < self.now
         }
-        assert {r.job.id for r in recovered} == expected
+        assert {e.job.id for e in expired} == expected
+        outcomes = [settle_expired(e, now=self.now) for e in expired]
+        assert self.run(self.store.settle(outcomes, now=self.now)) == [True] * len(outcomes)
         for job_id in expected:
             m = self.jobs[job_id]
             m.token = m.lease_until = None

@@ -16,6 +16,7 @@ them all. Where a builtin category fits, the error inherits it too, so
     ├── QueueFull                         an in-memory queue is at max_size
     ├── NoProcessor                       an in-memory queue has no processor set
     ├── JobTimeout (TimeoutError)         a job ran longer than its timeout
+    ├── LeaseLost                         a job's worker stopped renewing its lease
     ├── JobDropped                        an in-memory job was cleared or dropped on stop
     └── StoreError                        the database could not do what was asked
         ├── StoreUnavailable              locked, unreachable, not writable, disk full
@@ -35,18 +36,19 @@ class ConfigError(QueueError, ValueError):
 
 
 class InvalidJob(QueueError, ValueError):
-    """The options given to ``add_job`` are invalid; no job was written."""
+    """The options given to ``add_job`` are invalid; no job was written.
+
+    ``field`` names what was wrong when one thing was (``"priority"``, ``"type"``,
+    ``"payload.to"``).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidPayload(InvalidJob):
-    """The payload is not JSON-serialisable or does not match its job type's model.
-
-    ``field`` names the offending field when one is known (``"payload.to"``).
-    """
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+    """The payload is not JSON-serialisable or does not match its job type's model."""
 
 
 class PayloadTooLarge(InvalidPayload):
@@ -79,6 +81,14 @@ class NoProcessor(QueueError):
 
 class JobTimeout(QueueError, TimeoutError):
     """A job ran longer than its timeout and was cancelled."""
+
+
+LEASE_EXPIRED = "lease expired: the worker running this job stopped renewing it (killed or hung)"
+
+
+class LeaseLost(QueueError):
+    """The worker running a job stopped renewing its lease (it was killed, hung or cut off
+    from the database); ``on_failure`` gets this when that was the job's last attempt."""
 
 
 class JobDropped(QueueError):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -32,10 +29,6 @@ class JobStatus(StrEnum):
         except ValueError:
             names = ", ".join(s.value for s in cls)
             raise InvalidStatus(f"unknown job status {value!r}; expected one of {names}") from None
-
-    @property
-    def is_final(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class AttemptOutcome(StrEnum):
@@ -164,7 +157,6 @@ class QueueStatus:
     """Job types with pending jobs but no handler here: they wait, they don't fail."""
     memory_queues: tuple[str, ...] = ()
     database: str = ""
-    extra: dict[str, JSON] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, JSON]:
         return asdict(self)
@@ -176,37 +168,3 @@ def to_datetime(ts: float | None) -> datetime | None:
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-# -- ids ---------------------------------------------------------------------------------------
-# "job_" + 26 Crockford base32 characters: 48 bits of milliseconds, then 80 bits that start at a
-# random value drawn once per process and count up by one per id. Within one process ids are
-# strictly increasing, so they sort by creation time; across processes the random starts keep
-# them apart (two processes would need to land within 2**40 counts of each other in the same
-# millisecond). Drawing randomness once keeps new_job_id() off the syscall path.
-
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> two characters
-_RANDOM_MASK = (1 << 80) - 1
-_id_lock = threading.Lock()
-_last_ms = 0
-_counter = int.from_bytes(os.urandom(10), "big")
-
-
-def new_job_id() -> str:
-    global _last_ms, _counter
-    with _id_lock:
-        ms = max(time.time_ns() // 1_000_000, _last_ms)  # never backwards, even if the clock is
-        _last_ms = ms
-        _counter = (_counter + 1) & _RANDOM_MASK
-        value = (ms << 80) | _counter
-    pairs = _PAIRS
-    return "job_" + "".join(pairs[(value >> shift) & 1023] for shift in range(120, -10, -10))
-
-
-def _reseed_after_fork() -> None:
-    global _counter
-    _counter = int.from_bytes(os.urandom(10), "big")  # a forked child must not repeat ids
-
-
-os.register_at_fork(after_in_child=_reseed_after_fork)

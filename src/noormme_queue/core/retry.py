@@ -1,4 +1,11 @@
-"""Retry policies and the pure backoff arithmetic the worker applies."""
+"""Retry policies and every rule about spending attempts, as pure functions.
+
+A claim counts a run (``attempts`` goes up by one); a graceful release gives that run back.
+Whether a job runs again after a failed attempt, and when, is decided here only: by
+:func:`after_failure` for a handler that raised or timed out, and by
+:func:`after_lost_lease` for a job whose worker stopped renewing its lease. The store is
+told the decision (a retry time, or ``None`` to fail for good); no SQL re-derives it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidJob
+from .signals import RetryLater, UnrecoverableError
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -36,7 +44,8 @@ class RetryPolicy:
             or self.max_retries < 0
         ):
             raise InvalidJob(
-                f"retry_policy.max_retries must be a whole number >= 0, got {self.max_retries!r}"
+                f"retry_policy.max_retries must be a whole number >= 0, got {self.max_retries!r}",
+                field="retry_policy",
             )
         for name in ("base_delay", "max_delay", "backoff_multiplier", "jitter"):
             value = getattr(self, name)
@@ -46,15 +55,22 @@ class RetryPolicy:
                 or not math.isfinite(value)
                 or value < 0
             ):
-                raise InvalidJob(f"retry_policy.{name} must be a number >= 0, got {value!r}")
+                raise InvalidJob(
+                    f"retry_policy.{name} must be a number >= 0, got {value!r}",
+                    field="retry_policy",
+                )
         if self.backoff_multiplier < 1:
             raise InvalidJob(
-                f"retry_policy.backoff_multiplier must be >= 1, got {self.backoff_multiplier!r}"
+                f"retry_policy.backoff_multiplier must be >= 1, got {self.backoff_multiplier!r}",
+                field="retry_policy",
             )
         if self.jitter > 1:
-            raise InvalidJob(f"retry_policy.jitter must be between 0 and 1, got {self.jitter!r}")
+            raise InvalidJob(
+                f"retry_policy.jitter must be between 0 and 1, got {self.jitter!r}",
+                field="retry_policy",
+            )
         if self.max_delay < self.base_delay:
-            raise InvalidJob("retry_policy.max_delay must be >= base_delay")
+            raise InvalidJob("retry_policy.max_delay must be >= base_delay", field="retry_policy")
 
     @property
     def max_attempts(self) -> int:
@@ -101,24 +117,49 @@ class RetryPolicy:
             elif key in camel_ms:
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise InvalidJob(
-                        f"retry_policy.{key} must be a number of milliseconds, got {value!r}"
+                        f"retry_policy.{key} must be a number of milliseconds, got {value!r}",
+                        field="retry_policy",
                     )
                 values[camel_ms[key]] = value / 1000.0
             else:
                 raise InvalidJob(
                     f"retry_policy has no option {key!r}; expected "
-                    f"{', '.join(sorted(known))} (or their camelCase names)"
+                    f"{', '.join(sorted(known))} (or their camelCase names)",
+                    field="retry_policy",
                 )
         return cls(**values)
 
 
-def backoff_delay(
-    policy: RetryPolicy | None, attempts_made: int, rng: random.Random | None = None
-) -> float:
-    """Delay before the next run of a job that has failed ``attempts_made`` times."""
-    return (policy or RetryPolicy()).delay(attempts_made, rng)
-
-
-def should_retry(attempts_made: int, max_attempts: int) -> bool:
+def out_of_attempts(attempts_made: int, max_attempts: int) -> bool:
     """``max_attempts`` counts runs: 3 means one run and two retries."""
-    return attempts_made < max_attempts
+    return attempts_made >= max_attempts
+
+
+def after_failure(
+    error: BaseException,
+    *,
+    attempts_made: int,
+    max_attempts: int,
+    policy: RetryPolicy | None,
+    now: float,
+    rng: random.Random | None = None,
+) -> float | None:
+    """When a job whose handler raised ``error`` runs again, or ``None``: it failed for good.
+
+    ``UnrecoverableError`` fails at once; ``RetryLater`` sets its own delay; anything else
+    backs off by ``policy`` (the default policy for the job's ``max_attempts`` when it has
+    none). Times are rounded to microseconds, what a datetime holds.
+    """
+    if isinstance(error, UnrecoverableError) or out_of_attempts(attempts_made, max_attempts):
+        return None
+    if isinstance(error, RetryLater):
+        delay = error.delay
+    else:
+        delay = (policy or RetryPolicy(max_retries=max_attempts - 1)).delay(attempts_made, rng)
+    return round(now + delay, 6)
+
+
+def after_lost_lease(*, attempts_made: int, max_attempts: int, now: float) -> float | None:
+    """A job whose lease expired: its run counts, and it is due again at once, or ``None``
+    when that was its last attempt (a job that kills its worker cannot loop forever)."""
+    return None if out_of_attempts(attempts_made, max_attempts) else now

@@ -7,24 +7,24 @@ from ..core.errors import ConfigError
 from .base import (
     Claim,
     Completed,
+    Expired,
     Failed,
     FinishedCount,
     JobStore,
     NewJob,
     Outcome,
-    Recovered,
     Released,
 )
 
 __all__ = [
     "Claim",
     "Completed",
+    "Expired",
     "Failed",
     "FinishedCount",
     "JobStore",
     "NewJob",
     "Outcome",
-    "Recovered",
     "Released",
     "store_from_config",
 ]

@@ -70,10 +70,15 @@ Outcome = Completed | Failed | Released
 
 
 @dataclass(frozen=True, slots=True)
-class Recovered:
-    """A job whose lease expired: back to ``pending``, or ``failed`` when out of attempts."""
+class Expired:
+    """A ``processing`` job whose lease ran out: its worker was killed, hung or cut off.
+
+    The rescuer settles it like any attempt (a :class:`Failed` with the claim ``token``), so
+    the compare-and-set keeps a job its worker finished meanwhile as it is.
+    """
 
     job: Job
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +122,18 @@ class JobStore(Protocol):
         ...
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
-        """Apply outcomes; each is a compare-and-set on status and claim token."""
+        """Apply outcomes; each is a compare-and-set on status and claim token. Workers in
+        other processes are woken when an outcome makes a job due at once (a release, or a
+        retry due by ``now``)."""
         ...
 
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         """Extend ``(job_id, token)`` leases; return the ids no longer held (cancelled, lost)."""
         ...
 
-    async def recover_expired(self, *, now: float) -> list[Recovered]: ...
+    async def expired_leases(self, *, now: float, limit: int) -> list[Expired]:
+        """Up to ``limit`` ``processing`` jobs whose lease ended before ``now``."""
+        ...
 
     async def save_progress(self, job_id: str, token: str, progress: str) -> bool: ...
 

@@ -13,12 +13,18 @@ from typing import Any
 
 from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, to_datetime
 from ..core.retry import RetryPolicy
-
-LEASE_EXPIRED = "lease expired: the worker running this job stopped renewing it (killed or hung)"
+from .base import Failed, Outcome, Released
 
 
 def claim_order(job: Job) -> tuple[int, Any, str]:
     return (-job.priority, job.run_at, job.id)
+
+
+def makes_due(outcome: Outcome, now: float) -> bool:
+    """Whether settling ``outcome`` makes its job due at once (other workers should look)."""
+    if isinstance(outcome, Released):
+        return True
+    return isinstance(outcome, Failed) and outcome.retry_at is not None and outcome.retry_at <= now
 
 
 def attempt_json(attempt: Attempt) -> str:

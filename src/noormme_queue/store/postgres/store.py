@@ -48,8 +48,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.threads import run_sync
-from ..base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
-from ..rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
+from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
+from ..rows import attempt_json, claim_order, list_jobs_query, makes_due, row_to_job
 from .schema import (
     META_DDL,
     MIGRATION_LOCK,
@@ -518,11 +518,7 @@ class PostgresStore:
             "c_id": [o.job_id for o in done],
             "c_token": [o.token for o in done],
             "c_result": [o.result for o in done],
-            "c_started": [
-                None if o.attempt.started_at is None else o.attempt.started_at.timestamp()
-                for o in done
-            ],
-            "c_worker": [o.attempt.worker_id for o in done],
+            "c_attempt": [attempt_json(o.attempt) for o in done],
             "f_id": [o.job_id for o in failed],
             "f_token": [o.token for o in failed],
             "f_error": [o.attempt.error for o in failed],
@@ -532,9 +528,13 @@ class PostgresStore:
             "r_token": [o.token for o in released],
         }
 
+        wake = any(makes_due(o, now) for o in outcomes)
+
         def write(conn: Conn) -> list[bool]:
             applied = {(kind, job_id) for kind, job_id in conn.execute(_SETTLE_SQL, params)}
             kinds = {Completed: "c", Failed: "f", Released: "r"}
+            if wake and any(kind in ("r", "f") for kind, _ in applied):
+                conn.execute(_NOTIFY_SQL, self._wake_params())
             return [(kinds[type(o)], o.job_id) in applied for o in outcomes]
 
         return await self._run(write, write=True)
@@ -554,14 +554,12 @@ class PostgresStore:
 
         return await self._run(write, write=True)
 
-    async def recover_expired(self, *, now: float) -> list[Recovered]:
-        params = {"now": now, "error": LEASE_EXPIRED, **self._wake_params()}
+    async def expired_leases(self, *, now: float, limit: int) -> list[Expired]:
+        def read(conn: Conn) -> list[Expired]:
+            rows = conn.execute(_EXPIRED_SQL, {"now": now, "limit": limit}).fetchall()
+            return [Expired(row_to_job(r[:-1]), r[-1]) for r in rows]
 
-        def write(conn: Conn) -> list[Recovered]:
-            rows = conn.execute(_RECOVER_SQL, params).fetchall()
-            return [Recovered(row_to_job(r)) for r in rows if r[0] is not None]
-
-        return await self._run(write, write=True)
+        return await self._run(read)
 
     async def save_progress(self, job_id: str, token: str, progress: str) -> bool:
         def write(conn: Conn) -> bool:
@@ -665,10 +663,7 @@ class PostgresStore:
                 },
             ),
             "next_due": (_NEXT_DUE_SQL, {"types": ["x"]}),
-            "recover": (
-                "SELECT id FROM noormme_jobs WHERE status = 'processing' AND lease_until < %(n)s",
-                {"n": 0.0},
-            ),
+            "expired": (_EXPIRED_SQL, {"now": 0.0, "limit": 100}),
             "finished_counts": (_FINISHED_COUNTS_SQL, {"since": 0.0, "width": 60.0}),
             "purge": (_PURGE_SQL, {"before": 0.0, "limit": 500}),
             "pending_types": (_PENDING_TYPES_SQL, {}),
@@ -750,12 +745,9 @@ _SETTLE_SQL = (
     "WITH done AS ("
     " UPDATE noormme_jobs j SET status = 'completed', result = v.result, error = NULL,"
     "  finished_at = %(now)s, claim_token = NULL, lease_until = NULL,"
-    "  history = j.history || jsonb_build_array(jsonb_build_object('attempt', j.attempts,"
-    "   'outcome', 'completed', 'started_at', v.started_at, 'finished_at', %(now)s::float8,"
-    "   'worker_id', v.worker_id, 'error', NULL, 'traceback', NULL))"
+    "  history = j.history || jsonb_build_array(v.attempt)"
     " FROM unnest(%(c_id)s::text[], %(c_token)s::text[], %(c_result)s::text[],"
-    "  %(c_started)s::float8[], %(c_worker)s::text[])"
-    "  AS v(id, token, result, started_at, worker_id)"
+    "  %(c_attempt)s::jsonb[]) AS v(id, token, result, attempt)"
     f" WHERE {_HELD} RETURNING j.id),"
     " failed AS ("
     " UPDATE noormme_jobs j SET"
@@ -783,21 +775,12 @@ _EXTEND_SQL = (
     f" WHERE {_HELD} RETURNING j.id"
 )
 
-_RECOVER_SQL = _waking(
-    "UPDATE noormme_jobs SET"
-    " status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,"
-    " finished_at = CASE WHEN attempts >= max_attempts THEN %(now)s END,"
-    " run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE %(now)s END,"
-    " error = %(error)s,"
-    " history = history || jsonb_build_array(jsonb_build_object('attempt', attempts,"
-    "  'outcome', 'lease_expired', 'started_at', started_at, 'finished_at', %(now)s::float8,"
-    "  'worker_id', worker_id, 'error', %(error)s::text, 'traceback', NULL)),"
-    " claim_token = NULL, lease_until = NULL"
-    " WHERE status = 'processing' AND lease_until < %(now)s"
-    f" RETURNING {COLUMNS}",
-    _COLUMN_COUNT,
-    "WHERE status = 'pending'",
+_EXPIRED_SQL = (
+    f"SELECT {COLUMNS}, claim_token FROM noormme_jobs"
+    " WHERE status = 'processing' AND lease_until < %(now)s LIMIT %(limit)s"
 )
+
+_NOTIFY_SQL = "SELECT pg_notify(%(channel)s, %(sender)s)"
 
 # The row is locked before its status is read, so the status returned is the one replaced.
 _CANCEL_SQL = (

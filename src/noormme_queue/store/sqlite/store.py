@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.threads import run_sync
-from ..base import Claim, Completed, Failed, FinishedCount, NewJob, Outcome, Recovered, Released
-from ..rows import LEASE_EXPIRED, attempt_json, claim_order, list_jobs_query, row_to_job
+from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
+from ..rows import attempt_json, claim_order, list_jobs_query, makes_due, row_to_job
 from .schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
 from .wakeup import WakeupBus
 from .writer import GroupCommitWriter
@@ -416,7 +416,11 @@ class SQLiteStore:
                 applied.append(cur.rowcount == 1)
             return applied
 
-        return await self._write(write, on_loop=len(outcomes) <= LOOP_SIDE_MAX_ROWS)
+        return await self._write(
+            write,
+            notify=any(makes_due(o, now) for o in outcomes),
+            on_loop=len(outcomes) <= LOOP_SIDE_MAX_ROWS,
+        )
 
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         if not held:
@@ -436,25 +440,17 @@ class SQLiteStore:
 
         return await self._write(write)
 
-    async def recover_expired(self, *, now: float) -> list[Recovered]:
-        def write(conn: sqlite3.Connection) -> list[Recovered]:
+    async def expired_leases(self, *, now: float, limit: int) -> list[Expired]:
+        def read(conn: sqlite3.Connection) -> list[Expired]:
+            # Processing jobs are few (at most every worker's concurrency): the status index.
             rows = conn.execute(
-                "UPDATE noormme_jobs SET"
-                " status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,"
-                " finished_at = CASE WHEN attempts >= max_attempts THEN :now END,"
-                " run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE :now END,"
-                " error = :error,"
-                " history = json_insert(history, '$[#]', json_object('attempt', attempts,"
-                "   'outcome', 'lease_expired', 'started_at', started_at, 'finished_at', :now,"
-                "   'worker_id', worker_id, 'error', :error, 'traceback', NULL)),"
-                " claim_token = NULL, lease_until = NULL"
-                " WHERE status = 'processing' AND lease_until < :now"
-                f" RETURNING {COLUMNS}",
-                {"now": now, "error": LEASE_EXPIRED},
+                f"SELECT {COLUMNS}, claim_token FROM noormme_jobs"
+                " WHERE status = 'processing' AND lease_until < ? LIMIT ?",
+                (now, limit),
             ).fetchall()
-            return [Recovered(row_to_job(r)) for r in rows]
+            return [Expired(row_to_job(r[:-1]), r[-1]) for r in rows]
 
-        return await self._write(write, notify=True)
+        return await self._read(read)
 
     async def save_progress(self, job_id: str, token: str, progress: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
@@ -570,9 +566,10 @@ class SQLiteStore:
         queries: dict[str, tuple[str, Any]] = {
             "claim": (_claim_sql(1), ("t", "w", 0.0, 0.0, 0.0, "x", 1)),
             "next_due": (_next_due_sql(1), ("x",)),
-            "recover": (
-                "SELECT id FROM noormme_jobs WHERE status = 'processing' AND lease_until < ?",
-                (0.0,),
+            "expired": (
+                f"SELECT {COLUMNS}, claim_token FROM noormme_jobs"
+                " WHERE status = 'processing' AND lease_until < ? LIMIT ?",
+                (0.0, 100),
             ),
             "finished_counts": (_FINISHED_COUNTS, {"since": 0.0, "width": 60.0}),
             "purge": (
@@ -613,14 +610,12 @@ COMPLETE_CHUNK = 200
 
 @cache
 def _complete_sql(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
     return (
-        f"WITH v(id, token, result, started_at, finished_at, worker_id) AS (VALUES {values})"
+        f"WITH v(id, token, result, attempt) AS (VALUES {values})"
         " UPDATE noormme_jobs SET status = 'completed', result = v.result, error = NULL,"
-        " finished_at = v.finished_at, claim_token = NULL, lease_until = NULL,"
-        " history = json_insert(history, '$[#]', json_object('attempt', noormme_jobs.attempts,"
-        "   'outcome', 'completed', 'started_at', v.started_at, 'finished_at', v.finished_at,"
-        "   'worker_id', v.worker_id, 'error', NULL, 'traceback', NULL))"
+        " finished_at = ?, claim_token = NULL, lease_until = NULL,"
+        " history = json_insert(history, '$[#]', json(v.attempt))"
         " FROM v WHERE noormme_jobs.id = v.id AND noormme_jobs.status = 'processing'"
         " AND noormme_jobs.claim_token = v.token"
         " RETURNING noormme_jobs.id"
@@ -633,15 +628,8 @@ def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now:
         chunk = outcomes[start : start + COMPLETE_CHUNK]
         params: list[Any] = []
         for o in chunk:
-            started = o.attempt.started_at
-            params += (
-                o.job_id,
-                o.token,
-                o.result,
-                None if started is None else started.timestamp(),
-                now,
-                o.attempt.worker_id,
-            )
+            params += (o.job_id, o.token, o.result, attempt_json(o.attempt))
+        params.append(now)
         rows = conn.execute(_complete_sql(len(chunk)), params)
         applied.update(row[0] for row in rows)
     return applied
