@@ -140,3 +140,18 @@ def test_a_handler_must_be_callable_or_have_process(small: QueueManager) -> None
         small.register_handler("t", 42)  # type: ignore[arg-type]
     with pytest.raises(InvalidJob):
         small.register_handler("", lambda job: None)
+
+
+async def test_a_handler_s_own_check_refuses_at_enqueue(small: QueueManager) -> None:
+    class Picky:
+        def check_payload(self, payload: Any) -> None:
+            if payload.get("user") == "root":
+                raise InvalidPayload("not for root", field="payload.user")
+
+        def process(self, job: Any) -> None:
+            raise AssertionError("never runs")
+
+    small.register_handler("picky", Picky())
+    with pytest.raises(InvalidPayload, match="not for root") as caught:
+        await small.add_job("picky", {"user": "root"})
+    assert caught.value.field == "payload.user"

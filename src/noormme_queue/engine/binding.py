@@ -118,6 +118,13 @@ class BoundHandler:
         if self._fail is not None:
             await call(self._fail, job, error)
 
+    def check_payload(self, payload: JSON) -> None:
+        """The handler's own enqueue-time check (``check_payload(payload)``, if it has one),
+        given the payload after its model: it raises ``InvalidPayload`` to refuse it."""
+        hook = getattr(self.source, "check_payload", None)
+        if callable(hook):
+            hook(payload)
+
     def retry_policy_for(self, payload: JSON) -> RetryPolicy | None:
         hook = getattr(self.source, "retry_policy_for", None)
         return hook(payload) if callable(hook) else None

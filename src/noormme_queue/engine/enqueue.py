@@ -71,6 +71,8 @@ def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int
         payload = validate_payload(handler.payload_model, payload)
     elif hasattr(payload, "model_dump") and callable(payload.model_dump):
         payload = payload.model_dump(mode="json")
+    if handler is not None:
+        handler.check_payload(payload)
     try:
         text = json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
         size = len(text.encode())
