@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from noormme_queue import Job, QueueConfig, QueueManager
 from noormme_queue.core.clock import ManualClock
 
-from ..conftest import wait_until
+from ..conftest import wait_status, wait_until
 
 
 async def test_higher_priority_first_then_run_at_then_creation(db_url: str) -> None:
@@ -47,15 +47,18 @@ async def test_delay_and_run_at_hold_a_job_until_due(
         )
         job = await qm.get_job(delayed)
         assert job is not None and job.run_at == datetime.fromtimestamp(start + 30, UTC)
-        await asyncio.sleep(0.05)
-        assert ran == []
-        clock.advance(30)
+        clock.advance(29.999)
+        barrier = await qm.add_job("later", "barrier")  # due now: runs, and nothing else does
+        await wait_status(qm, barrier, "completed")
+        assert ran == ["barrier"]
+        ran.clear()
+        clock.advance(0.001)
         qm.worker.wake()
         await wait_until(lambda: ran == ["delayed"], what="the delayed job")
         clock.advance(30)
         qm.worker.wake()
         await wait_until(lambda: ran == ["delayed", "scheduled"], what="the scheduled job")
-        assert (await qm.get_job(scheduled)).status == "completed"  # type: ignore[union-attr]
+        await wait_status(qm, scheduled, "completed")
     finally:
         await qm.stop(timeout=5)
 

@@ -50,6 +50,7 @@ async def test_backoff_follows_the_stored_policy_exactly(
 ) -> None:
     qm = QueueManager(config, clock=clock)
     qm.register_handler("flaky", lambda job: 1 / 0)
+    qm.register_handler("barrier", lambda job: None)
     await qm.start()
     try:
         policy = RetryPolicy(
@@ -62,8 +63,9 @@ async def test_backoff_follows_the_stored_policy_exactly(
             assert job.status is JobStatus.PENDING
             assert job.run_at == at(clock.now() + delay)
             clock.advance(delay - 0.001)
-            qm.worker.wake()
-            await asyncio.sleep(0.05)  # give a wrongly-early claim its chance
+            # A job due now runs; a wrongly early retry would be claimed with it.
+            barrier = await qm.add_job("barrier", {})
+            await wait_status(qm, barrier, "completed")
             assert (await qm.get_job(job_id)).attempts == attempt  # type: ignore[union-attr]
             clock.advance(0.001)
             qm.worker.wake()

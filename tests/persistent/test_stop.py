@@ -8,7 +8,7 @@ import threading
 from noormme_queue import Job, JobStatus, QueueManager
 from noormme_queue.core.threads import THREAD_NAME
 
-from ..conftest import wait_until
+from ..conftest import wait_status, wait_until
 
 
 async def test_in_flight_jobs_finish_within_the_grace_period(qm: QueueManager) -> None:
@@ -23,9 +23,8 @@ async def test_in_flight_jobs_finish_within_the_grace_period(qm: QueueManager) -
     job_id = await qm.add_job("work", {})
     await wait_until(lambda: qm.get_status().in_flight == 1, what="the job to start")
     stopping = asyncio.create_task(qm.stop(timeout=10))
-    await asyncio.sleep(0.05)
-    assert not stopping.done()  # waiting for the job, not abandoning it
-    release.set()
+    await wait_until(lambda: qm.worker.stopping, what="the stop to begin")
+    release.set()  # during the grace period: the job finishes, it is not abandoned
     report = await stopping
     assert report.released == 0
     job = await QueueManager(qm.config).get_job(job_id)
@@ -101,6 +100,6 @@ async def test_start_and_stop_are_idempotent_and_restartable(qm: QueueManager) -
     await qm.stop()
     await qm.start()
     job_id = await qm.add_job("ok", {})
-    await wait_until(lambda: qm.worker.processed == 1, what="a job after restart")
+    await wait_status(qm, job_id, "completed")
     job = await qm.get_job(job_id)
     assert job is not None and job.result == "ok"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from collections.abc import Callable
+
+import pytest
 
 from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
 from noormme_queue.core.job import AttemptOutcome
@@ -11,8 +15,21 @@ from noormme_queue.core.job import AttemptOutcome
 from ..conftest import wait_status, wait_until
 
 
-async def test_a_timed_out_thread_finishes_before_the_retry_starts(db_url: str) -> None:
+def _logged(caplog: pytest.LogCaptureFixture, words: str) -> Callable[[], bool]:
+    return lambda: any(words in r.getMessage() for r in caplog.records)
+
+
+async def _barrier(qm: QueueManager) -> None:
+    """Run one more job through the worker: every claim it would have made before, it made."""
+    job_id = await qm.add_job("barrier", {})
+    await wait_status(qm, job_id, "completed")
+
+
+async def test_a_timed_out_thread_finishes_before_the_retry_starts(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     qm = QueueManager(QueueConfig(database_url=db_url, interval=30, cleanup_interval=0))
+    qm.register_handler("barrier", lambda job: None)
     gate = threading.Event()
     lock = threading.Lock()
     running = 0
@@ -40,7 +57,9 @@ async def test_a_timed_out_thread_finishes_before_the_retry_starts(db_url: str) 
             "slow", {}, timeout=0.05, retry_policy={"max_retries": 2, "base_delay": 0, "jitter": 0}
         )
         await wait_until(lambda: attempts == [1], what="the first attempt")
-        await asyncio.sleep(0.3)  # time for a wrongly early retry to start beside it
+        await wait_until(_logged(caplog, "ran past its timeout"), what="the timeout")
+        await _barrier(qm)  # a wrongly early retry would have been claimed by now
+        assert attempts == [1]
         gate.set()
         await wait_status(qm, job_id, "completed")
     finally:
@@ -52,7 +71,7 @@ async def test_a_timed_out_thread_finishes_before_the_retry_starts(db_url: str) 
 
 
 async def test_a_thread_that_finishes_after_the_grace_period_keeps_its_result(
-    db_url: str,
+    db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     qm = QueueManager(QueueConfig(database_url=db_url, interval=30, cleanup_interval=0))
     started, gate = threading.Event(), threading.Event()
@@ -69,8 +88,11 @@ async def test_a_thread_that_finishes_after_the_grace_period_keeps_its_result(
     await qm.start()
     job_id = await qm.add_job("report", {})
     await asyncio.to_thread(started.wait, 10)
+    caplog.set_level(logging.INFO, "noormme_queue.worker")
     stopping = asyncio.create_task(qm.stop(timeout=0.05))
-    await asyncio.sleep(0.2)  # the grace period is over; the thread is still at work
+    # The grace period is over and the thread is still at work:
+    await wait_until(_logged(caplog, "is being stopped while its sync handler runs"))
+    assert not stopping.done()
     gate.set()
     report_ = await stopping
     assert report_.released == 0  # its thread finished after the grace period: kept
@@ -93,8 +115,8 @@ async def test_a_forced_stop_gives_a_stuck_thread_s_job_back(db_url: str) -> Non
         job_id = await qm.add_job("stuck", {})
         await asyncio.to_thread(started.wait, 10)
         stopping = asyncio.create_task(qm.stop(timeout=30))
-        await asyncio.sleep(0.05)
-        qm.worker.force_stop()  # the second SIGTERM
+        await wait_until(lambda: qm.worker.stopping, what="the stop to begin")
+        qm.force_stop()  # the second SIGTERM
         report = await asyncio.wait_for(stopping, 10)
         assert report.released == 1
         job = await QueueManager(qm.config).get_job(job_id)

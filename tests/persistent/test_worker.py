@@ -46,12 +46,12 @@ async def test_runs_at_most_concurrency_jobs_at_once(db_url: str) -> None:
 
 async def test_an_enqueue_in_this_process_wakes_the_idle_worker(qm: QueueManager) -> None:
     # The poll interval is 30 s (see conftest): a prompt start proves the wake-up.
-    started = asyncio.Event()
-    qm.register_handler("ping", lambda job: started.set())
+    qm.register_handler("ping", lambda job: None)
     await qm.start()
-    await asyncio.sleep(0)  # the worker is now idle, waiting
-    await qm.add_job("ping", {})
-    await asyncio.wait_for(started.wait(), timeout=5)
+    first = await qm.add_job("ping", {})
+    await wait_status(qm, first, "completed")  # the worker has claimed all there was: idle
+    second = await qm.add_job("ping", {})
+    await wait_status(qm, second, "completed", timeout=5)
 
 
 async def test_the_result_is_stored_as_json(qm: QueueManager) -> None:

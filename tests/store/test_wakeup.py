@@ -14,16 +14,25 @@ from .conftest import new_job
 async def test_an_enqueue_by_another_store_wakes_a_listener(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     worker_side, producer_side = SQLiteStore(path), SQLiteStore(path)
-    await worker_side.open()
-    await producer_side.open()
-    woken = asyncio.Event()
+    observer_side = SQLiteStore(path)
+    for store in (worker_side, producer_side, observer_side):
+        await store.open()
+    woken, observed = asyncio.Event(), asyncio.Event()
     stop_listening = await worker_side.listen(woken.set)
+    stop_observing = await observer_side.listen(observed.set)
     await producer_side.enqueue([new_job()])
     await asyncio.wait_for(woken.wait(), 5)
+    await asyncio.wait_for(observed.wait(), 5)
     woken.clear()
-    await worker_side.enqueue([new_job()])  # its own enqueues don't nudge itself
-    await asyncio.sleep(0.05)
+    observed.clear()
+    # Its own enqueues don't nudge itself. The same commit nudges the observer, and both
+    # datagrams would be read in the same turn of this loop: once the observer has woken, a
+    # nudge to the worker would have arrived too.
+    await worker_side.enqueue([new_job()])
+    await asyncio.wait_for(observed.wait(), 5)
     assert not woken.is_set()
+    await stop_observing()
+    await observer_side.close()
     await stop_listening()
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT COUNT(*) FROM noormme_listeners").fetchone()[0] == 0

@@ -3,8 +3,9 @@
 The object form may also have ``on_complete(job)``, ``on_failure(job, error)``, a pydantic
 ``payload_model`` checked at enqueue, ``check_payload(payload)`` for checks a model cannot
 make (it raises ``InvalidPayload``; the built-in image handler checks its input roots
-there) and ``retry_policy_for(payload)`` giving a job's default retry policy. Either form may be sync (run on a thread) or async. A handler never
-sees the store: it gets the job and returns a JSON result or raises.
+there) and ``retry_policy_for(payload)`` giving a job's default retry policy. Either form
+may be sync (run on a thread) or async. A handler never sees the store: it gets the job and
+returns a JSON result or raises.
 """
 
 from __future__ import annotations

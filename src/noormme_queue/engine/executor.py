@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from contextvars import Token
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from ..core.job import JSON, Job
 from ..core.progress import ProgressReporter, current_reporter
 from ..core.threads import submit_sync
 from .binding import BoundHandler
+
+log = logging.getLogger("noormme_queue.worker")
 
 CancelReason = Literal["cancelled", "shutdown", "lost"]
 """Why a running attempt was cancelled: by a person, by a stop, or because the store no
@@ -48,6 +51,12 @@ class Interrupted:
 
 
 AttemptEnd = Returned | Raised | Interrupted
+
+_STOPPED = {
+    "cancelled": "was cancelled",
+    "shutdown": "is being stopped",
+    "lost": "is no longer this worker's",
+}
 
 
 async def run_attempt(
@@ -81,13 +90,30 @@ async def run_attempt(
         why = reason()
         if why is None:
             raise
+        if thread is not None and not thread.done():
+            log.info(
+                "job %s (%s) %s while its sync handler runs; a thread cannot be "
+                "interrupted, so the job is held until it returns",
+                job.id,
+                job.type,
+                _STOPPED[why],
+            )
         if thread is not None and await _join(thread, forced) and why == "shutdown":
             return _from_thread(thread)  # it finished after all: keep its real outcome
         return Interrupted(why)
     except Exception as exc:
+        timed_out = isinstance(exc, TimeoutError) and deadline is not None and deadline.expired()
+        if thread is not None and not thread.done():
+            log.warning(
+                "job %s (%s) %s; its sync handler cannot be interrupted, so the job is held "
+                "until the thread returns",
+                job.id,
+                job.type,
+                f"ran past its timeout of {job.timeout}s" if timed_out else "failed",
+            )
         if thread is not None:
             await _join(thread, forced)  # hold the job until its thread is really done
-        if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
+        if timed_out:
             message = f"job {job.id} ran longer than its timeout of {job.timeout}s"
             return Raised(JobTimeout(message), timed_out=True)
         return Raised(exc)

@@ -109,6 +109,11 @@ class Worker:
         return self._main is not None and not self._main.done()
 
     @property
+    def stopping(self) -> bool:
+        """A stop is under way: nothing new is claimed."""
+        return self._stopping
+
+    @property
     def in_flight(self) -> int:
         return len(self._slots)
 
