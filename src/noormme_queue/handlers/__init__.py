@@ -15,7 +15,6 @@ from ..core.handler import HandlerLike, JobHandler
 from ..core.threads import call as call_maybe_async
 
 if TYPE_CHECKING:
-    from ..engine.binding import BoundHandler, LazyHandler
     from .builtin import build_builtin_handlers, build_builtin_processors
     from .catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
     from .http_models import ApiCallOptions, ApiCallPayload, WebhookPayload
