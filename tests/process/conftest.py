@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,9 +86,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "
         time.sleep(0.01)
 
 
-def add(db_url: str, job_type: str, payload: dict[str, object]) -> str:
+def add(db_url: str, job_type: str, payload: dict[str, object], **options: Any) -> str:
     qm = QueueManager(QueueConfig(database_url=db_url), builtins=False)
-    job_id = qm.sync.add_job(job_type, payload)
+    job_id = qm.sync.add_job(job_type, payload, **options)
     qm.sync.close()
     return job_id
 
