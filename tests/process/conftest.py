@@ -8,29 +8,40 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from noormme_queue import Job, QueueConfig, QueueManager
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+# The console script pip installed next to this interpreter (`noormme_queue.cli:main`).
+SCRIPT = str(Path(sys.executable).with_name("noormme-queue"))
 
 
 @pytest.fixture
 def env(tmp_path: Path, db_url: str) -> dict[str, str]:
     gates = tmp_path / "gates"
     gates.mkdir()
-    return os.environ | {
+    # Nothing from the developer's shell: no QUEUE_* setting, an 80-column console.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("QUEUE_")}
+    return clean | {
         "QUEUE_DATABASE_URL": db_url,
         "TEST_GATE_DIR": str(gates),
         "QUEUE_SHUTDOWN_TIMEOUT": "20000",
         "QUEUE_INTERVAL": "100",
         "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "80",
     }
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def cli(env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the console script with stdout and stderr as pipes (not a terminal)."""
     return subprocess.run(
-        [sys.executable, "-m", "noormme_queue", *args],
-        cwd=ROOT,
+        [SCRIPT, *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -48,15 +59,7 @@ def start_worker(env: dict[str, str]) -> Iterator[StartWorker]:
 
     def start(*extra: str) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "noormme_queue",
-                "worker",
-                "--app",
-                "tests.process.app:create_manager",
-                *extra,
-            ],
+            [SCRIPT, "worker", "--app", "tests.process.app:create_manager", *extra],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -81,3 +84,18 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def add(db_url: str, job_type: str, payload: dict[str, object], **options: Any) -> str:
+    qm = QueueManager(QueueConfig(database_url=db_url), builtins=False)
+    job_id = qm.sync.add_job(job_type, payload, **options)
+    qm.sync.close()
+    return job_id
+
+
+def get(db_url: str, job_id: str) -> Job:
+    qm = QueueManager(QueueConfig(database_url=db_url), builtins=False)
+    job = qm.sync.get_job(job_id)
+    qm.sync.close()
+    assert job is not None
+    return job

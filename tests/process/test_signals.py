@@ -7,24 +7,9 @@ import subprocess
 from functools import partial
 from pathlib import Path
 
-from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
+from noormme_queue import JobStatus
 
-from .conftest import StartWorker, wait_for
-
-
-def add(db_url: str, job_type: str, payload: dict[str, object]) -> str:
-    qm = QueueManager(QueueConfig(database_url=db_url), builtins=False)
-    job_id = qm.sync.add_job(job_type, payload)
-    qm.sync.close()
-    return job_id
-
-
-def get(db_url: str, job_id: str) -> Job:
-    qm = QueueManager(QueueConfig(database_url=db_url), builtins=False)
-    job = qm.sync.get_job(job_id)
-    qm.sync.close()
-    assert job is not None
-    return job
+from .conftest import StartWorker, add, get, wait_for
 
 
 def is_completed(db_url: str, job_id: str) -> bool:

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from ..core.errors import ConfigError
 from ..manager import QueueManager, StopReport
 from ..runner import run_until_signalled
+from .access_log import AccessLog
 from .app import API_PREFIX, DASHBOARD_PREFIX, create_app
 
 log = logging.getLogger("noormme_queue.serve")
@@ -107,20 +108,23 @@ class _Server(uvicorn.Server):
 
 
 def http_server(
-    qm: QueueManager, sock: socket.socket, *, log_level: str = "info"
+    qm: QueueManager, sock: socket.socket, *, log_level: str = "info", access_log: bool = True
 ) -> Callable[[], Awaitable[None]]:
     """A coroutine factory running uvicorn on ``sock`` until cancelled, then closing it
-    gracefully (open requests get a few seconds)."""
+    gracefully (open requests get a few seconds). ``access_log``: one record per request on
+    the ``noormme_queue.access`` logger."""
     app: Any = create_app(qm)
     if not qm.config.api_token:
         # Without a token only this machine may talk to us; checking the Host header also
         # stops a web page from reaching the API through DNS rebinding.
         app = TrustedHostMiddleware(SameOriginWrites(app), allowed_hosts=LOOPBACK_HOSTS)
+    if access_log:
+        app = AccessLog(app)  # outermost: refused requests are logged too
     config = uvicorn.Config(
         app,
         log_config=None,  # keep the CLI's logging
         log_level=log_level.lower(),
-        access_log=False,  # the dashboard polls every 2 s
+        access_log=False,  # AccessLog writes ours, through the same logging setup
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
@@ -144,13 +148,14 @@ async def serve_forever(
     port: int,
     *,
     log_level: str = "info",
+    access_log: bool = True,
     before_start: Callable[[QueueManager], Awaitable[object]] | None = None,
 ) -> StopReport:
     """Serve until SIGTERM/SIGINT. ``before_start`` runs once the manager has started (the
     demo enqueues its jobs there)."""
     check_exposure(host, qm.config.api_token)
     sock = bind(host, port)
-    serve = http_server(qm, sock, log_level=log_level)
+    serve = http_server(qm, sock, log_level=log_level, access_log=access_log)
 
     async def run() -> None:
         if before_start is not None:
