@@ -102,6 +102,8 @@ def start_installed_clusters() -> None:
 
 def port_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As PostgreSQL binds: connections closed a moment ago (TIME_WAIT) do not block it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
