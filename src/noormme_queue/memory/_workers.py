@@ -61,7 +61,7 @@ async def work(state: QueueState, worker: Worker) -> None:
     on_done = state.on_done
     deadline = worker.deadline
     timeout = state.timeout
-    while True:
+    while not worker.retired:
         if not items or state.paused:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             state.parked.append(waiter)
@@ -97,11 +97,14 @@ async def work(state: QueueState, worker: Worker) -> None:
         except Exception as error:
             _on_failed(state, worker, job, started, error)
         else:
-            state.completed += weight
             record(started, monotonic(), weight)
             job.remove_done_callback(on_done)
             if not job.done():
                 job.set_result(result)
+                state.completed += weight
+            elif job.cancelled():  # its caller left and the processor ignored the cancel
+                state.cancelled += weight
+            # else a forced stop dropped it, and counted it then
         finally:
             if deadline is not None:
                 deadline.clear()

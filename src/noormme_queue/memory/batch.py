@@ -202,6 +202,11 @@ class BatchQueue(Generic[P, R]):
         finally:
             self._closing = False
 
+    def force_stop(self) -> None:
+        """End the grace period of a :meth:`stop` under way at once, as
+        :meth:`InMemoryQueue.force_stop` does: every item not yet done is dropped."""
+        self._runner.force_stop()
+
     def stats(self) -> MemoryQueueStats:
         inner = self._runner.stats()
         return dataclasses.replace(

@@ -285,7 +285,8 @@ class InMemoryQueue(Generic[P, R]):
         seconds (``None``: as long as they take), then drop the rest.
 
         Returns how many jobs were dropped (their callers get ``JobDropped``). A
-        paused queue's waiting jobs are dropped at once. The queue can be used again.
+        paused queue's waiting jobs are dropped at once. :meth:`force_stop` ends the
+        grace period early. The queue can be used again.
         """
         state = self._state
         loop = state.loop
@@ -303,34 +304,80 @@ class InMemoryQueue(Generic[P, R]):
         before = state.dropped
         state.closing = True
         state.stop_done = stop_done = loop.create_future()
+        state.forced = forced = loop.create_future()
+        workers = state.workers
         try:
             if state.paused:
                 state.drop_waiting("stopped while paused")
             if timeout is None or timeout > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await self.on_idle()
+                await self._drain(timeout, forced)
             state.drop_waiting("stopped")
             state.stopping = True
-            tasks = [w.task for w in state.workers if w.task is not None]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for worker in workers:
+                worker.retired = True  # whatever happens next, it takes no further job
+                if worker.task is not None:
+                    worker.task.cancel()
+            if not forced.done():
+                tasks = [w.task for w in workers if w.task is not None]
+                ended = asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.wait((ended, forced), return_when=asyncio.FIRST_COMPLETED)
+            if forced.done():
+                # Stop waiting for the workers: drop what they hold now. A worker still
+                # unwinding (a sync processor's thread goes on) ends by itself, retired.
+                for worker in workers:
+                    if worker.job is not None:
+                        state.drop_running(worker.job)
         finally:
-            for worker in state.workers:
+            for worker in workers:
                 if worker.deadline is not None:
                     worker.deadline.close()
             state.workers = []
             state.parked.clear()
             state.stopping = False
             state.closing = False
-            state.stop_done = None
+            state.stop_done = state.forced = None
             stop_done.set_result(None)
             state.maybe_idle()
         dropped = state.dropped - before
         if dropped:
-            logger.info("in-memory queue %r dropped %d job(s) on stop", self._name, dropped)
+            how = "on a forced stop" if forced.done() else "on stop"
+            logger.info("in-memory queue %r dropped %d job(s) %s", self._name, dropped, how)
         return dropped
+
+    def force_stop(self) -> None:
+        """End the grace period of a :meth:`stop` under way at once.
+
+        Jobs waiting to start are dropped and running ones cancelled (a sync
+        processor's thread cannot be interrupted: the stop just stops waiting for
+        it); their callers get ``JobDropped`` and the pending ``stop()`` returns
+        promptly, counting them. Without a stop under way this does nothing. Safe to
+        call from any thread.
+        """
+        state = self._state
+        loop = state.loop
+        if state.forced is None or loop is None or loop.is_closed():
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is not loop:
+            loop.call_soon_threadsafe(self.force_stop)
+            return
+        if state.forced is not None and not state.forced.done():
+            state.forced.set_result(None)
+
+    async def _drain(self, timeout: float | None, forced: asyncio.Future[None]) -> None:
+        """Wait until the queue is idle, ``timeout`` seconds pass, or the stop is forced."""
+        state = self._state
+        if state.is_idle():
+            return
+        idle: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        state.idle_waiters.append(idle)
+        try:
+            await asyncio.wait((idle, forced), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
 
     def stats(self) -> MemoryQueueStats:
         state = self._state
