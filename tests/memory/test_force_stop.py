@@ -72,10 +72,10 @@ async def test_force_stop_ends_the_grace_with_an_async_processor_blocked() -> No
     dropped = await asyncio.wait_for(stopping, DEADLINE)
 
     assert dropped == 5  # 2 running (cancelled) + 3 never started
-    await assert_dropped(futures)
-    assert sorted(probe.cancelled) == [0, 1]  # the running ones were really cancelled
     stats = queue.stats()
     assert (stats.dropped, stats.queued, stats.running, stats.completed) == (5, 0, 0, 0)
+    assert sorted(probe.cancelled) == [0, 1]  # the running ones were really cancelled
+    await assert_dropped(futures)
     probe.release.set()
     assert await asyncio.wait_for(queue.add("again"), DEADLINE) == ("done", "again")
     await queue.stop(1)
@@ -93,9 +93,9 @@ async def test_force_stop_stops_waiting_for_a_sync_processors_thread() -> None:
         dropped = await asyncio.wait_for(stopping, DEADLINE)
 
         assert dropped == 4
-        await assert_dropped(futures)
         assert blocking.returned == []  # the threads are still blocked: nobody waited
-        await wait_until(lambda: queue.stats().running == 0, "the workers to let go")
+        assert queue.stats().running == 0  # but the workers have let go of them
+        await assert_dropped(futures)
     finally:
         blocking.release.set()
     await wait_until(lambda: len(blocking.returned) == 2, "the threads to end")
@@ -118,24 +118,53 @@ async def test_force_stop_does_not_wait_for_a_processor_that_ignores_its_cancel(
                 continue  # swallowed: a badly behaved processor
 
     queue = make_queue(stubborn, concurrency=1)
-    first = queue.add_nowait("first")
-    await wait_until(lambda: "first" in ran_by, "the first job to start")
-    stopping = await begin_stop(queue.stop(timeout=GRACE))
+    try:
+        first = queue.add_nowait("first")
+        await wait_until(lambda: "first" in ran_by, "the first job to start")
+        stopping = await begin_stop(queue.stop(timeout=GRACE))
 
-    queue.force_stop()
-    assert await asyncio.wait_for(stopping, DEADLINE) == 1
-    await assert_dropped([first])
+        queue.force_stop()
+        assert await asyncio.wait_for(stopping, DEADLINE) == 1
+        await assert_dropped([first])
 
-    # The abandoned worker, once its processor returns, takes no further job.
-    later = [queue.add_nowait("second"), queue.add_nowait("third")]
-    await wait_until(lambda: "second" in ran_by, "the second job to start")
-    gate.set()
-    assert await asyncio.wait_for(asyncio.gather(*later), DEADLINE) == ["second", "third"]
-    assert ran_by["third"] is not ran_by["first"]
-    assert ran_by["third"] is ran_by["second"]
-    stats = queue.stats()
-    assert (stats.dropped, stats.completed, stats.running) == (1, 2, 0)
-    await queue.stop(1)
+        # The abandoned worker, once its processor returns, takes no further job.
+        later = [queue.add_nowait("second"), queue.add_nowait("third")]
+        await wait_until(lambda: "second" in ran_by, "the second job to start")
+        gate.set()
+        assert await asyncio.wait_for(asyncio.gather(*later), DEADLINE) == ["second", "third"]
+        assert ran_by["third"] is not ran_by["first"]
+        assert ran_by["third"] is ran_by["second"]
+        stats = queue.stats()
+        assert (stats.dropped, stats.completed, stats.running) == (1, 2, 0)
+        await queue.stop(1)
+    finally:
+        gate.set()  # never leave a task behind that ignores cancellation
+
+
+async def test_force_stop_ends_the_wait_for_workers_that_ignore_their_cancel() -> None:
+    gate = asyncio.Event()
+    started = asyncio.Event()
+
+    async def stubborn(payload: Any) -> Any:
+        started.set()
+        while True:
+            try:
+                await gate.wait()
+                return payload
+            except asyncio.CancelledError:
+                continue  # swallowed: stop(0) cancels it and would wait for ever
+
+    queue = make_queue(stubborn, concurrency=1)
+    try:
+        job = queue.add_nowait("job")
+        await asyncio.wait_for(started.wait(), DEADLINE)
+        stopping = await begin_stop(queue.stop(timeout=0))
+
+        queue.force_stop()
+        assert await asyncio.wait_for(stopping, DEADLINE) == 1
+        await assert_dropped([job])
+    finally:
+        gate.set()
 
 
 async def test_force_stop_without_a_stop_under_way_does_nothing() -> None:
