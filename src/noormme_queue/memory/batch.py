@@ -29,7 +29,8 @@ from typing import Any, Generic, cast
 
 from ..core.errors import ConfigError, JobDropped, QueueError
 from ._calls import as_async_processor, loop_for_other_threads, no_processor, running_loop
-from .queue import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, InMemoryQueue, P, R
+from .options import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT
+from .queue import InMemoryQueue, P, R
 from .stats import MemoryQueueStats
 
 _Batch = list["_Item"]
@@ -73,8 +74,8 @@ class BatchQueue(Generic[P, R]):
             timeout=timeout,
             processor=self._process_batch,
             monotonic=monotonic,
+            unit="batch",
         )
-        self._runner._what = f"a batch in in-memory queue {name!r}"
         self._processor: Callable[..., Any] | None = None
         self._call: Callable[[Any], Awaitable[Any]] | None = None
         if processor is not None:
@@ -84,7 +85,7 @@ class BatchQueue(Generic[P, R]):
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._buffer_dropped = 0  # items dropped before their batch was formed
         self._closing = False
-        self._loop: asyncio.AbstractEventLoop | None = self._runner._loop
+        self._loop: asyncio.AbstractEventLoop | None = self._runner.loop
 
     @property
     def name(self) -> str:
@@ -201,6 +202,11 @@ class BatchQueue(Generic[P, R]):
         finally:
             self._closing = False
 
+    def force_stop(self) -> None:
+        """End the grace period of a :meth:`stop` under way at once, as
+        :meth:`InMemoryQueue.force_stop` does: every item not yet done is dropped."""
+        self._runner.force_stop()
+
     def stats(self) -> MemoryQueueStats:
         inner = self._runner.stats()
         return dataclasses.replace(
@@ -222,7 +228,7 @@ class BatchQueue(Generic[P, R]):
         if not batch:
             return
         try:
-            job = self._runner._submit(batch, len(batch))
+            job = self._runner.add_weighted(batch, len(batch))
         except Exception as error:  # the runner refused (stopping, another loop)
             for item in batch:
                 if not item.done():
@@ -301,14 +307,9 @@ class BatchQueue(Generic[P, R]):
         return dropped
 
     def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
-        runner_loop = self._runner._loop
-        runner_busy = (
-            runner_loop is not None
-            and runner_loop is not loop
-            and not runner_loop.is_closed()
-            and self._runner._workers_alive()
-        )
-        if runner_busy or (self._loop is not None and not self._loop.is_closed() and self._buffer):
+        if self._runner.busy_elsewhere(loop) or (
+            self._loop is not None and not self._loop.is_closed() and self._buffer
+        ):
             raise RuntimeError(
                 f"in-memory queue {self._name!r} is busy on another event loop; "
                 f"use add_threadsafe() from other threads, or stop() it first"

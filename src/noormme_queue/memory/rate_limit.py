@@ -1,7 +1,7 @@
 """RateLimitedQueue: an InMemoryQueue whose job starts obey a per-minute limit.
 
 Jobs over the limit wait for their turn; none is dropped. The limit is a
-:class:`~noormme_queue.pacing.SlidingWindowLimiter`: never more than
+:class:`~noormme_queue.memory.pacing.SlidingWindowLimiter`: never more than
 ``per_minute`` starts in any 60-second window. ``burst`` (default
 ``per_minute``) is how many may start back to back after an idle spell;
 a smaller burst spreads starts out, one every ``60 / per_minute`` seconds.
@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from .options import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT
 from .pacing import SlidingWindowLimiter
-from .queue import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, InMemoryQueue, P, R
+from .queue import InMemoryQueue, P, R
 
 
 class RateLimitedQueue(InMemoryQueue[P, R]):

@@ -34,6 +34,8 @@ class MemoryQueues:
         self._monotonic = monotonic
         self._queues: dict[str, MemoryQueue] = {}
         self._replaceable: set[str] = set()
+        self._stopping = False  # a stop() is under way
+        self._forced = False  # force_stop() was called during it
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -144,14 +146,20 @@ class MemoryQueues:
             queue.attach()
 
     async def stop(self, timeout: float | None = None) -> int:
-        """Stop every queue at once, each given up to ``timeout`` seconds to drain.
+        """Stop every queue at once, each given up to ``timeout`` seconds to drain
+        (:meth:`force_stop` ends that early).
 
         Returns (and logs) how many queued or running jobs were dropped in all.
         """
         names = self.names()
-        outcomes = await asyncio.gather(
-            *(self._queues[name].stop(timeout) for name in names), return_exceptions=True
-        )
+        self._stopping, self._forced = True, False
+        try:
+            outcomes = await asyncio.gather(
+                *(self._stop_one(self._queues[name], timeout) for name in names),
+                return_exceptions=True,
+            )
+        finally:
+            self._stopping = False
         dropped: dict[str, int] = {}
         for name, outcome in zip(names, outcomes, strict=True):
             if isinstance(outcome, BaseException):
@@ -165,6 +173,24 @@ class MemoryQueues:
         else:
             logger.info("in-memory queues stopped; no job dropped")
         return total
+
+    def force_stop(self) -> None:
+        """End the grace period of a :meth:`stop` under way at once: every queue drops
+        the jobs waiting to start and cancels the running ones (a sync processor's thread
+        cannot be interrupted: the stop just stops waiting for it), and the pending
+        ``stop()`` returns promptly with the dropped count. Without a stop under way this
+        does nothing. Call it from the event loop's thread (a handler added with
+        ``loop.add_signal_handler`` runs there)."""
+        if not self._stopping:
+            return
+        self._forced = True
+        for queue in list(self._queues.values()):
+            queue.force_stop()
+
+    async def _stop_one(self, queue: MemoryQueue, timeout: float | None) -> int:
+        # A queue whose stop had not begun when force_stop() came has no grace to end:
+        # it gets none.
+        return await queue.stop(0 if self._forced else timeout)
 
     # -- defaults ---------------------------------------------------------------------------
 
