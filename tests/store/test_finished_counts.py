@@ -6,9 +6,10 @@ from pathlib import Path
 
 from noormme_queue.core.job import AttemptOutcome
 from noormme_queue.store import Completed, Failed, FinishedCount, JobStore
-from noormme_queue.store.sqlite import SQLiteStore
+from noormme_queue.store.sqlite import SQLiteStore, sql
 
 from .conftest import T0, new_job
+from .plans import sqlite_plan
 from .test_conformance import attempt, claim
 
 
@@ -50,8 +51,9 @@ async def test_counts_completed_and_failed_per_bucket_since_a_time(store: JobSto
 
 
 async def test_completed_jobs_are_counted_from_the_finished_index(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "q.db")
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
     await store.open()
-    plan = " | ".join(await store.explain("finished_counts"))
     await store.close()
+    plan = sqlite_plan(path, sql.FINISHED_COUNTS, {"since": 0.0, "width": 60.0})
     assert "noormme_jobs_finished (finished_at>?)" in plan

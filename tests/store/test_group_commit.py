@@ -1,4 +1,5 @@
-"""Where writes run: on the loop when the lock is free at once, else on the writer thread."""
+"""Where writes run: on the loop when the lock is free at once, else on the writer thread;
+and how many share a transaction (commits counted by sqlite3's trace, see commits.py)."""
 
 from __future__ import annotations
 
@@ -6,38 +7,63 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from noormme_queue.store.sqlite import SQLiteStore
 
 from ..conftest import wait_until
-from .conftest import new_job
+from .commits import Commits
+from .conftest import T0, new_job
 
 
-async def test_uncontended_writes_commit_on_the_loop(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "q.db")
+async def opened(
+    path: Path, monkeypatch: pytest.MonkeyPatch, synchronous: str = "NORMAL"
+) -> tuple[SQLiteStore, Commits]:
+    store = SQLiteStore(path, synchronous=synchronous)
+    commits = Commits(store, monkeypatch)
     await store.open()
+    assert (commits.on_loop, commits.on_thread) == (0, 0)  # traced from after the migration
+    return store, commits
+
+
+async def test_uncontended_writes_commit_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, commits = await opened(tmp_path / "q.db", monkeypatch)
     for _ in range(5):
         await store.enqueue([new_job()])
-    writer = store._writer
-    assert writer is not None and writer.loop_side_commits == 5
+    assert (commits.on_loop, commits.on_thread) == (5, 0)
     await store.close()
 
 
-async def test_writes_issued_in_one_iteration_share_a_transaction(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "q.db")
-    await store.open()
-    before = store.commits
+async def test_writes_issued_in_one_iteration_share_a_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, commits = await opened(tmp_path / "q.db", monkeypatch)
     await asyncio.gather(*(store.enqueue([new_job()]) for _ in range(50)))
-    assert store.commits - before == 1
+    assert (commits.on_loop, commits.on_thread) == (1, 0)
     assert (await store.stats()).pending == 50
     await store.close()
 
 
+async def test_two_hundred_concurrent_writes_are_one_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, commits = await opened(tmp_path / "q.db", monkeypatch)
+    await store.enqueue([new_job()])
+    before = commits.total
+    await asyncio.gather(*(store.enqueue([new_job(run_at=T0 + i)]) for i in range(200)))
+    # All 200 were submitted in one iteration of the loop: one transaction, on the loop.
+    assert commits.total - before == 1
+    assert (await store.stats()).pending == 201
+    await store.close()
+
+
 async def test_a_lock_held_elsewhere_sends_writes_to_the_thread_and_the_loop_runs_on(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "q.db"
-    store = SQLiteStore(path)
-    await store.open()
+    store, commits = await opened(path, monkeypatch)
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # another process's long write transaction
     other.execute("INSERT INTO noormme_meta (key, value) VALUES ('x', 'y')")
@@ -62,23 +88,24 @@ async def test_a_lock_held_elsewhere_sends_writes_to_the_thread_and_the_loop_run
     stop.set()
     await tick
     assert (await store.stats()).pending == 1
+    assert (commits.on_loop, commits.on_thread) == (0, 1)
     other.close()
     await store.close()
 
 
-async def test_full_synchronous_never_commits_on_the_loop(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "q.db", synchronous="FULL")
-    await store.open()
+async def test_full_synchronous_never_commits_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, commits = await opened(tmp_path / "q.db", monkeypatch, synchronous="FULL")
     await store.enqueue([new_job()])
-    writer = store._writer
-    assert writer is not None and writer.loop_side_commits == 0 and store.commits == 1
+    assert (commits.on_loop, commits.on_thread) == (0, 1)
     await store.close()
 
 
-async def test_large_writes_go_to_the_thread(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "q.db")
-    await store.open()
+async def test_large_writes_go_to_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, commits = await opened(tmp_path / "q.db", monkeypatch)
     await store.enqueue([new_job() for _ in range(500)])
-    writer = store._writer
-    assert writer is not None and writer.loop_side_commits == 0
+    assert (commits.on_loop, commits.on_thread) == (0, 1)
     await store.close()

@@ -16,11 +16,13 @@ from noormme_queue.core.errors import SchemaTooNew, StoreCorrupt, StoreUnavailab
 from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
-from noormme_queue.store.postgres.schema import SCHEMA_VERSION
+from noormme_queue.store.postgres import sql as pg_sql
+from noormme_queue.store.postgres.sql import SCHEMA_VERSION
 
 from ..conftest import wait_until
 from ..pg import PG_URL, admin, fresh_schema, schema_url
 from .conftest import T0, new_job
+from .plans import postgres_plan
 from .test_conformance import attempt
 
 
@@ -101,17 +103,24 @@ async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) ->
     types = ["a", "b", "c", "t"]
     await pg.enqueue([new_job(types[i % 4], priority=i % 5, run_at=T0 + i) for i in range(20_000)])
     sql(url, "ANALYZE noormme_jobs")
+
+    def claim(now: float, types: list[str]) -> str:
+        params = {"token": "t", "worker_id": "w", "lease_until": 0.0, "limit": 10}
+        return postgres_plan(url, pg_sql.CLAIM, {**params, "now": now, "types": types})
+
     # A worker's claim: all its types, most jobs due. The index is read in claim order and
     # the scan stops after `limit` rows it could lock; nothing is sorted.
-    claim = "\n".join(await pg.explain("claim", now=T0 + 20_000, types=types))
-    assert "Index Scan using noormme_jobs_claim" in claim
-    assert "LockRows" in claim and "Sort" not in claim and "Seq Scan" not in claim
+    plan = claim(T0 + 20_000, types)
+    assert "Index Scan using noormme_jobs_claim" in plan
+    assert "LockRows" in plan and "Sort" not in plan and "Seq Scan" not in plan
     # Few due jobs of one type: the (type, run_at) index finds them.
-    assert "Index Scan using noormme_jobs_due" in "\n".join(await pg.explain("claim", now=T0))
-    assert "noormme_jobs_due" in "\n".join(await pg.explain("next_due", types=types))
-    assert "noormme_jobs_due" in "\n".join(await pg.explain("pending_types"))
-    assert "noormme_jobs_status" in "\n".join(await pg.explain("expired"))
-    assert "noormme_jobs_finished" in "\n".join(await pg.explain("purge"))
+    assert "Index Scan using noormme_jobs_due" in claim(T0, ["x"])
+    assert "noormme_jobs_due" in postgres_plan(url, pg_sql.NEXT_DUE, {"types": types})
+    assert "noormme_jobs_due" in postgres_plan(url, pg_sql.PENDING_TYPES)
+    expired = postgres_plan(url, pg_sql.EXPIRED_LEASES, {"now": 0.0, "limit": 100})
+    assert "noormme_jobs_status" in expired
+    purge = postgres_plan(url, pg_sql.PURGE, {"before": 0.0, "limit": 500})
+    assert "noormme_jobs_finished" in purge
 
 
 # -- LISTEN/NOTIFY -----------------------------------------------------------------------------

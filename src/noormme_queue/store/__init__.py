@@ -33,7 +33,7 @@ __all__ = [
 def store_from_config(config: QueueConfig) -> JobStore:
     url = config.database_url
     if url.startswith("sqlite:"):
-        from .sqlite.store import SQLiteStore, sqlite_path_from_url
+        from .sqlite import SQLiteStore, sqlite_path_from_url
 
         return SQLiteStore(sqlite_path_from_url(url), synchronous=config.sqlite_synchronous)
     if url.startswith(("postgresql:", "postgres:")):

@@ -14,6 +14,10 @@ from typing import Protocol
 
 from ..core.job import Attempt, Job, JobStatus, QueueStats
 
+GIVE_UP_AFTER = 60.0
+"""Seconds a store waits for a lock another connection holds before it fails with
+``StoreUnavailable``: every write and opening the store (its migration) alike."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewJob:

@@ -1,19 +1,56 @@
 """Rows <-> Job objects, shared by every backend so that each returns identical jobs.
 
-A row is the tuple every store selects, in ``row_to_job``'s order (times as epoch
-seconds, JSON as text); the attempt history is a JSON list of attempts with
-epoch-second times.
+A row is the tuple every store selects: the columns of :data:`COLUMNS`, in that order
+(times as epoch seconds, JSON as text); the attempt history is a JSON list of attempts
+with epoch-second times, each written by :func:`attempt_json` and read by
+:func:`attempt_from_json` (the SQL of either dialect only appends the text it is given).
+
+A row can hold what no ``Job`` can: a time outside what a ``datetime`` holds (written by
+an older version, or by hand), a payload that is not JSON. Such a row must never stop a
+worker's claim nor a listing, so :func:`read_row` never raises: it answers an
+:class:`Unreadable` with a stand-in job, ``failed`` with ``cannot be read: ...``; the
+stores mark the row itself failed when they claim or recover it, and the rest goes on.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, to_datetime
 from ..core.retry import RetryPolicy
 from .base import Failed, Outcome, Released
+
+COLUMNS = (
+    "id",
+    "type",
+    "payload",
+    "status",
+    "priority",
+    "attempts",
+    "max_attempts",
+    "run_at",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "result",
+    "error",
+    "history",
+    "retry_policy",
+    "unique_key",
+    "timeout",
+    "worker_id",
+    "progress",
+)
+"""The columns every store selects for a job, in the order :func:`read_row` reads them."""
+
+UNREADABLE = "cannot be read"
+"""How the error of a job whose row cannot be decoded starts."""
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def claim_order(job: Job) -> tuple[int, Any, str]:
@@ -43,7 +80,8 @@ def attempt_json(attempt: Attempt) -> str:
 
 def attempt_from_json(data: dict[str, Any]) -> Attempt:
     finished = to_datetime(data.get("finished_at"))
-    assert finished is not None
+    if finished is None:
+        raise ValueError("an attempt has no finished_at")
     return Attempt(
         attempt=int(data["attempt"]),
         outcome=AttemptOutcome(data["outcome"]),
@@ -55,7 +93,75 @@ def attempt_from_json(data: dict[str, Any]) -> Attempt:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A row that no ``Job`` can hold."""
+
+    job_id: str
+    error: str
+    """``cannot be read: <column> = <value>: <why>``, what the row's ``error`` becomes."""
+    job: Job
+    """A stand-in to show: ``failed`` with :attr:`error`; what could be read is kept."""
+
+
+def read_row(row: Sequence[Any]) -> Job | Unreadable:
+    """The job in ``row`` (:data:`COLUMNS`), or an :class:`Unreadable` naming the column."""
+    try:
+        return _decode(row, _strict)
+    except Exception:  # rare: find every column that cannot be read, and keep the rest
+        problems: list[str] = []
+        job = _decode(row, _tolerant(problems))
+        error = f"{UNREADABLE}: {'; '.join(problems) or 'the row does not fit a job'}"
+        return Unreadable(job.id, error, replace(job, status=JobStatus.FAILED, error=error))
+
+
 def row_to_job(row: Sequence[Any]) -> Job:
+    """The job in ``row``, or its failed stand-in if it cannot be read (a listing goes on)."""
+    read = read_row(row)
+    return read.job if isinstance(read, Unreadable) else read
+
+
+def read_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[Job], list[Unreadable]]:
+    """The jobs that could be read, and the rows that could not."""
+    jobs: list[Job] = []
+    unreadable: list[Unreadable] = []
+    for row in rows:
+        read = read_row(row)
+        if isinstance(read, Unreadable):
+            unreadable.append(read)
+        else:
+            jobs.append(read)
+    return jobs, unreadable
+
+
+def due_time(value: Any) -> float | None:
+    """A ``next_run_at`` a worker can sleep until (``None`` for a value no clock reaches)."""
+    try:
+        return None if value is None else _time(value).timestamp()
+    except Exception:  # NaN, or a year no datetime holds: the claim marks such a job
+        return None
+
+
+Read = Callable[[str, Any, Callable[[Any], Any], Any], Any]
+"""``read(column, value, decode, fallback)``: how :func:`_decode` decodes one column."""
+
+
+def _strict(column: str, value: Any, decode: Callable[[Any], Any], fallback: Any) -> Any:
+    return decode(value)
+
+
+def _tolerant(problems: list[str]) -> Read:
+    def read(column: str, value: Any, decode: Callable[[Any], Any], fallback: Any) -> Any:
+        try:
+            return decode(value)
+        except Exception as exc:  # anything a hand-written value can raise
+            problems.append(f"{column} = {_shown(value)}: {exc or type(exc).__name__}")
+            return fallback
+
+    return read
+
+
+def _decode(row: Sequence[Any], read: Read) -> Job:
     (
         id_,
         type_,
@@ -77,52 +183,48 @@ def row_to_job(row: Sequence[Any]) -> Job:
         worker_id,
         progress,
     ) = row
-    run_at_dt = to_datetime(run_at)
-    created_dt = to_datetime(created_at)
-    assert run_at_dt is not None and created_dt is not None
     return Job(
-        id=id_,
+        id=str(id_),
         type=type_,
-        payload=json.loads(payload),
-        status=JobStatus(status),
+        payload=read("payload", payload, json.loads, None),
+        status=read("status", status, JobStatus, JobStatus.FAILED),
         priority=priority,
         attempts=attempts,
         max_attempts=max_attempts,
-        run_at=run_at_dt,
-        created_at=created_dt,
-        started_at=to_datetime(started_at),
-        finished_at=to_datetime(finished_at),
-        result=None if result is None else json.loads(result),
+        run_at=read("run_at", run_at, _time, _EPOCH),
+        created_at=read("created_at", created_at, _time, _EPOCH),
+        started_at=read("started_at", started_at, _optional_time, None),
+        finished_at=read("finished_at", finished_at, _optional_time, None),
+        result=None if result is None else read("result", result, json.loads, None),
         error=error,
-        history=tuple(attempt_from_json(a) for a in json.loads(history)),
-        retry_policy=None if retry_policy is None else RetryPolicy(**json.loads(retry_policy)),
+        history=read("history", history, _history, ()),
+        retry_policy=read("retry_policy", retry_policy, _retry_policy, None),
         unique_key=unique_key,
         timeout=timeout,
         worker_id=worker_id,
-        progress=None if progress is None else json.loads(progress),
+        progress=None if progress is None else read("progress", progress, json.loads, None),
     )
 
 
-def list_jobs_query(
-    columns: str,
-    mark: str,
-    *,
-    status: JobStatus | None,
-    type: str | None,
-    before: str | None,
-    limit: int,
-) -> tuple[str, list[Any]]:
-    """The listing query of every store (newest first, ``before`` pages on by id);
-    ``mark`` is the dialect's placeholder."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (("status", None if status is None else status.value), ("type", type)):
-        if value is not None:
-            clauses.append(f"{column} = {mark}")
-            params.append(value)
-    if before is not None:
-        clauses.append(f"id < {mark}")
-        params.append(before)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    params.append(limit)
-    return f"SELECT {columns} FROM noormme_jobs {where} ORDER BY id DESC LIMIT {mark}", params
+def _time(value: Any) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _history(value: Any) -> tuple[Attempt, ...]:
+    records = json.loads(value)
+    if not isinstance(records, list):
+        raise TypeError(f"the history is a JSON list, not {type(records).__name__}")
+    return tuple(attempt_from_json(a) for a in records)
+
+
+def _retry_policy(value: Any) -> RetryPolicy | None:
+    return None if value is None else RetryPolicy(**json.loads(value))
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."

@@ -5,11 +5,13 @@ thread; reads run on a reader thread with its own connection. Claims are one
 ``UPDATE ... RETURNING`` inside ``BEGIN IMMEDIATE``, and every later
 transition is a compare-and-set on ``status`` and ``claim_token``, so a stale
 worker can never overwrite a job that was cancelled or recovered meanwhile.
+The statements are in ``sql.py``; this module is the plumbing around them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import threading
@@ -17,42 +19,33 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
+from ...core.errors import StoreError
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.threads import run_sync
 from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
-from ..rows import attempt_json, claim_order, list_jobs_query, makes_due, row_to_job
-from .schema import META_DDL, MIGRATIONS, READ_VERSION, SCHEMA_VERSION, WRITE_VERSION
+from ..rows import (
+    Unreadable,
+    attempt_json,
+    claim_order,
+    due_time,
+    makes_due,
+    read_row,
+    read_rows,
+    row_to_job,
+)
+from . import connect, sql
 from .wakeup import WakeupBus
 from .writer import GroupCommitWriter
 
+log = logging.getLogger("noormme_queue.store")
+
 T = TypeVar("T")
 
-BUSY_TIMEOUT_MS = 5000
 LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop stays responsive
-
-COLUMNS = (
-    "id, type, payload, status, priority, attempts, max_attempts, run_at, created_at, "
-    "started_at, finished_at, result, error, history, retry_policy, unique_key, timeout, "
-    "worker_id, progress"
-)
-
-
-def sqlite_path_from_url(url: str) -> Path:
-    """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` -> a path."""
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/queue.db)")
-    raw = url.removeprefix("sqlite:///").split("?", 1)[0]
-    if raw in ("", ":memory:"):
-        raise ConfigError(
-            "QUEUE_DATABASE_URL needs a file: an in-memory SQLite database cannot be shared "
-            "by the writer and reader connections (use a temporary file instead)"
-        )
-    return Path(raw)
+COMPLETE_CHUNK = 200  # completions saved by one statement
 
 
 class SQLiteStore:
@@ -81,7 +74,7 @@ class SQLiteStore:
         with self._lifecycle:
             if self._writer is not None:
                 return
-            self._prepare_file()
+            connect.prepare_file(self.path)
             # The loop-side fast path needs commits that never wait for the disk.
             loop_side = self._connect_loop_side if self.synchronous == "NORMAL" else None
             writer = GroupCommitWriter(
@@ -108,144 +101,23 @@ class SQLiteStore:
                 reader.shutdown(wait=True)
             self._bus.close()
 
-    def _prepare_file(self) -> None:
-        directory = self.path.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailable(
-                f"cannot create the database directory {directory}: {exc.strerror or exc}"
-            ) from exc
-        if os.access(directory, os.W_OK):
-            return
-        why = _unwritable_reason(directory)
-        if not self.path.exists():
-            raise StoreUnavailable(
-                f"cannot create {self.path}: the directory {directory} is not writable ({why})"
-            )
-        # In WAL mode SQLite keeps <db>-wal and <db>-shm beside the database and must create
-        # them on open; without this check an existing database in a read-only directory
-        # failed with a bare "unable to open database file" that did not say why.
-        if not (_sidecar(self.path, "-wal").exists() and _sidecar(self.path, "-shm").exists()):
-            raise StoreUnavailable(
-                f"cannot open {self.path}: the directory {directory} is not writable ({why}), "
-                f"and SQLite's WAL mode must create {self.path.name}-wal and "
-                f"{self.path.name}-shm there"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise self.translate(exc) from exc
-        return conn
-
     def _connect_writer(self) -> sqlite3.Connection:
-        conn = self._connect()
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreUnavailable(
-                    f"{self.path}: could not switch to WAL mode (got {mode!r}); is the file on a "
-                    "network filesystem?"
-                )
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._migrate(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self.translate(exc) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect.writer_connection(self.path, self.synchronous)
 
     def _connect_loop_side(self) -> sqlite3.Connection:
-        conn = self._connect()
-        conn.execute("PRAGMA busy_timeout = 0")  # never wait for another process's lock
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the writer thread checkpoints
-        return conn
+        return connect.loop_side_connection(self.path)
 
     def _connect_reader(self) -> None:
-        conn = self._connect()
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA query_only = 1")
-        self._reader_conn = conn
+        self._reader_conn = connect.reader_connection(self.path)
 
     def _close_reader(self) -> None:
         if self._reader_conn is not None:
             self._reader_conn.close()
             self._reader_conn = None
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(META_DDL)
-            row = conn.execute(READ_VERSION).fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise SchemaTooNew(
-                    f"{self.path} has queue schema version {version}, but this noormme-queue "
-                    f"knows only up to {SCHEMA_VERSION}: upgrade noormme-queue"
-                )
-            if (
-                version == 0
-                and conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'noormme_jobs'"
-                ).fetchone()
-            ):
-                raise StoreCorrupt(
-                    f"{self.path} has a noormme_jobs table but no schema version: refusing to "
-                    "touch a table this library did not create"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _split_sql(MIGRATIONS[number]):
-                    conn.execute(statement)
-            if version != SCHEMA_VERSION:
-                conn.execute(WRITE_VERSION, (str(SCHEMA_VERSION),))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
     def translate(self, exc: BaseException) -> StoreError:
         """Turn a sqlite3 error into a QueueError that names the file and the cause."""
-        if isinstance(exc, StoreError):
-            return exc
-        name = getattr(exc, "sqlite_errorname", "")
-        text = str(exc)
-        where = str(self.path)
-        if name in ("SQLITE_NOTADB",) or "file is not a database" in text:
-            error: StoreError = StoreCorrupt(
-                f"{where} is not a SQLite database (refusing to overwrite it): {text}"
-            )
-        elif name.startswith("SQLITE_CORRUPT") or "malformed" in text:
-            error = StoreCorrupt(f"{where} is damaged: {text}; restore it from a backup")
-        elif name.startswith("SQLITE_FULL") or "disk is full" in text:
-            error = StoreUnavailable(f"{where}: the disk is full ({text}); free space and retry")
-        elif name.startswith("SQLITE_BUSY") or "locked" in text:
-            error = StoreUnavailable(
-                f"{where} stayed locked by another connection ({text}); is a long transaction "
-                "open elsewhere?"
-            )
-        elif name.startswith("SQLITE_READONLY") or "readonly" in text:
-            error = StoreUnavailable(f"{where} is read-only ({text}); check file permissions")
-        elif name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
-            error = StoreUnavailable(
-                f"cannot open {where} ({text}); check the path and permissions"
-            )
-        elif name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
-            error = StoreUnavailable(f"{where}: I/O error ({text}); is the disk full or failing?")
-        else:
-            error = StoreError(f"{where}: {type(exc).__name__}: {text}")
-        error.__cause__ = exc
-        return error
+        return connect.translate(self.path, exc)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -273,8 +145,8 @@ class SQLiteStore:
             return
         dead = self._bus.take_dead()
         if dead:
-            conn.executemany("DELETE FROM noormme_listeners WHERE name = ?", [(n,) for n in dead])
-        self._bus.set_targets([r[0] for r in conn.execute("SELECT name FROM noormme_listeners")])
+            conn.executemany(sql.REMOVE_LISTENER, [(n,) for n in dead])
+        self._bus.set_targets([r[0] for r in conn.execute(sql.LISTENERS)])
 
     async def listen(self, on_wakeup: Callable[[], None]) -> Callable[[], Awaitable[None]]:
         listener = self._bus.listen(on_wakeup)
@@ -286,18 +158,13 @@ class SQLiteStore:
             return nothing_to_close
         name = listener.name
         await self._write(
-            lambda conn: conn.execute(
-                "INSERT INTO noormme_listeners (name, pid, created_at) VALUES (?, ?, ?)",
-                (name, os.getpid(), time.time()),
-            )
+            lambda conn: conn.execute(sql.ADD_LISTENER, (name, os.getpid(), time.time()))
         )
 
         async def close() -> None:
             listener.close()
             self._bus.forget(listener)
-            await self._write(
-                lambda conn: conn.execute("DELETE FROM noormme_listeners WHERE name = ?", (name,))
-            )
+            await self._write(lambda conn: conn.execute(sql.REMOVE_LISTENER, (name,)))
 
         return close
 
@@ -317,9 +184,13 @@ class SQLiteStore:
 
         return await asyncio.get_running_loop().run_in_executor(reader, run)
 
-    @property
-    def commits(self) -> int:
-        return 0 if self._writer is None else self._writer.commits
+    def _fail_unreadable(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple[Unreadable, str]], now: float
+    ) -> None:
+        """Mark held rows that no Job can hold failed, saying why; the rest goes on."""
+        for bad, token in rows:
+            log.error("job %s was marked failed: its row %s", bad.job_id, bad.error)
+            conn.execute(sql.FAIL_UNREADABLE, (bad.error, now, bad.job_id, token))
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -328,18 +199,12 @@ class SQLiteStore:
             ids: list[str] = []
             for job in jobs:
                 if job.unique_key is not None:
-                    row = conn.execute(
-                        "SELECT id FROM noormme_jobs WHERE unique_key = ? "
-                        "AND status IN ('pending', 'processing')",
-                        (job.unique_key,),
-                    ).fetchone()
+                    row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
                     if row is not None:
-                        ids.append(row[0])
+                        ids.append(row[1])
                         continue
                 conn.execute(
-                    "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, "
-                    "run_at, created_at, retry_policy, unique_key, timeout) "
-                    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                    sql.ENQUEUE,
                     (
                         job.id,
                         job.type,
@@ -368,13 +233,16 @@ class SQLiteStore:
 
         def write(conn: sqlite3.Connection) -> Claim:
             rows = conn.execute(
-                _claim_sql(len(type_list)),
+                sql.CLAIM(len(type_list)),
                 (token, worker_id, lease_until, now, now, *type_list, limit),
             ).fetchall()
-            jobs = sorted((row_to_job(r) for r in rows), key=claim_order)
+            jobs, unreadable = read_rows(rows)
+            self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
+            jobs.sort(key=claim_order)
             next_run_at = None
             if len(jobs) < limit:
-                next_run_at = conn.execute(_next_due_sql(len(type_list)), type_list).fetchone()[0]
+                due = conn.execute(sql.NEXT_DUE(len(type_list)), type_list).fetchone()[0]
+                next_run_at = due_time(due)
             return Claim(token, jobs, next_run_at)
 
         return await self._write(write)
@@ -389,30 +257,15 @@ class SQLiteStore:
                     case Completed():
                         applied.append(outcome.job_id in applied_ids)
                         continue
-                    case Failed(retry_at=None):
-                        cur = conn.execute(
-                            _FAIL_SQL,
-                            (
-                                outcome.attempt.error,
-                                now,
-                                attempt_json(outcome.attempt),
-                                outcome.job_id,
-                                outcome.token,
-                            ),
-                        )
-                    case Failed():
-                        cur = conn.execute(
-                            _RETRY_LATER_SQL,
-                            (
-                                outcome.attempt.error,
-                                outcome.retry_at,
-                                attempt_json(outcome.attempt),
-                                outcome.job_id,
-                                outcome.token,
-                            ),
-                        )
                     case Released():
-                        cur = conn.execute(_RELEASE_SQL, (outcome.job_id, outcome.token))
+                        cur = conn.execute(sql.RELEASE, (outcome.job_id, outcome.token))
+                    case Failed():
+                        statement = sql.FAIL if outcome.retry_at is None else sql.RETRY_LATER
+                        when = now if outcome.retry_at is None else outcome.retry_at
+                        error, record = outcome.attempt.error, attempt_json(outcome.attempt)
+                        cur = conn.execute(
+                            statement, (error, when, record, outcome.job_id, outcome.token)
+                        )
                 applied.append(cur.rowcount == 1)
             return applied
 
@@ -427,47 +280,39 @@ class SQLiteStore:
             return set()
 
         def write(conn: sqlite3.Connection) -> set[str]:
-            lost: set[str] = set()
-            for job_id, token in held:
-                cur = conn.execute(
-                    "UPDATE noormme_jobs SET lease_until = ?"
-                    " WHERE id = ? AND status = 'processing' AND claim_token = ?",
-                    (lease_until, job_id, token),
-                )
-                if cur.rowcount != 1:
-                    lost.add(job_id)
-            return lost
+            return {
+                job_id
+                for job_id, token in held
+                if conn.execute(sql.EXTEND_LEASES, (lease_until, job_id, token)).rowcount != 1
+            }
 
         return await self._write(write)
 
     async def expired_leases(self, *, now: float, limit: int) -> list[Expired]:
-        def read(conn: sqlite3.Connection) -> list[Expired]:
-            # Processing jobs are few (at most every worker's concurrency): the status index.
-            rows = conn.execute(
-                f"SELECT {COLUMNS}, claim_token FROM noormme_jobs"
-                " WHERE status = 'processing' AND lease_until < ? LIMIT ?",
-                (now, limit),
-            ).fetchall()
-            return [Expired(row_to_job(r[:-1]), r[-1]) for r in rows]
+        def read(conn: sqlite3.Connection) -> list[Any]:
+            return conn.execute(sql.EXPIRED_LEASES, (now, limit)).fetchall()
 
-        return await self._read(read)
+        expired: list[Expired] = []
+        unreadable: list[tuple[Unreadable, str]] = []
+        for row in await self._read(read):
+            job = read_row(row[:-1])
+            if isinstance(job, Unreadable):
+                unreadable.append((job, row[-1]))
+            else:
+                expired.append(Expired(job, row[-1]))
+        if unreadable:
+            await self._write(lambda conn: self._fail_unreadable(conn, unreadable, now))
+        return expired
 
     async def save_progress(self, job_id: str, token: str, progress: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE noormme_jobs SET progress = ?"
-                " WHERE id = ? AND status = 'processing' AND claim_token = ?",
-                (progress, job_id, token),
-            )
-            return cur.rowcount == 1
+            return conn.execute(sql.SAVE_PROGRESS, (progress, job_id, token)).rowcount == 1
 
         return await self._write(write)
 
     async def get(self, job_id: str) -> Job | None:
         def read(conn: sqlite3.Connection) -> Job | None:
-            row = conn.execute(
-                f"SELECT {COLUMNS} FROM noormme_jobs WHERE id = ?", (job_id,)
-            ).fetchone()
+            row = conn.execute(sql.GET, (job_id,)).fetchone()
             return None if row is None else row_to_job(row)
 
         return await self._read(read)
@@ -480,18 +325,19 @@ class SQLiteStore:
         limit: int = 50,
         before: str | None = None,
     ) -> list[Job]:
-        sql, params = list_jobs_query(
-            COLUMNS, "?", status=status, type=type, before=before, limit=limit
-        )
+        query = sql.LIST_JOBS(status is not None, type is not None, before is not None)
+        params = [
+            p for p in (None if status is None else status.value, type, before) if p is not None
+        ]
 
         def read(conn: sqlite3.Connection) -> list[Job]:
-            return [row_to_job(r) for r in conn.execute(sql, params)]
+            return [row_to_job(r) for r in conn.execute(query, (*params, limit))]
 
         return await self._read(read)
 
     async def stats(self) -> QueueStats:
         def read(conn: sqlite3.Connection) -> QueueStats:
-            counts = dict(conn.execute("SELECT status, COUNT(*) FROM noormme_jobs GROUP BY status"))
+            counts = dict(conn.execute(sql.STATS))
             known = {s.value: int(counts.get(s.value, 0)) for s in JobStatus}
             return QueueStats(total=sum(known.values()), **known)
 
@@ -499,30 +345,16 @@ class SQLiteStore:
 
     async def pending_types(self) -> list[str]:
         def read(conn: sqlite3.Connection) -> list[str]:
-            # A skip-scan over the (type, run_at) index: one seek per distinct type.
-            rows = conn.execute(
-                "WITH RECURSIVE t(type) AS ("
-                " SELECT MIN(type) FROM noormme_jobs WHERE status = 'pending'"
-                " UNION ALL"
-                " SELECT (SELECT MIN(type) FROM noormme_jobs"
-                "         WHERE status = 'pending' AND type > t.type)"
-                " FROM t WHERE t.type IS NOT NULL"
-                ") SELECT type FROM t WHERE type IS NOT NULL"
-            ).fetchall()
-            return [r[0] for r in rows]
+            return [r[0] for r in conn.execute(sql.PENDING_TYPES)]
 
         return await self._read(read)
 
     async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
         def write(conn: sqlite3.Connection) -> JobStatus | None:
-            row = conn.execute("SELECT status FROM noormme_jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None or row[0] not in ("pending", "processing"):
+            row = conn.execute(sql.LIVE_STATUS, (job_id,)).fetchone()
+            if row is None:
                 return None
-            conn.execute(
-                "UPDATE noormme_jobs SET status = 'cancelled', finished_at = ?,"
-                " claim_token = NULL, lease_until = NULL WHERE id = ?",
-                (now, job_id),
-            )
+            conn.execute(sql.CANCEL, (now, job_id))
             return JobStatus(row[0])
 
         return await self._write(write)
@@ -530,96 +362,24 @@ class SQLiteStore:
     async def retry(self, job_id: str, *, now: float) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             try:
-                cur = conn.execute(
-                    "UPDATE noormme_jobs SET status = 'pending', attempts = 0, run_at = ?,"
-                    " started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
-                    " WHERE id = ? AND status IN ('failed', 'cancelled')",
-                    (now, job_id),
-                )
+                return conn.execute(sql.RETRY, (now, job_id)).rowcount == 1
             except sqlite3.IntegrityError:
                 return False  # another live job holds its unique_key
-            return cur.rowcount == 1
 
         return await self._write(write, notify=True)
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         def write(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "DELETE FROM noormme_jobs WHERE id IN (SELECT id FROM noormme_jobs"
-                " INDEXED BY noormme_jobs_finished"
-                " WHERE status IN ('completed', 'cancelled') AND finished_at < ? LIMIT ?)",
-                (finished_before, limit),
-            )
-            return cur.rowcount
+            return conn.execute(sql.PURGE, (finished_before, limit)).rowcount
 
         return await self._write(write, on_loop=False)  # up to 500 deletes: not on the loop
 
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
         def read(conn: sqlite3.Connection) -> list[FinishedCount]:
-            rows = conn.execute(_FINISHED_COUNTS, {"since": since, "width": width}).fetchall()
+            rows = conn.execute(sql.FINISHED_COUNTS, {"since": since, "width": width})
             return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
 
         return await self._read(read)
-
-    async def explain(self, sql_name: str) -> list[str]:
-        """The query plan of one of the store's hot queries (for tests and diagnostics)."""
-        queries: dict[str, tuple[str, Any]] = {
-            "claim": (_claim_sql(1), ("t", "w", 0.0, 0.0, 0.0, "x", 1)),
-            "next_due": (_next_due_sql(1), ("x",)),
-            "expired": (
-                f"SELECT {COLUMNS}, claim_token FROM noormme_jobs"
-                " WHERE status = 'processing' AND lease_until < ? LIMIT ?",
-                (0.0, 100),
-            ),
-            "finished_counts": (_FINISHED_COUNTS, {"since": 0.0, "width": 60.0}),
-            "purge": (
-                "SELECT id FROM noormme_jobs INDEXED BY noormme_jobs_finished"
-                " WHERE status IN ('completed', 'cancelled')"
-                " AND finished_at < ? LIMIT ?",
-                (0.0, 1),
-            ),
-        }
-        sql, params = queries[sql_name]
-
-        def read(conn: sqlite3.Connection) -> list[str]:
-            return [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-
-        return await self._read(read)
-
-
-# Completed jobs are many: a range of the partial index on finished_at (its status IN (...)
-# repeated so the index applies); failed jobs, the dead-letter record, are few: by status.
-_FINISHED_COUNTS = (
-    "SELECT CAST((finished_at - :since) / :width AS INTEGER) AS bucket,"
-    " SUM(status = 'completed'), SUM(status = 'failed') FROM ("
-    " SELECT status, finished_at FROM noormme_jobs INDEXED BY noormme_jobs_finished"
-    "  WHERE status IN ('completed', 'cancelled') AND status = 'completed'"
-    "  AND finished_at >= :since"
-    " UNION ALL"
-    " SELECT status, finished_at FROM noormme_jobs WHERE status = 'failed'"
-    "  AND finished_at >= :since"
-    ") GROUP BY bucket ORDER BY bucket"
-)
-
-# Every transition of a claimed job is a compare-and-set on its status and claim token.
-_HELD = " WHERE id = ? AND status = 'processing' AND claim_token = ?"
-_APPEND_ATTEMPT = "history = json_insert(history, '$[#]', json(?))"
-# Completions, the bulk of all settles, are saved with one statement per batch.
-COMPLETE_CHUNK = 200
-
-
-@cache
-def _complete_sql(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?)"] * rows)
-    return (
-        f"WITH v(id, token, result, attempt) AS (VALUES {values})"
-        " UPDATE noormme_jobs SET status = 'completed', result = v.result, error = NULL,"
-        " finished_at = ?, claim_token = NULL, lease_until = NULL,"
-        " history = json_insert(history, '$[#]', json(v.attempt))"
-        " FROM v WHERE noormme_jobs.id = v.id AND noormme_jobs.status = 'processing'"
-        " AND noormme_jobs.claim_token = v.token"
-        " RETURNING noormme_jobs.id"
-    )
 
 
 def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now: float) -> set[str]:
@@ -630,67 +390,5 @@ def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now:
         for o in chunk:
             params += (o.job_id, o.token, o.result, attempt_json(o.attempt))
         params.append(now)
-        rows = conn.execute(_complete_sql(len(chunk)), params)
-        applied.update(row[0] for row in rows)
+        applied.update(row[0] for row in conn.execute(sql.COMPLETE(len(chunk)), params))
     return applied
-
-
-_FAIL_SQL = (
-    "UPDATE noormme_jobs SET status = 'failed', error = ?, finished_at = ?,"
-    f" claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}" + _HELD
-)
-_RETRY_LATER_SQL = (
-    "UPDATE noormme_jobs SET status = 'pending', error = ?, run_at = ?,"
-    f" claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}" + _HELD
-)
-_RELEASE_SQL = (
-    "UPDATE noormme_jobs SET status = 'pending', attempts = attempts - 1,"
-    " claim_token = NULL, lease_until = NULL" + _HELD
-)
-
-
-@cache
-def _claim_sql(type_count: int) -> str:
-    marks = ", ".join("?" * type_count)
-    return (
-        "UPDATE noormme_jobs SET status = 'processing', attempts = attempts + 1,"
-        " claim_token = ?, worker_id = ?, lease_until = ?, started_at = ?"
-        " WHERE id IN (SELECT id FROM noormme_jobs INDEXED BY noormme_jobs_claim"
-        f"   WHERE status = 'pending' AND run_at <= ? AND type IN ({marks})"
-        "   ORDER BY priority DESC, run_at, id LIMIT ?)"
-        f" RETURNING {COLUMNS}"
-    )
-
-
-@cache
-def _next_due_sql(type_count: int) -> str:
-    # One index seek per type; MIN over the union.
-    per_type = " UNION ALL ".join(
-        "SELECT MIN(run_at) AS due FROM noormme_jobs WHERE status = 'pending' AND type = ?"
-        for _ in range(type_count)
-    )
-    return f"SELECT MIN(due) FROM ({per_type})"
-
-
-def _sidecar(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name + suffix)
-
-
-def _unwritable_reason(directory: Path) -> str:
-    try:
-        if os.statvfs(directory).f_flag & os.ST_RDONLY:
-            return "read-only file system"
-    except OSError:
-        pass
-    return "permission denied"
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration script (they contain no semicolons inside literals)."""
-    statements = []
-    for chunk in script.split(";"):
-        lines = [ln for ln in chunk.splitlines() if not ln.strip().startswith("--")]
-        text = "\n".join(lines).strip()
-        if text:
-            statements.append(text)
-    return statements

@@ -42,7 +42,6 @@ class WakeupBus:
         self._dead: set[str] = set()
         self._own: set[str] = set()
         self._lock = threading.Lock()
-        self.sent = 0
 
     # -- producer side (the writer thread) -------------------------------------------------------
 
@@ -74,7 +73,6 @@ class WakeupBus:
         for name in targets:
             try:
                 sender.sendto(b"!", _address(name))
-                self.sent += 1
             except BlockingIOError:
                 pass  # its queue is full of nudges already: it is awake
             except (ConnectionRefusedError, FileNotFoundError):

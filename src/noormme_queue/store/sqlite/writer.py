@@ -30,11 +30,11 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ...core.errors import StoreError
+from .locks import LockBusy, wait_for_lock
 
 log = logging.getLogger("noormme_queue.store")
 
@@ -42,7 +42,6 @@ T = TypeVar("T")
 WriteFn = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 512
-BUSY_GIVE_UP_AFTER = 60.0  # seconds of "database is locked" before requests fail
 CHECKPOINT_EVERY = 1000  # commits on the loop's connection between checkpoints by the thread
 
 
@@ -66,10 +65,6 @@ Outcome = tuple[_Request, Any, BaseException | None]
 
 _STOP = object()
 _CHECKPOINT = object()
-
-
-class _LockBusy(Exception):
-    """The loop's connection could not get the write lock at once."""
 
 
 class GroupCommitWriter:
@@ -96,8 +91,6 @@ class GroupCommitWriter:
         self._gathering: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
         self._gathering_lock = threading.Lock()
         self._closed = False
-        self.commits = 0  # transactions committed, for tests and stats
-        self.loop_side_commits = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -167,7 +160,6 @@ class GroupCommitWriter:
                 self._queue.put(request)
             return
         self._loop_commits += 1
-        self.loop_side_commits += 1
         if self._loop_commits % CHECKPOINT_EVERY == 0:
             self._queue.put(_CHECKPOINT)
         _resolve([(req.future, result, error) for req, result, error in outcomes])
@@ -227,8 +219,9 @@ class GroupCommitWriter:
         outcomes: list[Outcome] = []
         try:
             try:
-                self._begin(conn, wait)
-            except _LockBusy:
+                # busy_timeout already waits inside sqlite; keep trying past it (see locks.py)
+                wait_for_lock(lambda: conn.execute("BEGIN IMMEDIATE"), wait=wait)
+            except LockBusy:
                 return None
             if len(group) == 1:
                 outcomes.append(self._run_alone(conn, group[0]))
@@ -237,7 +230,6 @@ class GroupCommitWriter:
                     outcomes.append(self._run_one(conn, req))
             if conn.in_transaction:  # a lone request that failed has rolled back already
                 conn.execute("COMMIT")
-                self.commits += 1
         except sqlite3.Error as exc:
             # The transaction as a whole failed (disk full, I/O error, lock lost): every
             # request in it is undone, so every caller hears about it; nothing is half-done.
@@ -254,24 +246,6 @@ class GroupCommitWriter:
             except Exception:  # a missed nudge only delays work until the next poll
                 log.exception("after-commit notification failed")
         return outcomes
-
-    def _begin(self, conn: sqlite3.Connection, wait: bool) -> None:
-        # busy_timeout already waits inside sqlite; keep trying past it so that a long
-        # lock held by another process delays callers instead of failing them.
-        deadline = time.monotonic() + BUSY_GIVE_UP_AFTER
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                # Extended codes (SQLITE_BUSY_RECOVERY, _SNAPSHOT, ...) are busy too.
-                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY:
-                    raise
-                if not wait:
-                    raise _LockBusy from exc
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("database busy for a long time; still waiting for the write lock")
 
     def _run_alone(self, conn: sqlite3.Connection, req: _Request) -> Outcome:
         """A group of one needs no savepoint: on a request error, roll back the transaction."""

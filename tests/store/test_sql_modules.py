@@ -1,0 +1,113 @@
+"""One SQL module per dialect, under the same names; no SQL on our tables anywhere else."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sqlite3
+from pathlib import Path
+from types import ModuleType
+
+from noormme_queue.store import rows
+from noormme_queue.store.postgres import sql as pg_sql
+from noormme_queue.store.sqlite import SQLiteStore
+from noormme_queue.store.sqlite import sql as sqlite_sql
+
+STORE = Path(rows.__file__).parent
+
+# What only one dialect needs, and why.
+SQLITE_ONLY = {
+    # RETURNING shows the new row, so cancel reads the status it replaces first.
+    "LIVE_STATUS",
+    # No LISTEN/NOTIFY: workers register in noormme_listeners (sqlite/wakeup.py).
+    "ADD_LISTENER",
+    "REMOVE_LISTENER",
+    "LISTENERS",
+}
+POSTGRES_ONLY = {
+    # Data-modifying CTEs: the four kinds of outcome saved in one round trip.
+    "SETTLE",
+    # LISTEN/NOTIFY wake-ups.
+    "NOTIFY",
+    "LISTEN",
+    # Tables live in the search_path's schema, which names the channel too.
+    "CURRENT_SCHEMA",
+    # Many servers' processes migrate under an advisory lock, bounded by lock_timeout
+    # (SQLite: BEGIN IMMEDIATE and its busy timeout, in sqlite/locks.py).
+    "MIGRATION_LOCK",
+    "LOCK_MIGRATIONS",
+    "LOCK_TIMEOUT",
+    # Planner statistics after a bulk load (SQLite's planner needs none: INDEXED BY).
+    "ANALYZE",
+}
+
+
+def names(module: ModuleType) -> set[str]:
+    return {name for name in vars(module) if name.isupper() and not name.startswith("_")}
+
+
+def test_both_dialects_name_the_same_statements() -> None:
+    sqlite_names, pg_names = names(sqlite_sql), names(pg_sql)
+    assert sqlite_names - SQLITE_ONLY == pg_names - POSTGRES_ONLY
+    assert SQLITE_ONLY <= sqlite_names and not SQLITE_ONLY & pg_names
+    assert POSTGRES_ONLY <= pg_names and not POSTGRES_ONLY & sqlite_names
+
+
+def test_every_job_is_selected_with_the_one_column_list() -> None:
+    for module in (sqlite_sql, pg_sql):
+        selected = re.match(r"SELECT (.*) FROM noormme_jobs", module.GET)
+        assert selected is not None
+        columns = selected.group(1).replace("::text", "").split(", ")
+        assert tuple(columns) == rows.COLUMNS, module.__name__
+
+
+def test_attempt_records_are_built_in_python_only() -> None:
+    # rows.attempt_json writes every attempt; SQL only appends the text it is given.
+    for module in (sqlite_sql, pg_sql):
+        text = Path(str(module.__file__)).read_text()
+        assert "json_object" not in text and "jsonb_build_object" not in text
+
+
+def test_no_sql_on_our_tables_outside_the_sql_modules() -> None:
+    statement = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE)\b[^;]*\bnoormme_", re.I)
+    found = []
+    for path in sorted(STORE.rglob("*.py")):
+        if path.name == "sql.py":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and statement.search(node.value)
+            ):
+                found.append(f"{path.relative_to(STORE)}:{node.lineno}")
+    assert found == []
+
+
+async def test_every_sqlite_statement_prepares_on_the_migrated_schema(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db")
+    await store.open()
+    await store.close()
+    statements = [value for name, value in vars(sqlite_sql).items() if name in names(sqlite_sql)]
+    texts = [s for s in statements if isinstance(s, str) and s != sqlite_sql.META_DDL]
+    texts += [sqlite_sql.CLAIM(3), sqlite_sql.NEXT_DUE(3), sqlite_sql.COMPLETE(2)]
+    flags = (False, True)
+    texts += [sqlite_sql.LIST_JOBS(a, b, c) for a in flags for b in flags for c in flags]
+    conn = sqlite3.connect(tmp_path / "q.db")
+    try:
+        for text in texts:
+            named = re.findall(r":(\w+)", text)
+            params = {n: None for n in named} if named else [None] * text.count("?")
+            conn.execute(f"EXPLAIN {text}", params)
+    finally:
+        conn.close()
