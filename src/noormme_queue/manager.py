@@ -196,8 +196,10 @@ class QueueManager:
 
     def force_stop(self) -> None:
         """End the grace period of a stop under way (a second Ctrl+C): unfinished jobs go
-        back to ``pending`` at once, and hooks still running are abandoned."""
+        back to ``pending`` at once, hooks still running are abandoned, and in-memory queues
+        drop what they hold."""
         self.worker.force_stop()
+        self.memory.force_stop()
 
     async def __aenter__(self) -> QueueManager:
         await self.start()

@@ -4,7 +4,7 @@
 prefix, in lower case, with durations in seconds. ``from_env()`` reads the
 variables at the edge of the program; the environment keeps the
 specification's millisecond units. A value that does not parse stops start-up
-with a :class:`~noormme_queue.errors.ConfigError` naming the variable.
+with a :class:`~noormme_queue.core.errors.ConfigError` naming the variable.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def parse_payload(model: type[ModelT], payload: Any) -> ModelT:
 def validate_payload(model: type[BaseModel], payload: Any) -> dict[str, JSON]:
     """Validate ``payload`` against ``model``; the normalised snake_case JSON dict.
 
-    Raises :class:`~noormme_queue.errors.InvalidPayload` whose ``field`` names
+    Raises :class:`~noormme_queue.core.errors.InvalidPayload` whose ``field`` names
     the offending field, e.g. ``payload.to``.
     """
     return parse_payload(model, payload).model_dump(mode="json")

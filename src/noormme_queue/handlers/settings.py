@@ -1,7 +1,7 @@
 """Settings of the built-in handlers, read from ``EMAIL_*`` and ``IMAGE_*`` variables.
 
 Like :class:`~noormme_queue.QueueConfig`, they are frozen and validated, and a
-bad value raises :class:`~noormme_queue.errors.ConfigError` naming the
+bad value raises :class:`~noormme_queue.core.errors.ConfigError` naming the
 variable. Secrets (the SMTP password, the API key) are kept out of ``repr``.
 """
 
