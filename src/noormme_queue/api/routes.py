@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
+from ..core.errors import InvalidJob
 from ..core.job import JobStatus
 from ..manager import QueueManager
 from .auth import token_guard
-from .errors import ApiError
+from .errors import ApiError, from_exception
 from .models import (
     CleanupOut,
     CleanupRequest,
@@ -147,7 +148,10 @@ def create_router(
                 f"{', '.join(sorted(permitted)) or '(none)'}",
                 "type",
             )
-        job_id = await qm.add_job(request.type, request.payload, **request.options.to_kwargs())
+        try:
+            job_id = await qm.add_job(request.type, request.payload, **request.options.to_kwargs())
+        except InvalidJob as exc:  # name the option as this request spelled it
+            raise from_exception(exc, request.options.spelling) from exc
         return Ok(data=await _load(job_id))
 
     @router.get(
