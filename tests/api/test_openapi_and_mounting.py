@@ -72,6 +72,15 @@ def test_the_router_mounts_in_a_users_fastapi_app(manager: QueueManager) -> None
         assert_error(
             client.get("/api/queue/stats", headers={"Authorization": ""}), 401, "unauthorized"
         )
+        # the route class brings HEAD, Allow and the early token check into the user's app
+        refused = client.put("/api/queue/jobs")
+        assert_error(refused, 405, "method_not_allowed")
+        assert refused.headers["allow"] == "GET, HEAD, POST"
+        head = client.head("/api/queue/stats")
+        assert head.status_code == 200 and head.content == b""
+        assert client.head("/api/queue/dashboard").status_code == 200
+        big = client.post("/api/queue/jobs", content=b"[" * 2_000_000)
+        assert_error(big, 413, "too_large", "body")
         page = client.get("/api/queue/dashboard")
         assert page.status_code == 200
         assert 'data-api="/api/queue"' in page.text
@@ -87,5 +96,9 @@ def test_the_router_mounts_in_a_starlette_app(manager: QueueManager) -> None:
         job_id = created.json()["data"]["id"]
         assert client.get(f"/api/queue/jobs/{job_id}").json()["data"]["id"] == job_id
         assert_error(client.get("/api/queue/jobs/job_missing"), 404, "not_found")
+        refused = client.post("/api/queue/jobs/job_missing")
+        assert_error(refused, 405, "method_not_allowed")
+        assert refused.headers["allow"] == "DELETE, GET, HEAD"
+        assert client.head("/api/queue/health").status_code == 200
         assert client.get("/api/queue/dashboard").status_code == 200
         assert "/api/queue/jobs/{job_id}" not in client.get("/api/queue/openapi.json").text

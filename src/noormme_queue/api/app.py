@@ -78,7 +78,7 @@ def create_app(
     )
     app.include_router(create_dashboard_router(API_PREFIX), prefix=DASHBOARD_PREFIX)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse(DASHBOARD_PREFIX)
 

@@ -119,8 +119,14 @@ def from_exception(exc: Exception, spell: Callable[[str], str] | None = None) ->
         return ApiError(
             422, "invalid_input", f"the request body is unreadable: {exc.detail}", "body"
         )
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        return ApiError(
+            405, "method_not_allowed", f"method not allowed here; use {allow}", headers=exc.headers
+        )
+    if isinstance(exc, HTTPException) and exc.status_code == 413:
+        return ApiError(413, "too_large", str(exc.detail), "body", headers=exc.headers)
     if isinstance(exc, HTTPException):
-        # 405 carries Allow, 401 WWW-Authenticate: keep what the exception says to send
         return ApiError(
             exc.status_code, _http_code(exc.status_code), str(exc.detail), headers=exc.headers
         )
