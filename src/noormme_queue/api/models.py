@@ -27,6 +27,7 @@ from ..core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, Throughput
 from ..core.options import option_names
 from .errors import ApiError
 from .redact import redact, redact_text
+from .spellings import accept_every_spelling
 
 T = TypeVar("T")
 INT64 = 2**63
@@ -38,7 +39,10 @@ def _either(snake: str, camel: str) -> Any:
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # The published schema names every accepted spelling (retry_policy and retryPolicy).
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra=accept_every_spelling
+    )
 
 
 class RetryPolicyIn(_In):
