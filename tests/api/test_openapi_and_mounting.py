@@ -102,3 +102,36 @@ def test_the_router_mounts_in_a_starlette_app(manager: QueueManager) -> None:
         assert client.head("/api/queue/health").status_code == 200
         assert client.get("/api/queue/dashboard").status_code == 200
         assert "/api/queue/jobs/{job_id}" not in client.get("/api/queue/openapi.json").text
+
+
+async def test_head_sends_no_body_whatever_the_server(manager: QueueManager) -> None:
+    # Straight at the ASGI app: a server that does not drop HEAD bodies itself gets none.
+    app = create_api_app(manager)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "HEAD",
+        "scheme": "http",
+        "path": "/health",
+        "raw_path": b"/health",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    assert scope["method"] == "HEAD"  # the server's scope is left as it was
+    start = sent[0]
+    assert start["type"] == "http.response.start" and start["status"] == 200
+    assert int(dict(start["headers"])[b"content-length"]) > 0  # GET's length, announced
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b""
