@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -107,12 +108,12 @@ def test_the_router_mounts_in_a_starlette_app(manager: QueueManager) -> None:
 async def test_head_sends_no_body_whatever_the_server(manager: QueueManager) -> None:
     # Straight at the ASGI app: a server that does not drop HEAD bodies itself gets none.
     app = create_api_app(manager)
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> MutableMapping[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
