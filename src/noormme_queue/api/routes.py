@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
-from ..core.errors import InvalidJob
+from ..core.errors import InvalidJob, JobNotFound
 from ..core.job import JobStatus
 from ..manager import QueueManager
 from .auth import token_guard
@@ -222,7 +222,7 @@ def create_router(
     async def _load(job_id: str) -> JobOut:
         job = await qm.get_job(job_id)
         if job is None:
-            raise ApiError(404, "not_found", f"no job with id {job_id}")
+            raise JobNotFound(f"no job with id {job_id}")
         return JobOut.of(job)
 
     if dashboard:
