@@ -141,8 +141,11 @@ async def test_a_webhook_job_reaches_a_local_server(db_url: str, http_server: Ht
 async def test_a_webhook_to_loopback_is_refused_by_default(
     qm: QueueManager, http_server: HttpServer
 ) -> None:
+    with pytest.raises(InvalidPayload, match="QUEUE_WEBHOOK_ALLOW_PRIVATE"):
+        await qm.add_job("webhook", {"url": http_server.url("/hook")})  # a literal: at enqueue
     await qm.start()
-    job_id = await qm.add_job("webhook", {"url": http_server.url("/hook")})
+    # A name is resolved when the job runs, and the guard refuses what it resolves to.
+    job_id = await qm.add_job("webhook", {"url": http_server.url("/hook", host="localhost")})
     await wait_status(qm, job_id, "failed")
     job = await qm.get_job(job_id)
     assert job is not None and job.attempts == 1  # not retried: it can never succeed
