@@ -117,3 +117,28 @@ async def test_a_host_name_is_left_for_the_run_time_guard(qm: QueueManager, db: 
     await qm.add_job("webhook", {"url": "http://localhost:8000/hook"})
     await qm.add_job("webhook", {"url": "https://hooks.example.com/x"})
     assert rows_in(db) == 2
+
+
+# -- e-mail headers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("job_type", ["email", "newsletter"])
+@pytest.mark.parametrize(
+    ("headers", "field", "named"),
+    [
+        ({"X\tCampaign": "7"}, "payload.headers", "'X\\tCampaign'"),
+        ({"X-Camp\x00aign": "7"}, "payload.headers", "'X-Camp\\x00aign'"),
+        ({"X-Kampagne-Größe": "7"}, "payload.headers", "'X-Kampagne-Größe'"),
+        ({"X-Campaign": "spring\u2028Bcc: all@example.com"}, "payload.headers.X-Campaign", ""),
+        ({"X-Campaign": "spring\x0bsale"}, "payload.headers.X-Campaign", ""),
+        ({"X-Campaign": "spring\x0csale"}, "payload.headers.X-Campaign", ""),
+        ({"X-Campaign": "spring\x85sale"}, "payload.headers.X-Campaign", ""),
+    ],
+)
+async def test_a_bad_mail_header_is_refused_at_enqueue(
+    qm: QueueManager, db: Path, job_type: str, headers: dict[str, str], field: str, named: str
+) -> None:
+    payload = {"to": ["a@example.com"], "subject": "Hi", "text": "x", "headers": headers}
+    error = await refused(qm, db, job_type, payload)
+    assert error.field == field
+    assert named in str(error) and field in str(error)

@@ -92,6 +92,8 @@ def test_an_accepted_url_is_stored_normalised(given: str, stored: str) -> None:
         ({"X-Ok": "café"}, "payload.headers.X-Ok", "non-ASCII"),
         ({"X-Ok": " padded"}, "payload.headers.X-Ok", "between words"),
         ({"X-Ok": "a\u2028b"}, "payload.headers.X-Ok", "line breaks"),
+        ({"X-Ok": "value\n"}, "payload.headers.X-Ok", "line breaks"),
+        ({"X-Ok\n": "v"}, "payload.headers", "'X-Ok\\n'"),
         ({"X\tName": "v"}, "payload.headers", "'X\\tName'"),
         ({"X:Name": "v"}, "payload.headers", "'X:Name'"),
         ({"": "v"}, "payload.headers", "''"),

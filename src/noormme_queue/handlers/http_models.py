@@ -23,14 +23,14 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_FIELD_VALUE = re.compile(r"^(?:[!-~]+(?:[ \t]+[!-~]+)*)?$")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"(?:[!-~]+(?:[ \t]+[!-~]+)*)?")
 
 
 def _header_value(value: str) -> str:
     # What HTTP/1.1 clients send as is: visible ASCII, inner spaces and tabs. Anything else
     # (a line break, NUL, non-ASCII, surrounding space) fails when the request is made.
-    if not _FIELD_VALUE.match(value):
+    if not _FIELD_VALUE.fullmatch(value):
         raise ValueError(
             "must be printable ASCII, with spaces or tabs only between words "
             "(no line breaks, control characters or non-ASCII; percent-encode those)"
@@ -40,7 +40,7 @@ def _header_value(value: str) -> str:
 
 def _header_names(headers: dict[str, str]) -> dict[str, str]:
     for name in headers:
-        if not _TOKEN.match(name):
+        if not _TOKEN.fullmatch(name):
             raise ValueError(
                 f"header name {name!r} is not valid: letters, digits and !#$%&'*+-.^_`|~ only"
             )

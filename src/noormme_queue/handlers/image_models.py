@@ -19,11 +19,11 @@ Fit = Literal["cover", "contain", "fill", "inside"]
 ImageFormat = Literal["jpeg", "png", "webp", "avif"]
 STANDARD_THUMBNAIL_SIZES = (64, 150, 300)
 
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$|^[a-zA-Z]+$")
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|[a-zA-Z]+")
 
 
 def _color(value: str) -> str:
-    if not _COLOR.match(value):
+    if not _COLOR.fullmatch(value):
         raise ValueError("must be a colour name or #rgb, #rrggbb or #rrggbbaa")
     return value
 

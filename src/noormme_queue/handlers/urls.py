@@ -29,8 +29,8 @@ import httpx
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _OTHER_DOTS = frozenset("\u3002\uff0e\uff61")  # read as "." by IDNA (UTS #46)
-_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
-_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 MAX_HOST_LENGTH = 253
 
 
@@ -102,7 +102,7 @@ def _ipv6(host: str) -> str:
 def _check_ascii_host(host: str) -> None:
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
-    if _NUMERIC_LABEL.match(labels[-1]):
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
         # Resolvers read a host ending in a number as an IPv4 address, in any of the
         # inet_aton forms; only the one form that means the same thing everywhere is kept.
         try:
@@ -115,7 +115,7 @@ def _check_ascii_host(host: str) -> None:
                 "(four decimal numbers 0-255, no leading zeros, e.g. 203.0.113.7)"
             )
         return
-    if len(name) > MAX_HOST_LENGTH or not all(_LABEL.match(label) for label in labels):
+    if len(name) > MAX_HOST_LENGTH or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"host {host!r} is not a valid host name")
 
 
