@@ -28,7 +28,10 @@ async def test_a_bad_builtin_payload_is_refused_naming_the_field(qm: QueueManage
     assert (await qm.get_stats()).total == 0
 
 
-async def test_the_specification_examples_are_accepted_as_written(qm: QueueManager) -> None:
+async def test_the_specification_examples_are_accepted_as_written(
+    qm: QueueManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGE_INPUT_DIRS", "/uploads")  # the example's input lives there
     image_id = await qm.add_job(
         "image",
         {
