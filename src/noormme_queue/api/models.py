@@ -99,6 +99,14 @@ class JobOptionsIn(_In):
         "unique_key", "uniqueKey"
     )
     timeout: Annotated[float | None, Field(gt=0, le=86_400 * 7, description="seconds")] = None
+    queue: Annotated[
+        str | None,
+        Field(min_length=1, max_length=64, description="default: the type's queue, else default"),
+    ] = None
+    limit_key: Annotated[
+        str | None,
+        Field(min_length=1, max_length=200, description="the type's limits apply per key"),
+    ] = _either("limit_key", "limitKey")
 
     _given: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -205,6 +213,8 @@ class JobOut(BaseModel):
     retry_policy: RetryPolicyOut | None
     unique_key: str | None
     timeout: float | None
+    queue: str
+    limit_key: str | None
     worker_id: str | None
     progress: JSON
 
