@@ -35,12 +35,14 @@ from .core.job import (
     AttemptOutcome,
     Job,
     JobStatus,
+    QueueInfo,
     QueueStats,
     QueueStatus,
     ThroughputPoint,
 )
 from .core.progress import save_progress
 from .core.retry import RetryPolicy
+from .core.routing import RateLimit, TypeDefinition, TypeLimits
 from .core.signals import RetryLater, UnrecoverableError
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
@@ -123,9 +125,11 @@ __all__ = [
     "QueueConfig",
     "QueueError",
     "QueueFull",
+    "QueueInfo",
     "QueueManager",
     "QueueStats",
     "QueueStatus",
+    "RateLimit",
     "RateLimitedQueue",
     "RetryLater",
     "RetryPolicy",
@@ -136,6 +140,8 @@ __all__ = [
     "StoreUnavailable",
     "ThroughputPoint",
     "ThumbnailPayload",
+    "TypeDefinition",
+    "TypeLimits",
     "UnknownQueue",
     "UnrecoverableError",
     "WebhookPayload",
