@@ -6,11 +6,12 @@ the kept counts, seeks each pair's first due jobs in the claim index with
 ``FOR UPDATE SKIP LOCKED`` (so concurrent workers never wait on one another nor take the
 same job), and marks the first ``limit`` processing.
 
-Types with a concurrency or rate limit are claimed in a transaction that first locks their
-``noormme_types`` rows, so two workers' claims of one limited type never interleave: it
-reads what the type uses (processing jobs, starts in the window), reads candidates pair by
-pair, lets :func:`~noormme_queue.store.claiming.pick` choose, marks the picks by id and
-records the starts, as SQLite does in its one ``BEGIN IMMEDIATE``.
+A worker that handles a type with a concurrency or rate limit claims in a transaction that
+first locks the limited types' ``noormme_types`` rows, so two workers' claims of one
+limited type never interleave: it stages due jobs, reads what the limited types use
+(processing jobs, starts in the window), reads candidates pair by pair for all its types,
+lets :func:`~noormme_queue.store.claiming.pick` choose in claim order across them, marks
+the picks by id and records the starts, as SQLite does in its one ``BEGIN IMMEDIATE``.
 """
 
 from __future__ import annotations
@@ -42,26 +43,25 @@ def claim_ready(
     return [r[:-2] for r in claimed], int(trailer[-2] or 0), due_time(trailer[-1])
 
 
-def claim_limited(
+def claim_planned(
     conn: Conn,
     params: dict[str, Any],
     types: Sequence[str],
     limit: int,
     queues: Mapping[str, int] | None,
 ) -> tuple[list[Any], float | None]:
-    """Rows claimed among limited ``types`` (in one transaction), and when a job held back
-    by a rate limit may start."""
+    """Rows claimed among ``types``, some of them limited (in one transaction), and when a
+    job held back by a rate limit may start."""
     now = params["now"]
     with conn.transaction():
         limits = {
             t: Limit(c, rc, rw)
             for t, c, rc, rw in conn.execute(sql.TYPE_LIMITS, {"types": list(types)})
         }
-        if not limits:
-            return [], None
+        conn.execute(sql.STAGE, {"now": now, "stage": STAGE_BATCH})
         pairs = ready_pairs(
             conn.execute(sql.READY_PAIRS).fetchall(),
-            types=limits,
+            types=types,
             queues=queues,
             paused=[r[0] for r in conn.execute(sql.PAUSED_QUEUES)],
         )
@@ -71,7 +71,7 @@ def claim_limited(
             budget = limit if queues is None else min(limit, queues[queue])
             if budget <= 0:
                 continue
-            count = depth(budget, limits[type_], usage[type_])
+            count = depth(budget, limits.get(type_), usage.get(type_))
             found = conn.execute(
                 sql.CANDIDATES, {"queue": queue, "type": type_, "now": now, "limit": count}
             ).fetchall()

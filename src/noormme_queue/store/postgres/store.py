@@ -52,6 +52,7 @@ from ..rows import (
     Unreadable,
     attempt_json,
     claim_order,
+    due_time,
     initial_status,
     listed_statuses,
     makes_due,
@@ -64,7 +65,7 @@ from ..rows import (
 )
 from . import schema as ddl
 from . import sql
-from .claim import claim_limited, claim_ready, less_taken
+from .claim import claim_planned, claim_ready, less_taken
 from .connect import Server, migrate
 from .listener import Listening
 from .pool import Conn, Runner
@@ -277,20 +278,21 @@ class PostgresStore(QueueOps):
         }
 
         def write(conn: Conn) -> Claim:
-            rows, staged, next_run_at = claim_ready(conn, params, queues)
-            if staged and len(rows) < limit:
-                # Jobs it made due are claimable by the next statement: claim them now.
-                more, staged, next_run_at = claim_ready(
-                    conn, params | {"limit": limit - len(rows)}, less_taken(queues, rows)
-                )
-                rows += more
-            limited = [t for t in types if t in self._limited_types(conn)]
-            if limited and len(rows) < limit:
-                budgets = less_taken(queues, rows)
-                more, free_at = claim_limited(conn, params, limited, limit - len(rows), budgets)
-                rows += more
-                if free_at is not None:
-                    next_run_at = free_at if next_run_at is None else min(next_run_at, free_at)
+            staged = 0
+            if any(t in self._limited_types(conn) for t in types):
+                rows, next_run_at = claim_planned(conn, params, types, limit, queues)
+                due = conn.execute(sql.NEXT_DUE).fetchone()
+                scheduled = None if due is None else due_time(due[0])
+                if scheduled is not None:
+                    next_run_at = scheduled if next_run_at is None else min(next_run_at, scheduled)
+            else:
+                rows, staged, next_run_at = claim_ready(conn, params, queues)
+                if staged and len(rows) < limit:
+                    # Jobs it made due are claimable by the next statement: claim them now.
+                    more, staged, next_run_at = claim_ready(
+                        conn, params | {"limit": limit - len(rows)}, less_taken(queues, rows)
+                    )
+                    rows += more
             jobs, unreadable = read_rows(rows)
             # Autocommit: if this is lost, the lease runs out and recovery marks them.
             self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
