@@ -87,6 +87,16 @@ def translate(path: Path, exc: BaseException) -> StoreError:
     return error
 
 
+# The WAL: SQLite checkpoints the writer thread's commits every 1000 pages (its default
+# wal_autocheckpoint), and the writer thread checkpoints the loop's commits every
+# writer.CHECKPOINT_EVERY of them (the loop's connection never does: a checkpoint copies
+# pages to the database file and must not hold the loop). Once a checkpoint has copied
+# everything, the next commit starts the WAL over from its beginning, so it stays at the
+# size of the writes between checkpoints; a burst that grew it (one huge transaction, a
+# long reader holding checkpoints back) is cut back to JOURNAL_SIZE_LIMIT when it restarts.
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def writer_connection(path: Path, synchronous: str) -> sqlite3.Connection:
     """The writer thread's connection; opening it migrates the schema."""
     conn = _connect(path)
@@ -98,6 +108,7 @@ def writer_connection(path: Path, synchronous: str) -> sqlite3.Connection:
                 "network filesystem?"
             )
         conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         _migrate(conn, path)
     except sqlite3.Error as exc:
         conn.close()
@@ -114,6 +125,7 @@ def loop_side_connection(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout = 0")  # never wait for another process's lock
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA wal_autocheckpoint = 0")  # the writer thread checkpoints
+    conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
     return conn
 
 
