@@ -15,8 +15,9 @@ from noormme_queue.api import create_app
 from noormme_queue.api.models import QUEUE_NAME_PATTERN
 from noormme_queue.core.errors import InvalidJob
 from noormme_queue.core.routing import check_queue_name
+from tests import pg
 
-from .conftest import AUTH, assert_error, enqueue, finished
+from .conftest import AUTH, TOKEN, assert_error, enqueue, finished
 
 
 def _queues(client: TestClient) -> dict[str, Any]:
@@ -230,3 +231,29 @@ def test_queue_endpoints_need_the_token(client: TestClient) -> None:
         assert_error(client.request(method, path), 401, "unauthorized")
     client.headers["Authorization"] = AUTH["Authorization"]
     assert "emails" not in _queues(client)  # nothing was paused
+
+
+def test_the_queue_endpoints_on_postgresql() -> None:
+    """The same answers from a PostgreSQL-backed manager: a worker's stored limits seen by a
+    process that only enqueues, a pause stored and lifted, the queue filter."""
+    with pg.fresh_schema() as url:
+        config = QueueConfig(database_url=url, cleanup_interval=0, api_token=TOKEN)
+        worker = QueueManager(config, builtins=False)
+        worker.register_handler("report", lambda job: None, queue="reports", rate_limit="5/s")
+        worker.sync.start()
+        worker.sync.close()
+        web = QueueManager(config, builtins=False)
+        with TestClient(create_app(web), headers=AUTH) as client:
+            job_id = web.sync.add_job("report", {}, queue="reports", delay=3600)
+            paused = client.post("/api/queue/queues/reports/pause").json()["data"]
+            assert paused["changed"] is True and paused["queue"]["paused"] is True
+            assert paused["queue"]["pending"] == 1
+            (report,) = _queues(client)["reports"]["types"]
+            assert report["limits"]["rate"] == {"count": 5, "window": 1.0, "text": "5/second"}
+            assert report["defined_by"] == worker.worker.worker_id
+            listed = client.get("/api/queue/jobs", params={"queue": "reports"}).json()["data"]
+            assert [j["id"] for j in listed["jobs"]] == [job_id]
+            assert client.get("/api/queue/jobs?queue=default").json()["data"]["jobs"] == []
+            resumed = client.post("/api/queue/queues/reports/resume").json()["data"]
+            assert resumed["changed"] is True
+            assert _queues(client)["reports"]["paused"] is False
