@@ -210,6 +210,8 @@ def test_405_names_the_allowed_methods(server: Server) -> None:
         ("PUT", "/api/queue/jobs"): "GET, HEAD, POST",
         ("POST", "/api/queue/jobs/job_x"): "DELETE, GET, HEAD",
         ("GET", "/api/queue/cleanup"): "POST",
+        ("GET", "/api/queue/queues/emails/pause"): "POST",
+        ("POST", "/api/queue/queues"): "GET, HEAD",
         ("POST", "/api/queue/health"): "GET, HEAD",
         ("DELETE", "/queue"): "GET, HEAD",
     }

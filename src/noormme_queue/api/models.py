@@ -9,7 +9,8 @@ in both spellings, so it keeps the Python unit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -23,8 +24,17 @@ from pydantic import (
     model_validator,
 )
 
-from ..core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
+from ..core.job import (
+    JSON,
+    Job,
+    JobStatus,
+    QueueInfo,
+    QueueStats,
+    QueueStatus,
+    ThroughputPoint,
+)
 from ..core.options import option_names
+from ..core.routing import RateLimit, TypeDefinition, TypeLimits
 from .errors import ApiError
 from .redact import redact, redact_text
 from .spellings import accept_every_spelling
@@ -310,3 +320,80 @@ class CleanupOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
     started: bool = Field(description="whether this process runs a worker")
+
+
+# -- queues ------------------------------------------------------------------------------------
+
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+"""What ``core/routing.py: check_queue_name`` accepts, for the published schema."""
+
+
+class RateLimitOut(BaseModel):
+    count: int = Field(description="at most this many starts ...")
+    window: float = Field(description="... in any window of this many seconds")
+    text: str = Field(description="the same as register_handler's rate_limit, e.g. 30/minute")
+
+    @classmethod
+    def of(cls, rate: RateLimit) -> RateLimitOut:
+        return cls(count=rate.count, window=rate.window, text=str(rate))
+
+
+class TypeLimitsOut(BaseModel):
+    """Across every worker, per ``limit_key`` when a job has one; ``null``: no limit."""
+
+    concurrency: int | None = Field(description="at most this many processing at once")
+    rate: RateLimitOut | None
+
+    @classmethod
+    def of(cls, limits: TypeLimits) -> TypeLimitsOut:
+        rate = None if limits.rate is None else RateLimitOut.of(limits.rate)
+        return cls(concurrency=limits.concurrency, rate=rate)
+
+
+class TypeOut(BaseModel):
+    """A job type as the last worker to register it stored it (in any process)."""
+
+    type: str
+    queue: str = Field(description="where its jobs go unless add_job says otherwise")
+    limits: TypeLimitsOut
+    defined_by: str = Field(description="the worker id that stored this definition")
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, definition: TypeDefinition) -> TypeOut:
+        return cls(
+            type=definition.type,
+            queue=definition.queue,
+            limits=TypeLimitsOut.of(definition.limits),
+            defined_by=definition.defined_by,
+            updated_at=datetime.fromtimestamp(definition.updated_at, UTC),
+        )
+
+
+class QueueOut(BaseModel):
+    """One named queue: paused or not, its jobs by status, the types registered for it."""
+
+    name: str
+    paused: bool = Field(description="paused: no worker starts its jobs; they stay pending")
+    total: int
+    pending: int
+    processing: int
+    completed: int
+    failed: int
+    cancelled: int
+    types: list[TypeOut] = Field(description="job types registered for this queue, by name")
+
+    @classmethod
+    def of(cls, info: QueueInfo, types: Sequence[TypeDefinition]) -> QueueOut:
+        data = info.to_dict()
+        data["types"] = [TypeOut.of(t) for t in sorted(types, key=lambda t: t.type)]
+        return cls.model_validate(data)
+
+
+class QueueList(BaseModel):
+    queues: list[QueueOut] = Field(description="by name")
+
+
+class QueueChangeOut(BaseModel):
+    queue: QueueOut = Field(description="the queue after the change")
+    changed: bool = Field(description="false: it was paused (or running) already")
