@@ -259,6 +259,7 @@ class QueueManager(QueueControl):
             log.info("handler for %r replaced", job_type)
         self._handlers[job_type] = bound
         if self._loop is not None:  # running: store the definition before claiming its jobs
+            bound.ready = False
             task = self._loop.create_task(self._define_types([bound]))
             self._background_tasks.add(task)
             task.add_done_callback(self._background_tasks.discard)
@@ -272,6 +273,8 @@ class QueueManager(QueueControl):
         try:
             replaced = await self.store.define_types(definitions)
         finally:
+            for handler in handlers:
+                handler.ready = True  # (if storing failed, claims go on under old definitions)
             self.worker.wake()
         mine = {d.type: d for d in definitions}
         for before in replaced:

@@ -43,6 +43,7 @@ class BoundHandler:
         "limits",
         "name",
         "queue",
+        "ready",
     )
 
     def __init__(
@@ -57,6 +58,8 @@ class BoundHandler:
         self.queue = queue
         """The queue its jobs go to unless ``add_job(queue=...)`` says otherwise."""
         self.limits = limits or TypeLimits()
+        self.ready = True
+        """Whether the worker may claim its jobs: not before its limits are stored."""
         self._source = handler
         self._resolved = False
         if not isinstance(handler, LazyHandler):

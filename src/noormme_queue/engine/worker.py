@@ -277,7 +277,7 @@ class Worker:
     async def _claim_loop(self) -> None:
         while True:
             free = self.config.concurrency - len(self._slots)
-            types = list(self.handlers)
+            types = [t for t, h in list(self.handlers.items()) if h.ready]
             claim_now = free > 0 and self._want_claim and bool(types) and not self._stopping
             if self._outbox or claim_now:
                 limit = min(free, self.config.batch_size) if claim_now else 0
