@@ -18,7 +18,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
 from noormme_queue import QueueConfig, QueueManager
 
+from ..waiting import wait_for
 from .dashboard_app import HOSTILE_TYPE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,17 +67,15 @@ def _free_port() -> int:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"serve exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/api/queue/health", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{url}/api/queue/health", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"serve did not become healthy:\n{log.read_text()}")
+            return False
+
+    wait_for(healthy, 30, "serve to become healthy", poll=0.05)
 
 
 def _seed(config: QueueConfig) -> dict[str, str]:
@@ -172,11 +170,12 @@ def _paused_in_store(service: Service) -> set[str]:
 
 
 def _wait_api(service: Service, job_id: str, status: str) -> None:
-    deadline = time.monotonic() + 20
     with _api(service) as client:
-        while client.get(f"/jobs/{job_id}").json()["data"]["status"] != status:
-            assert time.monotonic() < deadline, f"{job_id} never became {status}"
-            time.sleep(0.02)
+        wait_for(
+            lambda: client.get(f"/jobs/{job_id}").json()["data"]["status"] == status,
+            20,
+            f"{job_id} to become {status}",
+        )
 
 
 def _chromium_path() -> str:
@@ -197,10 +196,7 @@ def test_dashboard_in_a_real_browser(service: Service) -> None:
         done = client.get("/jobs", params={"type": "ok", "status": "completed"}).json()
     assert len(done["data"]["jobs"]) <= 3
     # The three "ok" jobs finish on their own; then the counts stay put until we act.
-    deadline = time.monotonic() + 20
-    while _store_counts(service)["completed"] < 3:
-        assert time.monotonic() < deadline, "the ok jobs never completed"
-        time.sleep(0.02)
+    wait_for(lambda: _store_counts(service)["completed"] >= 3, 20, "the ok jobs to complete")
     counts = _store_counts(service)
     assert counts == {
         "total": 7,

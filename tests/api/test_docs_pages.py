@@ -7,7 +7,6 @@ import re
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from starlette.routing import Mount
 from noormme_queue import QueueConfig, QueueManager
 from noormme_queue.api import create_api_app, create_app
 
+from ..waiting import wait_for
 from .test_dashboard_browser import CHROMIUM_ARGS
 
 PAGES = ("/docs", "/redoc", "/queue")
@@ -84,10 +84,12 @@ def live_url(tmp_path: Path) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(create_app(qm), log_config=None, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
+
+    def started() -> bool:
+        assert thread.is_alive(), "uvicorn stopped"
+        return bool(server.started)
+
+    wait_for(started, 30, "uvicorn to start", poll=0.02)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

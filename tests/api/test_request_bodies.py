@@ -23,6 +23,7 @@ import pytest
 
 from noormme_queue.api.route_class import BODY_MARGIN
 
+from ..waiting import wait_for
 from .conftest import AUTH, TOKEN
 
 MAX_PAYLOAD = 100_000
@@ -67,15 +68,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     running = Server(process, port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def started() -> bool:
             try:
                 httpx.get(f"{running.url}/api/queue/health", timeout=1)
-                break
             except httpx.TransportError:
                 assert process.poll() is None, "serve exited"
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.05)
+                return False
+            return True
+
+        wait_for(started, 30, "serve to start", poll=0.05)
         yield running
     finally:
         process.terminate()
