@@ -43,6 +43,7 @@ from .core.retry import RetryPolicy
 from .core.signals import RetryLater, UnrecoverableError
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
+from .tasks import Task, task
 
 if _TYPE_CHECKING:
     from .handlers import (
@@ -132,6 +133,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "Task",
     "ThroughputPoint",
     "ThumbnailPayload",
     "UnknownQueue",
@@ -140,5 +142,6 @@ __all__ = [
     "get_queue_manager",
     "payload_schemas",
     "save_progress",
+    "task",
     "validate_payload",
 ]

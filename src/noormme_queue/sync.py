@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
 from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
-from .core.options import AddJobOptions
+from .core.options import AddJobOptions, JobOptions
+from .engine.enqueue import job_specs
 
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport
     from .memory import MemoryQueue, MemoryQueueStats
+    from .tasks import Task
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class SyncQueueManager:
@@ -85,13 +88,36 @@ class SyncQueueManager:
     def stop(self, timeout: float | None = None) -> StopReport:
         return self._call(lambda: self._manager.stop(timeout))
 
-    def add_job(self, job_type: str, payload: JSON = None, **options: Unpack[AddJobOptions]) -> str:
-        """See :meth:`QueueManager.add_job` for the options."""
+    def add_job(
+        self,
+        job_type: str,
+        payload: JSON = None,
+        *,
+        connection: Any = None,
+        **options: Unpack[AddJobOptions],
+    ) -> str:
+        """See :meth:`QueueManager.add_job` for the options. With ``connection``, the job is
+        written here, on the calling thread, through that connection and in its
+        transaction."""
+        if connection is not None:
+            return self._enqueue_on(connection, [(job_type, payload, JobOptions(**options))])[0]
         return self._call(lambda: self._manager.add_job(job_type, payload, **options))
 
-    def add_jobs(self, jobs: Iterable[JobSpec]) -> list[str]:
+    def add_jobs(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
         specs = list(jobs)
+        if connection is not None:
+            return self._enqueue_on(connection, job_specs(specs))
         return self._call(lambda: self._manager.add_jobs(specs))
+
+    def _enqueue_on(
+        self, connection: object, specs: list[tuple[str, JSON, JobOptions]]
+    ) -> list[str]:
+        self._call(self._manager.store.open)
+        return self._manager.enqueue_on(connection, specs)
+
+    def notify_committed(self) -> None:
+        """See :meth:`QueueManager.notify_committed`."""
+        self._manager.notify_committed()
 
     def get_job(self, job_id: str) -> Job | None:
         return self._call(lambda: self._manager.get_job(job_id))
@@ -135,6 +161,18 @@ class SyncQueueManager:
 
     def get_all_in_memory_stats(self) -> dict[str, dict[str, Any]]:
         return self._manager.get_all_in_memory_stats()
+
+
+class SyncTask(Generic[P]):
+    """``task.sync``: enqueue a task from sync code (blocks until the job is saved)."""
+
+    def __init__(self, task: Task[P, Any]) -> None:
+        self._task = task
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        task = self._task
+        payload = task.payload(args, kwargs)
+        return task.manager.sync.add_job(task.name, payload, **task.options())
 
 
 class SyncMemoryQueue:

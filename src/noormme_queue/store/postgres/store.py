@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ...core.errors import ConfigError, StoreError, StoreUnavailable
+from ...core.errors import ConfigError, InvalidJob, StoreError, StoreUnavailable
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.threads import run_sync
 from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
@@ -80,6 +80,7 @@ class PostgresStore:
         self._sender = uuid.uuid4().hex  # tags our notifications: our own don't wake us
         self._channel = "noormme_queue"
         self._listeners: set[asyncio.Task[None]] = set()
+        self._identity: tuple[Any, ...] = ()  # DATABASE_IDENTITY, read when opened
 
     @property
     def description(self) -> str:
@@ -104,6 +105,7 @@ class PostgresStore:
             try:
                 with psycopg.connect(server.url, **server.connect_kwargs) as conn:
                     self._channel = migrate(conn, server)
+                    self._identity = tuple(conn.execute(sql.DATABASE_IDENTITY).fetchone() or ())
                     conn.execute(sql.ANALYZE)
                 pool: ConnectionPool[Conn] = ConnectionPool(
                     server.url,
@@ -182,16 +184,54 @@ class PostgresStore:
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
+        params = self._wake_params()
+        return await self._run(lambda conn: self._write_jobs(conn, jobs, params), write=True)
 
-        def write(conn: Conn) -> list[str]:
-            if not any(j.unique_key is not None for j in jobs):
-                ids = insert(conn)  # one statement: atomic, one round trip
-            else:
-                with conn.transaction():  # several statements may be needed: all or nothing
-                    ids = insert(conn)
-            if len(jobs) >= ANALYZE_AFTER_ROWS:
-                conn.execute(sql.ANALYZE)  # keep claims on their index
-            return ids
+    def enqueue_on(self, connection: object, jobs: Sequence[NewJob]) -> list[str]:
+        """``enqueue``'s write, through the caller's connection to this database and inside
+        its transaction. Its ``pg_notify`` is sent when the caller commits (and never if it
+        rolls back), tagged so that this process's own worker wakes too."""
+        conn = self._own_connection(connection)
+        if not jobs:
+            return []
+        params = {"channel": self._channel, "sender": f"{self._sender}:caller"}
+        try:
+            return self._write_jobs(conn, jobs, params)
+        except psycopg.Error as exc:
+            raise self.translate(exc) from exc
+
+    def transaction_open(self, connection: object) -> bool:
+        return (
+            isinstance(connection, psycopg.Connection)
+            and connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        )
+
+    def notify_committed(self) -> None:
+        """Nothing to do: the notification of ``enqueue_on`` rides the caller's commit."""
+
+    def _own_connection(self, connection: object) -> Conn:
+        if not isinstance(connection, psycopg.Connection):
+            raise InvalidJob(
+                f"connection= must be a psycopg (3) Connection to the queue's database "
+                f"{self._server.where} (or a framework's connection to it), got "
+                f"{type(connection).__name__}",
+                field="connection",
+            )
+        try:
+            here = tuple(connection.execute(sql.DATABASE_IDENTITY).fetchone() or ())
+        except psycopg.Error as exc:
+            raise self.translate(exc) from exc
+        if here != self._identity:
+            raise InvalidJob(
+                f"connection= is a connection to database/schema {here[:2]}, but this queue's "
+                f"jobs live in {self._identity[:2]} at {self._server.where}; a job can join "
+                "only a transaction on the queue's own database (and search_path schema)",
+                field="connection",
+            )
+        return connection
+
+    def _write_jobs(self, conn: Conn, jobs: Sequence[NewJob], wake: dict[str, str]) -> list[str]:
+        """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
 
         def insert(conn: Conn) -> list[str]:
             ids: list[str | None] = [None] * len(jobs)
@@ -201,7 +241,7 @@ class PostgresStore:
                 params: dict[str, Any] = {
                     name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
                 }
-                params.update(self._wake_params())
+                params.update(wake)
                 inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
                 skipped = [i for i in todo if jobs[i].id not in inserted]
                 for i in todo:
@@ -228,7 +268,14 @@ class PostgresStore:
                 )
             return [i for i in ids if i is not None]
 
-        return await self._run(write, write=True)
+        if not any(j.unique_key is not None for j in jobs):
+            ids = insert(conn)  # one statement: atomic, one round trip
+        else:
+            with conn.transaction():  # several statements may be needed: all or nothing
+                ids = insert(conn)
+        if len(jobs) >= ANALYZE_AFTER_ROWS:
+            conn.execute(sql.ANALYZE)  # keep claims on their index
+        return ids
 
     async def claim(
         self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str

@@ -86,6 +86,8 @@ WRITE_VERSION = (
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 # Unversioned: a table this library did not create, which it refuses to touch.
+# The file a connection writes to: enqueue_on joins only a transaction on the queue's own.
+DATABASE_IDENTITY = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 JOBS_TABLE_EXISTS = "SELECT 1 FROM sqlite_master WHERE name = 'noormme_jobs'"
 
 

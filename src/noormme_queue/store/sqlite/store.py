@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ...core.errors import StoreError
+from ...core.errors import InvalidJob, StoreError
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.threads import run_sync
 from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
@@ -195,33 +195,48 @@ class SQLiteStore:
     # -- operations ----------------------------------------------------------------------------
 
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
-        def write(conn: sqlite3.Connection) -> list[str]:
-            ids: list[str] = []
-            for job in jobs:
-                if job.unique_key is not None:
-                    row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
-                    if row is not None:
-                        ids.append(row[1])
-                        continue
-                conn.execute(
-                    sql.ENQUEUE,
-                    (
-                        job.id,
-                        job.type,
-                        job.payload,
-                        job.priority,
-                        job.max_attempts,
-                        job.run_at,
-                        job.created_at,
-                        job.retry_policy,
-                        job.unique_key,
-                        job.timeout,
-                    ),
-                )
-                ids.append(job.id)
-            return ids
+        return await self._write(
+            lambda conn: _write_jobs(conn, jobs),
+            notify=True,
+            on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS,
+        )
 
-        return await self._write(write, notify=True, on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS)
+    def enqueue_on(self, connection: object, jobs: Sequence[NewJob]) -> list[str]:
+        """``enqueue``'s write, through the caller's connection to this file and inside its
+        transaction; the caller commits (then :meth:`notify_committed`) or rolls back."""
+        conn = self._own_connection(connection)
+        try:
+            self._refresh_listeners(conn)
+            return _write_jobs(conn, jobs)
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from exc
+
+    def transaction_open(self, connection: object) -> bool:
+        return isinstance(connection, sqlite3.Connection) and connection.in_transaction
+
+    def notify_committed(self) -> None:
+        self._bus.nudge()
+
+    def _own_connection(self, connection: object) -> sqlite3.Connection:
+        if not isinstance(connection, sqlite3.Connection):
+            raise InvalidJob(
+                f"connection= must be a sqlite3.Connection to the queue's file {self.path} "
+                f"(or a framework's connection to it), got {type(connection).__name__}",
+                field="connection",
+            )
+        try:
+            row = connection.execute(sql.DATABASE_IDENTITY).fetchone()
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from exc
+        file = row[0] if row else ""
+        if not file or not _same_file(file, self.path):
+            raise InvalidJob(
+                f"connection= is a connection to {file or 'an in-memory database'}, but this "
+                f"queue's jobs live in {self.path}; a job can join only a transaction on the "
+                "queue's own database",
+                field="connection",
+            )
+        return connection
 
     async def claim(
         self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
@@ -380,6 +395,41 @@ class SQLiteStore:
             return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
 
         return await self._read(read)
+
+
+def _write_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
+    """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
+    ids: list[str] = []
+    for job in jobs:
+        if job.unique_key is not None:
+            row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
+            if row is not None:
+                ids.append(row[1])
+                continue
+        conn.execute(
+            sql.ENQUEUE,
+            (
+                job.id,
+                job.type,
+                job.payload,
+                job.priority,
+                job.max_attempts,
+                job.run_at,
+                job.created_at,
+                job.retry_policy,
+                job.unique_key,
+                job.timeout,
+            ),
+        )
+        ids.append(job.id)
+    return ids
+
+
+def _same_file(name: str, path: Path) -> bool:
+    try:
+        return os.path.samefile(name, path)
+    except OSError:
+        return False
 
 
 def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now: float) -> set[str]:
