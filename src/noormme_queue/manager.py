@@ -291,7 +291,7 @@ class QueueManager:
         ``sqlite3.Connection`` on its file, a psycopg connection, Django's connection),
         inside the caller's transaction: rolled back, no job; committed, the workers see
         them. Runs on the calling thread; the store must be open."""
-        new_jobs = self._build(specs)
+        new_jobs = self.build_jobs(specs)
         types = {job.type for job in new_jobs}
         ids = enqueue_through(self.store, connection, new_jobs, lambda: self._committed(types))
         self.survey.note_pending(types)
@@ -308,17 +308,11 @@ class QueueManager:
             self.worker.wake()
 
     async def _enqueue(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[str]:
-        new_jobs = self._build(specs)
-        if not new_jobs:
-            return []
-        ids = await self.store.enqueue(new_jobs)
-        types = {job.type for job in new_jobs}
-        if any(t in self._handlers for t in types):
-            self.worker.wake()
-        self.survey.note_pending(types)
-        return ids
+        return await self.save_jobs(self.build_jobs(specs))
 
-    def _build(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[NewJob]:
+    def build_jobs(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[NewJob]:
+        """Check ``(type, payload, options)`` requests and give each its id, to save now
+        (``add_job``) or later (:meth:`save_jobs`, e.g. when a transaction commits)."""
         now = self.clock.now()
         return [
             build_job(
@@ -331,6 +325,17 @@ class QueueManager:
             )
             for job_type, payload, options in specs
         ]
+
+    async def save_jobs(self, new_jobs: Sequence[NewJob]) -> list[str]:
+        """Write jobs from :meth:`build_jobs` in one transaction and wake the workers."""
+        if not new_jobs:
+            return []
+        ids = await self.store.enqueue(new_jobs)
+        types = {job.type for job in new_jobs}
+        if any(t in self._handlers for t in types):
+            self.worker.wake()
+        self.survey.note_pending(types)
+        return ids
 
     # -- tier 1: in-memory queues ----------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
 from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
@@ -21,6 +21,7 @@ from .engine.enqueue import job_specs
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport
     from .memory import MemoryQueue, MemoryQueueStats
+    from .store import NewJob
     from .tasks import Task
 
 T = TypeVar("T")
@@ -114,6 +115,10 @@ class SyncQueueManager:
     ) -> list[str]:
         self._call(self._manager.store.open)
         return self._manager.enqueue_on(connection, specs)
+
+    def save_jobs(self, new_jobs: Sequence[NewJob]) -> list[str]:
+        """See :meth:`QueueManager.save_jobs`."""
+        return self._call(lambda: self._manager.save_jobs(new_jobs))
 
     def notify_committed(self) -> None:
         """See :meth:`QueueManager.notify_committed`."""
