@@ -18,6 +18,7 @@ from .core.errors import (
     JobDropped,
     JobNotFound,
     JobTimeout,
+    LeaseLost,
     NoProcessor,
     PayloadTooLarge,
     QueueError,
@@ -34,12 +35,14 @@ from .core.job import (
     AttemptOutcome,
     Job,
     JobStatus,
+    QueueInfo,
     QueueStats,
     QueueStatus,
     ThroughputPoint,
 )
 from .core.progress import save_progress
 from .core.retry import RetryPolicy
+from .core.routing import RateLimit, TypeDefinition, TypeLimits
 from .core.signals import RetryLater, UnrecoverableError
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
@@ -112,6 +115,7 @@ __all__ = [
     "JobNotFound",
     "JobStatus",
     "JobTimeout",
+    "LeaseLost",
     "MemoryQueue",
     "MemoryQueueStats",
     "NewsletterPayload",
@@ -122,9 +126,11 @@ __all__ = [
     "QueueConfig",
     "QueueError",
     "QueueFull",
+    "QueueInfo",
     "QueueManager",
     "QueueStats",
     "QueueStatus",
+    "RateLimit",
     "RateLimitedQueue",
     "RetryLater",
     "RetryPolicy",
@@ -136,6 +142,8 @@ __all__ = [
     "Task",
     "ThroughputPoint",
     "ThumbnailPayload",
+    "TypeDefinition",
+    "TypeLimits",
     "UnknownQueue",
     "UnrecoverableError",
     "WebhookPayload",

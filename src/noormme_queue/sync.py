@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
-from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
+from .core.job import JSON, Job, JobStatus, QueueInfo, QueueStats, QueueStatus, ThroughputPoint
 from .core.options import AddJobOptions, JobOptions
+from .core.routing import TypeDefinition
 from .engine.enqueue import job_specs
 
 if TYPE_CHECKING:
@@ -143,10 +144,25 @@ class SyncQueueManager:
         type: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         return self._call(
-            lambda: self._manager.list_jobs(status=status, type=type, limit=limit, before=before)
+            lambda: self._manager.list_jobs(
+                status=status, type=type, limit=limit, before=before, queue=queue
+            )
         )
+
+    def pause_queue(self, name: str) -> bool:
+        return self._call(lambda: self._manager.pause_queue(name))
+
+    def resume_queue(self, name: str) -> bool:
+        return self._call(lambda: self._manager.resume_queue(name))
+
+    def list_queues(self) -> list[QueueInfo]:
+        return self._call(self._manager.list_queues)
+
+    def list_types(self) -> list[TypeDefinition]:
+        return self._call(self._manager.list_types)
 
     def get_stats(self) -> QueueStats:
         return self._call(self._manager.get_stats)

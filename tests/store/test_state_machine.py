@@ -35,6 +35,7 @@ class Model:
     created: int
     attempts: int = 0
     max_attempts: int = 2
+    budget: int = 2
     token: str | None = None
     lease_until: float | None = None
     finished_at: float | None = None
@@ -85,7 +86,12 @@ class StoreMachine(RuleBasedStateMachine):
         assert self.run(self.store.enqueue([job])) == [job.id]
         self.created += 1
         self.jobs[job.id] = Model(
-            "pending", priority, self.now + delay, self.created, max_attempts=max_attempts
+            "pending",
+            priority,
+            self.now + delay,
+            self.created,
+            max_attempts=max_attempts,
+            budget=max_attempts,
         )
 
     @rule(limit=st.integers(1, 4))
@@ -162,8 +168,9 @@ class StoreMachine(RuleBasedStateMachine):
         m = self.jobs[job_id]
         ok = self.run(self.store.retry(job_id, now=self.now))
         assert ok == (m.status in ("failed", "cancelled"))
-        if ok:
-            m.status, m.attempts, m.run_at, m.finished_at = "pending", 0, self.now, None
+        if ok:  # the runs go on counting; a fresh budget of them
+            m.status, m.run_at, m.finished_at = "pending", self.now, None
+            m.max_attempts = m.attempts + m.budget
 
     @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
     def advance_and_recover(self, seconds: float) -> None:
@@ -211,6 +218,7 @@ class StoreMachine(RuleBasedStateMachine):
             row = self.run(self.store.get(job_id))
             assert row is not None
             assert (row.status.value, row.attempts) == (m.status, m.attempts)
+            assert row.max_attempts == m.max_attempts
 
 
 class SQLiteMachine(StoreMachine):

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
+from ..core.errors import InvalidJob, JobNotFound
 from ..core.job import JobStatus
 from ..manager import QueueManager
 from .auth import token_guard
-from .errors import ApiError
+from .errors import ApiError, from_exception
 from .models import (
     CleanupOut,
     CleanupRequest,
@@ -31,7 +32,7 @@ from .models import (
     ThroughputPointOut,
 )
 from .openapi_payloads import enqueue_openapi_extra, typed_payload_schemas
-from .route_class import EnvelopeRoute
+from .route_class import BODY_MARGIN, envelope_route_class
 
 MAX_PAGE = 500
 JobId = Annotated[str, Path(min_length=1, max_length=200, description="a job id (job_...)")]
@@ -59,7 +60,9 @@ def create_router(
     """The queue's REST API, to mount with ``app.include_router(router, prefix="/api/queue")``.
 
     ``token`` (default: ``qm.config.api_token``, i.e. ``QUEUE_API_TOKEN``) is required as a
-    bearer token on every endpoint but ``/health``. ``allowed_types`` limits the job types
+    bearer token on every endpoint but ``/health``; it is checked before a request body is
+    read, and bodies over ``QUEUE_MAX_PAYLOAD_BYTES`` plus 64 KiB are refused (413) while they
+    stream. ``HEAD`` works wherever ``GET`` does. ``allowed_types`` limits the job types
     that ``POST /jobs`` accepts (default: every type with a handler registered on ``qm``).
     With ``dashboard`` the dashboard is served at ``<prefix>/dashboard``.
     """
@@ -68,7 +71,9 @@ def create_router(
     guard = [Depends(token_guard(token))] if token else []
     auth_errors = (401,) if token else ()
 
-    router = APIRouter(route_class=EnvelopeRoute, tags=["queue"])
+    # The token is checked and the body capped before the body is read (route_class.py).
+    route_class = envelope_route_class(qm.config.max_payload_bytes + BODY_MARGIN)
+    router = APIRouter(route_class=route_class, tags=["queue"])
 
     @router.get("/health", response_model=Ok[HealthOut], summary="Liveness (no token needed)")
     async def health() -> Ok[HealthOut]:
@@ -147,7 +152,10 @@ def create_router(
                 f"{', '.join(sorted(permitted)) or '(none)'}",
                 "type",
             )
-        job_id = await qm.add_job(request.type, request.payload, **request.options.to_kwargs())
+        try:
+            job_id = await qm.add_job(request.type, request.payload, **request.options.to_kwargs())
+        except InvalidJob as exc:  # name the option as this request spelled it
+            raise from_exception(exc, request.options.spelling) from exc
         return Ok(data=await _load(job_id))
 
     @router.get(
@@ -214,7 +222,7 @@ def create_router(
     async def _load(job_id: str) -> JobOut:
         job = await qm.get_job(job_id)
         if job is None:
-            raise ApiError(404, "not_found", f"no job with id {job_id}")
+            raise JobNotFound(f"no job with id {job_id}")
         return JobOut.of(job)
 
     if dashboard:

@@ -14,6 +14,7 @@ from .base import (
     NewJob,
     Outcome,
     Released,
+    TypeDefinition,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "NewJob",
     "Outcome",
     "Released",
+    "TypeDefinition",
     "store_from_config",
 ]
 

@@ -25,31 +25,51 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ...core.errors import ConfigError, InvalidJob, StoreError, StoreUnavailable
+from ...core.errors import ConfigError, StoreError, StoreUnavailable
 from ...core.job import Job, JobStatus, QueueStats
+from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
-from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
+from ..base import (
+    Claim,
+    Completed,
+    Expired,
+    Failed,
+    FinishedCount,
+    NewJob,
+    Outcome,
+    Released,
+)
 from ..rows import (
+    SCHEDULED,
     Unreadable,
     attempt_json,
     claim_order,
-    due_time,
+    initial_status,
+    listed_statuses,
     makes_due,
+    minute_buckets,
     read_row,
     read_rows,
     row_to_job,
+    stats_of,
+    type_definition,
 )
+from . import schema as ddl
 from . import sql
+from .caller import CallerTransactions
+from .claim import claim_limited, claim_ready, less_taken
 from .connect import Server, migrate
 from .listener import Listening
 from .pool import Conn, Runner
+from .queues import LIMITS_MAX_AGE, QueueOps
 
 log = logging.getLogger("noormme_queue.store")
 
@@ -61,7 +81,7 @@ UNIQUE_RACE_RETRIES = 5
 ANALYZE_AFTER_ROWS = 1000  # an enqueue this large refreshes the planner's statistics
 
 
-class PostgresStore:
+class PostgresStore(QueueOps, CallerTransactions):
     def __init__(
         self,
         url: str,
@@ -81,6 +101,10 @@ class PostgresStore:
         self._channel = "noormme_queue"
         self._listeners: set[asyncio.Task[None]] = set()
         self._identity: tuple[Any, ...] = ()  # DATABASE_IDENTITY, read when opened
+        # Types with limits take the claim's slower path; the fast path re-checks in SQL,
+        # so a stale list only delays a newly limited type's jobs, never over-claims.
+        self._limited: frozenset[str] = frozenset()
+        self._limited_at = -LIMITS_MAX_AGE
 
     @property
     def description(self) -> str:
@@ -106,7 +130,7 @@ class PostgresStore:
                 with psycopg.connect(server.url, **server.connect_kwargs) as conn:
                     self._channel = migrate(conn, server)
                     self._identity = tuple(conn.execute(sql.DATABASE_IDENTITY).fetchone() or ())
-                    conn.execute(sql.ANALYZE)
+                    conn.execute(ddl.ANALYZE)
                 pool: ConnectionPool[Conn] = ConnectionPool(
                     server.url,
                     kwargs=server.connect_kwargs,
@@ -187,49 +211,6 @@ class PostgresStore:
         params = self._wake_params()
         return await self._run(lambda conn: self._write_jobs(conn, jobs, params), write=True)
 
-    def enqueue_on(self, connection: object, jobs: Sequence[NewJob]) -> list[str]:
-        """``enqueue``'s write, through the caller's connection to this database and inside
-        its transaction. Its ``pg_notify`` is sent when the caller commits (and never if it
-        rolls back), tagged so that this process's own worker wakes too."""
-        conn = self._own_connection(connection)
-        if not jobs:
-            return []
-        params = {"channel": self._channel, "sender": f"{self._sender}:caller"}
-        try:
-            return self._write_jobs(conn, jobs, params)
-        except psycopg.Error as exc:
-            raise self.translate(exc) from exc
-
-    def transaction_open(self, connection: object) -> bool:
-        return (
-            isinstance(connection, psycopg.Connection)
-            and connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
-        )
-
-    def notify_committed(self) -> None:
-        """Nothing to do: the notification of ``enqueue_on`` rides the caller's commit."""
-
-    def _own_connection(self, connection: object) -> Conn:
-        if not isinstance(connection, psycopg.Connection):
-            raise InvalidJob(
-                f"connection= must be a psycopg (3) Connection to the queue's database "
-                f"{self._server.where} (or a framework's connection to it), got "
-                f"{type(connection).__name__}",
-                field="connection",
-            )
-        try:
-            here = tuple(connection.execute(sql.DATABASE_IDENTITY).fetchone() or ())
-        except psycopg.Error as exc:
-            raise self.translate(exc) from exc
-        if here != self._identity:
-            raise InvalidJob(
-                f"connection= is a connection to database/schema {here[:2]}, but this queue's "
-                f"jobs live in {self._identity[:2]} at {self._server.where}; a job can join "
-                "only a transaction on the queue's own database (and search_path schema)",
-                field="connection",
-            )
-        return connection
-
     def _write_jobs(self, conn: Conn, jobs: Sequence[NewJob], wake: dict[str, str]) -> list[str]:
         """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
 
@@ -241,6 +222,7 @@ class PostgresStore:
                 params: dict[str, Any] = {
                     name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
                 }
+                params["status"] = [initial_status(j) for j in batch]
                 params.update(wake)
                 inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
                 skipped = [i for i in todo if jobs[i].id not in inserted]
@@ -274,16 +256,23 @@ class PostgresStore:
             with conn.transaction():  # several statements may be needed: all or nothing
                 ids = insert(conn)
         if len(jobs) >= ANALYZE_AFTER_ROWS:
-            conn.execute(sql.ANALYZE)  # keep claims on their index
+            conn.execute(ddl.ANALYZE)  # keep claims on their index
         return ids
 
     async def claim(
-        self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
+        self,
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
     ) -> Claim:
         token = uuid.uuid4().hex
         if not types or limit <= 0:
             return Claim(token, [], None)
-        params = {
+        params: dict[str, Any] = {
             "token": token,
             "worker_id": worker_id,
             "lease_until": lease_until,
@@ -293,20 +282,39 @@ class PostgresStore:
         }
 
         def write(conn: Conn) -> Claim:
-            jobs, unreadable = read_rows(conn.execute(sql.CLAIM, params).fetchall())
+            rows, staged, next_run_at = claim_ready(conn, params, queues)
+            if staged and len(rows) < limit:
+                # Jobs it made due are claimable by the next statement: claim them now.
+                more, staged, next_run_at = claim_ready(
+                    conn, params | {"limit": limit - len(rows)}, less_taken(queues, rows)
+                )
+                rows += more
+            limited = [t for t in types if t in self._limited_types(conn)]
+            if limited and len(rows) < limit:
+                budgets = less_taken(queues, rows)
+                more, free_at = claim_limited(conn, params, limited, limit - len(rows), budgets)
+                rows += more
+                if free_at is not None:
+                    next_run_at = free_at if next_run_at is None else min(next_run_at, free_at)
+            jobs, unreadable = read_rows(rows)
             # Autocommit: if this is lost, the lease runs out and recovery marks them.
             self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
             jobs.sort(key=claim_order)
-            next_run_at = None
-            if len(jobs) < limit:
-                row = conn.execute(sql.NEXT_DUE, {"types": params["types"]}).fetchone()
-                next_run_at = None if row is None else due_time(row[0])
-            return Claim(token, jobs, next_run_at)
+            if staged:  # more were staged than this claim could take: look again at once
+                next_run_at = now
+            return Claim(token, jobs, None if len(jobs) >= limit else next_run_at)
 
         runner = self._runner
         if runner is not None:
             await runner.writes_settled()
         return await self._run(write, write=True)
+
+    def _limited_types(self, conn: Conn) -> frozenset[str]:
+        if time.monotonic() - self._limited_at > LIMITS_MAX_AGE:
+            found = [type_definition(r) for r in conn.execute(sql.TYPES)]
+            self._limited = frozenset(d.type for d in found if d.limits.any)
+            self._limited_at = time.monotonic()
+        return self._limited
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
         if not outcomes:
@@ -400,14 +408,12 @@ class PostgresStore:
         type: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
-        query = sql.LIST_JOBS(status is not None, type is not None, before is not None)
-        params = {
-            "status": None if status is None else status.value,
-            "type": type,
-            "before": before,
-            "limit": limit,
-        }
+        statuses = listed_statuses(status)
+        query = sql.LIST_JOBS(len(statuses), type is not None, queue is not None, bool(before))
+        params: dict[str, Any] = {"type": type, "queue": queue, "before": before, "limit": limit}
+        params.update((f"status{n}", value) for n, value in enumerate(statuses))
 
         def read(conn: Conn) -> list[Job]:
             return [row_to_job(r) for r in conn.execute(query, params)]
@@ -416,9 +422,7 @@ class PostgresStore:
 
     async def stats(self) -> QueueStats:
         def read(conn: Conn) -> QueueStats:
-            counts = {status: int(n) for status, n in conn.execute(sql.STATS)}
-            known = {s.value: counts.get(s.value, 0) for s in JobStatus}
-            return QueueStats(total=sum(known.values()), **known)
+            return stats_of(conn.execute(sql.STATS).fetchall())
 
         return await self._run(read)
 
@@ -431,7 +435,9 @@ class PostgresStore:
     async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
         def write(conn: Conn) -> JobStatus | None:
             row = conn.execute(sql.CANCEL, {"id": job_id, "now": now}).fetchone()
-            return None if row is None else JobStatus(row[0])
+            if row is None:
+                return None
+            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._run(write, write=True)
 
@@ -440,7 +446,12 @@ class PostgresStore:
 
         def write(conn: Conn) -> bool:
             try:
-                rows = conn.execute(sql.RETRY, params).fetchall()
+                with conn.transaction():
+                    row = conn.execute(sql.RETRYABLE, params).fetchone()
+                    if row is None:
+                        return False
+                    runs = after_manual_retry(attempts_made=row[0], budget=row[1])
+                    rows = conn.execute(sql.RETRY, params | {"max_attempts": runs}).fetchall()
             except psycopg.errors.UniqueViolation:
                 return False  # another live job holds its unique_key
             return any(r[0] is not None for r in rows)
@@ -453,8 +464,17 @@ class PostgresStore:
 
         return await self._run(write, write=True)
 
+    async def purge_minutes(self, *, before: float) -> int:
+        def write(conn: Conn) -> int:
+            return conn.execute(sql.PURGE_MINUTES, {"minute": int(before // 60)}).rowcount
+
+        return await self._run(write, write=True)
+
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
         def read(conn: Conn) -> list[FinishedCount]:
+            if since % 60 == 0 and width % 60 == 0:  # whole minutes: the kept counts
+                found = conn.execute(sql.FINISHED_MINUTES, {"minute": int(since // 60)})
+                return minute_buckets(found.fetchall(), since=since, width=width)
             rows = conn.execute(sql.FINISHED_COUNTS, {"since": since, "width": width})
             return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
 
@@ -472,4 +492,6 @@ _NEW_JOB_COLUMNS = (
     "retry_policy",
     "unique_key",
     "timeout",
+    "queue",
+    "limit_key",
 )

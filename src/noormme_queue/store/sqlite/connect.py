@@ -12,7 +12,8 @@ import sqlite3
 from pathlib import Path
 
 from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
-from . import locks, sql
+from . import locks
+from . import schema as ddl
 
 
 def sqlite_path_from_url(url: str) -> Path:
@@ -138,24 +139,24 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         return
     locks.wait_for_lock(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
-        conn.execute(sql.META_DDL)
-        row = conn.execute(sql.READ_VERSION).fetchone()
+        conn.execute(ddl.META_DDL)
+        row = conn.execute(ddl.READ_VERSION).fetchone()
         version = int(row[0]) if row else 0
-        if version > sql.SCHEMA_VERSION:
+        if version > ddl.SCHEMA_VERSION:
             raise SchemaTooNew(
                 f"{path} has queue schema version {version}, but this noormme-queue "
-                f"knows only up to {sql.SCHEMA_VERSION}: upgrade noormme-queue"
+                f"knows only up to {ddl.SCHEMA_VERSION}: upgrade noormme-queue"
             )
-        if version == 0 and conn.execute(sql.JOBS_TABLE_EXISTS).fetchone():
+        if version == 0 and conn.execute(ddl.JOBS_TABLE_EXISTS).fetchone():
             raise StoreCorrupt(
                 f"{path} has a noormme_jobs table but no schema version: refusing to "
                 "touch a table this library did not create"
             )
-        for number in range(version, sql.SCHEMA_VERSION):
-            for statement in sql.split_script(sql.MIGRATIONS[number]):
+        for number in range(version, ddl.SCHEMA_VERSION):
+            for statement in ddl.split_script(ddl.MIGRATIONS[number]):
                 conn.execute(statement)
-        if version != sql.SCHEMA_VERSION:
-            conn.execute(sql.WRITE_VERSION, (str(sql.SCHEMA_VERSION),))
+        if version != ddl.SCHEMA_VERSION:
+            conn.execute(ddl.WRITE_VERSION, (str(ddl.SCHEMA_VERSION),))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -166,10 +167,10 @@ def _is_current(conn: sqlite3.Connection) -> bool:
     """The schema is at this version (read without locking; a newer one takes the locked
     path, which reports it)."""
     try:
-        row = conn.execute(sql.READ_VERSION).fetchone()
+        row = conn.execute(ddl.READ_VERSION).fetchone()
     except sqlite3.OperationalError:  # no noormme_meta table yet
         return False
-    return row is not None and str(row[0]) == str(sql.SCHEMA_VERSION)
+    return row is not None and str(row[0]) == str(ddl.SCHEMA_VERSION)
 
 
 def _sidecar(path: Path, suffix: str) -> Path:

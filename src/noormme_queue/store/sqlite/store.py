@@ -17,26 +17,42 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ...core.errors import InvalidJob, StoreError
+from ...core.errors import StoreError
 from ...core.job import Job, JobStatus, QueueStats
+from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
-from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
+from ..base import (
+    Claim,
+    Completed,
+    Expired,
+    Failed,
+    FinishedCount,
+    NewJob,
+    Outcome,
+    Released,
+)
 from ..rows import (
+    SCHEDULED,
     Unreadable,
     attempt_json,
     claim_order,
-    due_time,
+    listed_statuses,
     makes_due,
+    minute_buckets,
     read_row,
     read_rows,
     row_to_job,
+    stats_of,
 )
 from . import connect, sql
+from .caller import CallerTransactions, write_jobs
+from .claim import claim_rows
+from .queues import QueueOps
 from .wakeup import WakeupBus
 from .writer import GroupCommitWriter
 
@@ -48,7 +64,7 @@ LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop st
 COMPLETE_CHUNK = 200  # completions saved by one statement
 
 
-class SQLiteStore:
+class SQLiteStore(QueueOps, CallerTransactions):
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
@@ -196,68 +212,39 @@ class SQLiteStore:
 
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
         return await self._write(
-            lambda conn: _write_jobs(conn, jobs),
+            lambda conn: write_jobs(conn, jobs),
             notify=True,
             on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS,
         )
 
-    def enqueue_on(self, connection: object, jobs: Sequence[NewJob]) -> list[str]:
-        """``enqueue``'s write, through the caller's connection to this file and inside its
-        transaction; the caller commits (then :meth:`notify_committed`) or rolls back."""
-        conn = self._own_connection(connection)
-        try:
-            self._refresh_listeners(conn)
-            return _write_jobs(conn, jobs)
-        except sqlite3.Error as exc:
-            raise self.translate(exc) from exc
-
-    def transaction_open(self, connection: object) -> bool:
-        return isinstance(connection, sqlite3.Connection) and connection.in_transaction
-
-    def notify_committed(self) -> None:
-        self._bus.nudge()
-
-    def _own_connection(self, connection: object) -> sqlite3.Connection:
-        if not isinstance(connection, sqlite3.Connection):
-            raise InvalidJob(
-                f"connection= must be a sqlite3.Connection to the queue's file {self.path} "
-                f"(or a framework's connection to it), got {type(connection).__name__}",
-                field="connection",
-            )
-        try:
-            row = connection.execute(sql.DATABASE_IDENTITY).fetchone()
-        except sqlite3.Error as exc:
-            raise self.translate(exc) from exc
-        file = row[0] if row else ""
-        if not file or not _same_file(file, self.path):
-            raise InvalidJob(
-                f"connection= is a connection to {file or 'an in-memory database'}, but this "
-                f"queue's jobs live in {self.path}; a job can join only a transaction on the "
-                "queue's own database",
-                field="connection",
-            )
-        return connection
-
     async def claim(
-        self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
+        self,
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
     ) -> Claim:
         token = uuid.uuid4().hex
         if not types or limit <= 0:
             return Claim(token, [], None)
-        type_list = tuple(types)
 
         def write(conn: sqlite3.Connection) -> Claim:
-            rows = conn.execute(
-                sql.CLAIM(len(type_list)),
-                (token, worker_id, lease_until, now, now, *type_list, limit),
-            ).fetchall()
+            rows, next_run_at = claim_rows(
+                conn,
+                types,
+                limit,
+                queues=queues,
+                now=now,
+                lease_until=lease_until,
+                worker_id=worker_id,
+                token=token,
+            )
             jobs, unreadable = read_rows(rows)
             self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
             jobs.sort(key=claim_order)
-            next_run_at = None
-            if len(jobs) < limit:
-                due = conn.execute(sql.NEXT_DUE(len(type_list)), type_list).fetchone()[0]
-                next_run_at = due_time(due)
             return Claim(token, jobs, next_run_at)
 
         return await self._write(write)
@@ -275,12 +262,15 @@ class SQLiteStore:
                     case Released():
                         cur = conn.execute(sql.RELEASE, (outcome.job_id, outcome.token))
                     case Failed():
-                        statement = sql.FAIL if outcome.retry_at is None else sql.RETRY_LATER
-                        when = now if outcome.retry_at is None else outcome.retry_at
                         error, record = outcome.attempt.error, attempt_json(outcome.attempt)
-                        cur = conn.execute(
-                            statement, (error, when, record, outcome.job_id, outcome.token)
-                        )
+                        if outcome.retry_at is None:
+                            args: tuple[Any, ...] = (error, now, record)
+                            cur = conn.execute(sql.FAIL, (*args, outcome.job_id, outcome.token))
+                        else:
+                            due = outcome.retry_at <= now
+                            args = ("pending" if due else SCHEDULED, error, outcome.retry_at)
+                            args += (record, outcome.job_id, outcome.token)
+                            cur = conn.execute(sql.RETRY_LATER, args)
                 applied.append(cur.rowcount == 1)
             return applied
 
@@ -339,22 +329,23 @@ class SQLiteStore:
         type: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
-        query = sql.LIST_JOBS(status is not None, type is not None, before is not None)
-        params = [
-            p for p in (None if status is None else status.value, type, before) if p is not None
-        ]
+        statuses = listed_statuses(status)
+        query = sql.LIST_JOBS(len(statuses), type is not None, queue is not None, bool(before))
+        rest = [p for p in (type, queue, before) if p is not None]
+        params: list[Any] = [v for s in statuses for v in (s, *rest, limit)] or [*rest, limit]
+        if len(statuses) > 1:
+            params.append(limit)
 
         def read(conn: sqlite3.Connection) -> list[Job]:
-            return [row_to_job(r) for r in conn.execute(query, (*params, limit))]
+            return [row_to_job(r) for r in conn.execute(query, params)]
 
         return await self._read(read)
 
     async def stats(self) -> QueueStats:
         def read(conn: sqlite3.Connection) -> QueueStats:
-            counts = dict(conn.execute(sql.STATS))
-            known = {s.value: int(counts.get(s.value, 0)) for s in JobStatus}
-            return QueueStats(total=sum(known.values()), **known)
+            return stats_of(conn.execute(sql.STATS).fetchall())
 
         return await self._read(read)
 
@@ -370,14 +361,18 @@ class SQLiteStore:
             if row is None:
                 return None
             conn.execute(sql.CANCEL, (now, job_id))
-            return JobStatus(row[0])
+            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._write(write)
 
     async def retry(self, job_id: str, *, now: float) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(sql.RETRYABLE, (job_id,)).fetchone()
+            if row is None:
+                return False
+            runs = after_manual_retry(attempts_made=row[0], budget=row[1])
             try:
-                return conn.execute(sql.RETRY, (now, job_id)).rowcount == 1
+                return conn.execute(sql.RETRY, (runs, now, job_id)).rowcount == 1
             except sqlite3.IntegrityError:
                 return False  # another live job holds its unique_key
 
@@ -389,47 +384,21 @@ class SQLiteStore:
 
         return await self._write(write, on_loop=False)  # up to 500 deletes: not on the loop
 
+    async def purge_minutes(self, *, before: float) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            return conn.execute(sql.PURGE_MINUTES, (int(before // 60),)).rowcount
+
+        return await self._write(write, on_loop=False)
+
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
         def read(conn: sqlite3.Connection) -> list[FinishedCount]:
+            if since % 60 == 0 and width % 60 == 0:  # whole minutes: the kept counts
+                minutes = conn.execute(sql.FINISHED_MINUTES, (int(since // 60),)).fetchall()
+                return minute_buckets(minutes, since=since, width=width)
             rows = conn.execute(sql.FINISHED_COUNTS, {"since": since, "width": width})
             return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
 
         return await self._read(read)
-
-
-def _write_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
-    """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
-    ids: list[str] = []
-    for job in jobs:
-        if job.unique_key is not None:
-            row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
-            if row is not None:
-                ids.append(row[1])
-                continue
-        conn.execute(
-            sql.ENQUEUE,
-            (
-                job.id,
-                job.type,
-                job.payload,
-                job.priority,
-                job.max_attempts,
-                job.run_at,
-                job.created_at,
-                job.retry_policy,
-                job.unique_key,
-                job.timeout,
-            ),
-        )
-        ids.append(job.id)
-    return ids
-
-
-def _same_file(name: str, path: Path) -> bool:
-    try:
-        return os.path.samefile(name, path)
-    except OSError:
-        return False
 
 
 def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now: float) -> set[str]:
