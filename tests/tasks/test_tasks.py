@@ -280,3 +280,23 @@ def test_module_level_task_uses_get_queue_manager(tmp_path: Path) -> None:
         ["shop_tasks.ship", 0, "shipped A1"],
         ["refund", 3, "refunded B2"],
     ]
+
+
+async def test_queue_and_limits_go_to_the_handler_and_using_overrides(qm: QueueManager) -> None:
+    def report(kind: str) -> str:
+        return kind
+
+    task = qm.task(name="report", queue="reports", concurrency_limit=2, rate_limit="30/minute")(
+        report
+    )
+    await qm.start()  # a worker registers its types with their queue and limits
+    first = await qm.get_job(await task.enqueue("daily"))
+    assert first is not None and first.queue == "reports"  # the handler's queue
+    tenant = await task.using(queue="urgent", limit_key="tenant:42").enqueue("weekly")
+    job = await qm.get_job(tenant)
+    assert job is not None and (job.queue, job.limit_key) == ("urgent", "tenant:42")
+    (definition,) = [t for t in await qm.list_types() if t.type == "report"]
+    assert definition.queue == "reports"
+    assert definition.limits.concurrency == 2
+    assert definition.limits.rate is not None and definition.limits.rate.count == 30
+    await wait_status(qm, tenant, "completed")
