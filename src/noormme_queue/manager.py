@@ -344,7 +344,7 @@ class QueueManager(QueueControl):
         )
         if connection is not None:
             await self.store.open()
-            return self.enqueue_on(connection, [(job_type, payload, options)])[0]
+            return self.enqueue_on(connection, self.build_jobs([(job_type, payload, options)]))[0]
         return (await self._enqueue([(job_type, payload, options)]))[0]
 
     async def add_jobs(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
@@ -352,17 +352,15 @@ class QueueManager(QueueControl):
         specs = job_specs(jobs)
         if connection is not None:
             await self.store.open()
-            return self.enqueue_on(connection, specs)
+            return self.enqueue_on(connection, self.build_jobs(specs))
         return await self._enqueue(specs)
 
-    def enqueue_on(
-        self, connection: object, specs: Sequence[tuple[str, JSON, JobOptions]]
-    ) -> list[str]:
-        """Write jobs through the caller's open ``connection`` to the queue's database (a
-        ``sqlite3.Connection`` on its file, a psycopg connection, Django's connection),
-        inside the caller's transaction: rolled back, no job; committed, the workers see
-        them. Runs on the calling thread; the store must be open."""
-        new_jobs = self.build_jobs(specs)
+    def enqueue_on(self, connection: object, new_jobs: Sequence[NewJob]) -> list[str]:
+        """Write jobs (from :meth:`build_jobs`) through the caller's open ``connection`` to
+        the queue's database (a ``sqlite3.Connection`` on its file, a psycopg connection,
+        Django's connection), inside the caller's transaction: rolled back, no job;
+        committed, the workers see them. Runs on the calling thread; the store must be
+        open."""
         types = {job.type for job in new_jobs}
         ids = enqueue_through(self.store, connection, new_jobs, lambda: self._committed(types))
         self.survey.note_pending(types)

@@ -102,20 +102,21 @@ class SyncQueueManager:
         written here, on the calling thread, through that connection and in its
         transaction."""
         if connection is not None:
-            return self._enqueue_on(connection, [(job_type, payload, JobOptions(**options))])[0]
+            specs = [(job_type, payload, JobOptions(**options))]
+            return self.enqueue_on(connection, self._manager.build_jobs(specs))[0]
         return self._call(lambda: self._manager.add_job(job_type, payload, **options))
 
     def add_jobs(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
         specs = list(jobs)
         if connection is not None:
-            return self._enqueue_on(connection, job_specs(specs))
+            return self.enqueue_on(connection, self._manager.build_jobs(job_specs(specs)))
         return self._call(lambda: self._manager.add_jobs(specs))
 
-    def _enqueue_on(
-        self, connection: object, specs: list[tuple[str, JSON, JobOptions]]
-    ) -> list[str]:
+    def enqueue_on(self, connection: object, new_jobs: Sequence[NewJob]) -> list[str]:
+        """See :meth:`QueueManager.enqueue_on`: here, on the calling thread (where the
+        caller's connection lives), the store opened first."""
         self._call(self._manager.store.open)
-        return self._manager.enqueue_on(connection, specs)
+        return self._manager.enqueue_on(connection, new_jobs)
 
     def save_jobs(self, new_jobs: Sequence[NewJob]) -> list[str]:
         """See :meth:`QueueManager.save_jobs`."""
