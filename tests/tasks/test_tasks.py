@@ -300,3 +300,23 @@ async def test_queue_and_limits_go_to_the_handler_and_using_overrides(qm: QueueM
     assert definition.limits.concurrency == 2
     assert definition.limits.rate is not None and definition.limits.rate.count == 30
     await wait_status(qm, tenant, "completed")
+
+
+async def test_a_task_that_calls_sys_exit_fails_and_the_worker_goes_on(qm: QueueManager) -> None:
+    def leave() -> None:
+        sys.exit(3)
+
+    async def leave_async() -> None:
+        raise SystemExit("bye")
+
+    exits = qm.task(name="exit")(leave)
+    exits_async = qm.task(name="exit-async")(leave_async)
+    await qm.start()
+    first = await exits.using(max_attempts=1).enqueue()
+    second = await exits_async.using(max_attempts=1).enqueue()
+    await wait_status(qm, first, "failed")
+    await wait_status(qm, second, "failed")
+    job = await qm.get_job(first)
+    assert job is not None and job.history[-1].error_type == "builtins.SystemExit"
+    after = await on(qm, app.add).enqueue(1)
+    await wait_status(qm, after, "completed")  # the worker is still there

@@ -208,8 +208,10 @@ class PostgresStore(QueueOps, CallerTransactions):
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
-        params = self._wake_params()
-        return await self._run(lambda conn: self._write_jobs(conn, jobs, params), write=True)
+        # The wake-up parameters once open: the channel depends on the schema found there.
+        return await self._run(
+            lambda conn: self._write_jobs(conn, jobs, self._wake_params()), write=True
+        )
 
     def _write_jobs(self, conn: Conn, jobs: Sequence[NewJob], wake: dict[str, str]) -> list[str]:
         """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
