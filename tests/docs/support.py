@@ -155,9 +155,12 @@ def configure_django_tasks() -> None:
 def django_tasks_worker(result: Any) -> None:
     """Run the TASKS backend's worker here until ``result`` (a block's TaskResult) finished
     successfully, as ``manage.py noormme_worker`` would."""
+    from noormme_queue.contrib.django import NoormmeTaskBackend
     from noormme_queue.contrib.django.compat import task_backends
 
-    qm: QueueManager = task_backends["default"].manager  # type: ignore[attr-defined]
+    backend = task_backends["default"]
+    assert isinstance(backend, NoormmeTaskBackend)
+    qm = backend.manager
     qm.sync.start()
     try:
 
