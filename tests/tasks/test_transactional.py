@@ -74,6 +74,7 @@ async def test_sqlite_rolled_back_means_no_job(sqlite_qm: QueueManager) -> None:
 
 async def test_sqlite_committed_means_the_worker_runs_it(sqlite_qm: QueueManager) -> None:
     await sqlite_qm.start()
+    await idle(sqlite_qm)
     conn = sqlite_conn(sqlite_qm)
     conn.execute("INSERT INTO orders (ref) VALUES ('A-2')")
     job_id = await sqlite_qm.add_job("ship", {"order": "A-2"}, connection=conn)
@@ -86,6 +87,7 @@ async def test_sqlite_committed_means_the_worker_runs_it(sqlite_qm: QueueManager
 
 async def test_sqlite_autocommit_connection_wakes_at_once(sqlite_qm: QueueManager) -> None:
     await sqlite_qm.start()
+    await idle(sqlite_qm)
     conn = sqlite_conn(sqlite_qm)
     conn.isolation_level = None  # autocommit: the write is committed when add_job returns
     job_id = await sqlite_qm.add_job("ship", {"order": "A-3"}, connection=conn)
@@ -163,10 +165,17 @@ async def test_postgres_rolled_back_means_no_job(pg_url: str) -> None:
         await qm.stop(timeout=5)
 
 
+async def idle(qm: QueueManager) -> None:
+    """Run one ordinary job to the end: its completion is saved with the worker's next claim,
+    which finds nothing, so from then on only a wake-up (or the 30 s poll) starts a job."""
+    await wait_status(qm, await qm.add_job("ship", {"order": "warm-up"}), "completed")
+
+
 async def test_postgres_committed_wakes_the_worker_by_notify(pg_url: str) -> None:
     qm = manager(pg_url)
     await qm.start()
     try:
+        await idle(qm)
         with psycopg.connect(pg_url) as conn:
             conn.execute("INSERT INTO orders (ref) VALUES ('P-2')")
             job_id = await qm.add_job("ship", {"order": "P-2"}, connection=conn)
