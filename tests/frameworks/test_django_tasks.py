@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from ..api.conftest import wait_for
+from ..conftest import wait_until
 from .conftest import PROJECT, subprocess_env
 
 pytestmark = pytest.mark.usefixtures("django_env")
@@ -207,9 +207,12 @@ async def test_arefresh(worker: Worker) -> None:
 
     result = await tasks.calculate_meaning_of_life.aenqueue()
     worker()
-    deadline = time.monotonic() + 30
-    while not result.is_finished and time.monotonic() < deadline:
+
+    async def done() -> bool:
         await result.arefresh()
+        return bool(result.is_finished)
+
+    await wait_until(done, timeout=30, what="the task")
     assert result.status == TaskResultStatus.SUCCESSFUL and result.return_value == 42
 
 

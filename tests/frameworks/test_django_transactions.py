@@ -220,3 +220,24 @@ def test_the_dashboard_and_api_mount_in_django_urls() -> None:
     shown = client.get(f"/queue/jobs/{job_id}")
     assert shown.json()["data"]["type"] == MEANING
     assert client.get("/queue/jobs/job_missing").status_code == 404
+
+
+def test_django_on_postgresql_writes_the_job_in_its_transaction() -> None:
+    # Django's own psycopg connection, the queue in the same database and schema: a fresh
+    # process, since Django is set up once per process (this one is on SQLite).
+    from ..pg import fresh_schema
+
+    with fresh_schema() as url:
+        schema = url.rsplit("search_path%3D", 1)[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "tests.frameworks.django_postgres", schema],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    assert seen["queue"].startswith("postgresql://")
+    assert seen == seen | {"inside": False, "rolled_back": False, "committed": True}
+    assert seen["orders"] == ["y"]
