@@ -330,3 +330,50 @@ def test_noormme_worker_command_refuses_bad_input_and_stops_gracefully(
     finished(tasks.calculate_meaning_of_life.enqueue())
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
+
+
+def test_a_running_task_is_running(worker: Worker, django_env: dict[str, str]) -> None:
+    from noormme_queue.contrib.django.compat import TaskResultStatus
+    from tests.frameworks.taskapp import tasks
+
+    result = tasks.gated.enqueue("running-gate")
+    proc = worker()
+
+    def running() -> bool:
+        result.refresh()
+        return bool(result.status == TaskResultStatus.RUNNING)
+
+    wait_for(running, timeout=30, what="the task to start")
+    assert not result.is_finished and result.finished_at is None
+    assert result.attempts == 1 and f":{proc.pid}:" in result.worker_ids[0]  # this run
+    assert result.started_at is not None and result.last_attempted_at == result.started_at
+    (Path(django_env["TEST_RECORD_DIR"]) / "running-gate").touch()
+    finished(result)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == "passed running-gate"
+
+
+def test_max_attempts_retries_a_failed_task(worker: Worker) -> None:
+    from django.test import override_settings
+
+    from noormme_queue.contrib.django.compat import TaskResultStatus
+    from tests.frameworks.taskapp import tasks
+
+    settings = {
+        "default": {**backend_settings(), "OPTIONS": {"DATABASE": "default", "MAX_ATTEMPTS": 2}}
+    }
+    with override_settings(TASKS=settings):
+        result = tasks.fails_once.enqueue()  # fails on its first run, succeeds on the second
+        assert backend().max_attempts == 2
+    worker()
+    finished(result)
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.return_value == 2
+    assert result.attempts == 2 and len(result.errors) == 1  # the first run's error is kept
+    assert result.errors[0].exception_class is RuntimeError
+    assert "attempt 1 fails" in result.errors[0].traceback
+
+
+def backend_settings() -> dict[str, Any]:
+    from django.conf import settings
+
+    return dict(settings.TASKS["default"])

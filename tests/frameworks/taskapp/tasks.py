@@ -78,3 +78,12 @@ def record(label: str) -> float:
 @task(queue_name="queue-1")
 def on_queue_one() -> str:
     return "queue-1"
+
+
+@task()
+def gated(name: str) -> str:
+    """Runs until the test creates the file ``name`` in TEST_RECORD_DIR."""
+    gate = Path(os.environ["TEST_RECORD_DIR"]) / name
+    while not gate.exists():
+        time.sleep(0.01)
+    return f"passed {name}"
