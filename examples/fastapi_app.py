@@ -1,5 +1,5 @@
-"""noormme-queue inside a FastAPI app: the lifespan runs the worker, a route enqueues, and the
-queue's REST API is mounted at /api/queue (dashboard at /api/queue/dashboard).
+"""noormme-queue inside a FastAPI app: the lifespan runs the worker, a route enqueues a task,
+and the queue's REST API is mounted at /api/queue (dashboard at /api/queue/dashboard).
 
 Run it:  uvicorn examples.fastapi_app:app
 """
@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from noormme_queue import Job, QueueConfig, QueueManager
+from noormme_queue import QueueConfig, QueueManager
 from noormme_queue.api import create_router
 
 
@@ -21,14 +21,15 @@ class Signup(BaseModel):
     name: str
 
 
-async def build_welcome_pack(job: Job) -> dict[str, str]:
-    # Slow work that must not hold up the request: render, upload, call a partner API...
-    return {"pack": f"welcome-{job.payload['name'].lower()}.zip"}
-
-
 def build_app(config: QueueConfig | None = None) -> FastAPI:
     qm = QueueManager(config or QueueConfig.from_env())
-    qm.register_handler("welcome-pack", build_welcome_pack)
+
+    # A task defined inside this factory needs name=: a worker elsewhere could not import it
+    # by module and function name.
+    @qm.task(name="welcome-pack")
+    async def build_welcome_pack(email: str, name: str) -> dict[str, str]:
+        # Slow work that must not hold up the request: render, upload, call a partner API...
+        return {"pack": f"welcome-{name.lower()}.zip"}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +46,7 @@ def build_app(config: QueueConfig | None = None) -> FastAPI:
 
     @app.post("/signup", status_code=202)
     async def signup(body: Signup) -> dict[str, str]:
-        job_id = await qm.add_job("welcome-pack", {"email": body.email, "name": body.name})
+        job_id = await build_welcome_pack.enqueue(body.email, body.name)  # arguments checked
         await qm.add_job(
             "email",
             {"to": body.email, "subject": f"Welcome, {body.name}!", "html": "<h1>Welcome!</h1>"},

@@ -8,20 +8,27 @@ Run it:  flask --app examples.flask_app run
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Flask, abort, request
 
-from noormme_queue import Job, QueueConfig, QueueManager
+from noormme_queue import QueueConfig, QueueManager
 
 
-def render_invoice(job: Job) -> dict[str, object]:
-    # Sync handlers run in a thread pool, so blocking code (a PDF library, say) is fine.
-    lines = job.payload["lines"]
-    return {"invoice": job.payload["order"], "total": sum(line["price"] for line in lines)}
+@dataclass
+class Line:
+    price: int
+
+
+def render_invoice(order: str, lines: list[Line]) -> dict[str, object]:
+    # Sync tasks run in a thread pool, so blocking code (a PDF library, say) is fine. The
+    # arguments arrive rebuilt from the job's payload: `lines` is a list of Line.
+    return {"invoice": order, "total": sum(line.price for line in lines)}
 
 
 def build_queue(config: QueueConfig | None = None) -> QueueManager:
     qm = QueueManager(config or QueueConfig.from_env())
-    qm.register_handler("invoice", render_invoice)
+    qm.task(name="invoice")(render_invoice)  # the function as the "invoice" job type
     return qm
 
 
@@ -33,6 +40,7 @@ def create_app(qm: QueueManager, *, run_worker: bool = False) -> Flask:
     @app.post("/orders/<order_id>/invoice")
     def request_invoice(order_id: str) -> tuple[dict[str, str], int]:
         lines = (request.get_json(silent=True) or {}).get("lines", [])
+        # A task's payload is its arguments by name, checked against its signature here.
         job_id = qm.sync.add_job(
             "invoice", {"order": order_id, "lines": lines}, unique_key=f"invoice:{order_id}"
         )

@@ -26,10 +26,17 @@ def test_every_option_has_a_default_and_a_doc() -> None:
     assert all(option_docs()[name] for name in option_names())
 
 
+# add_job's one keyword that is not a job option: it says how to write, and is not stored.
+NOT_OPTIONS = ("connection",)
+
+
 def test_add_job_takes_exactly_the_options_with_their_types_and_defaults() -> None:
     params = inspect.signature(QueueManager.add_job).parameters
     keywords = {n: p for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    assert tuple(keywords) == option_names()
+    assert tuple(keywords) == (*option_names(), *NOT_OPTIONS)
+    for name in NOT_OPTIONS:
+        assert keywords.pop(name).default is None
+        assert name not in option_names()
     types = {f.name: f.type for f in fields(JobOptions)}
     for name, param in keywords.items():
         assert param.default == _defaults()[name], name
@@ -41,6 +48,8 @@ def test_the_sync_twin_passes_the_same_options_on() -> None:
     assert tuple(hints) == option_names()
     params = inspect.signature(SyncQueueManager.add_job).parameters
     assert params["options"].kind is inspect.Parameter.VAR_KEYWORD
+    for name in NOT_OPTIONS:
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
     assert "Unpack[AddJobOptions]" in str(params["options"].annotation)
 
 

@@ -46,6 +46,7 @@ from .core.routing import RateLimit, TypeDefinition, TypeLimits
 from .core.signals import RetryLater, UnrecoverableError
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
+from .tasks import Task, task
 
 if _TYPE_CHECKING:
     from .handlers import (
@@ -138,6 +139,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "Task",
     "ThroughputPoint",
     "ThumbnailPayload",
     "TypeDefinition",
@@ -148,5 +150,6 @@ __all__ = [
     "get_queue_manager",
     "payload_schemas",
     "save_progress",
+    "task",
     "validate_payload",
 ]

@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 
 from .control import QueueControl
 from .core.clock import SYSTEM_CLOCK, Clock
 from .core.config import QueueConfig
-from .core.errors import InvalidJob
 from .core.handler import HandlerLike
 from .core.job import JSON
 from .core.options import JobOptions
@@ -34,11 +33,12 @@ from .core.routing import (
 from .core.threads import run_sync
 from .engine.binding import BoundHandler, LazyHandler
 from .engine.cleaner import Cleaner
-from .engine.enqueue import build_job, validate_type
+from .engine.enqueue import build_job, job_specs, validate_type
 from .engine.leases import LeaseKeeper, renewal_period
 from .engine.loops import Every, EveryInThread
 from .engine.rescuer import Rescuer
 from .engine.survey import TypeSurvey
+from .engine.transaction import enqueue_through
 from .engine.worker import Worker
 from .handlers.catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
 from .handlers.lazy import Lazy
@@ -52,8 +52,15 @@ from .memory import (
 )
 from .store import JobStore, store_from_config
 from .sync import SyncQueueManager
+from .tasks import Task, TaskOptions, make_task
+
+if TYPE_CHECKING:
+    from .store import NewJob
 
 log = logging.getLogger("noormme_queue")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 JobSpec = tuple[str, JSON] | tuple[str, JSON, Mapping[str, Any]]
 """``(type, payload)`` or ``(type, payload, options)`` for ``add_jobs``."""
@@ -294,6 +301,17 @@ class QueueManager(QueueControl):
     def handlers(self) -> Mapping[str, BoundHandler]:
         return self._handlers
 
+    @overload
+    def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
+    @overload
+    def task(self, /, **options: Unpack[TaskOptions]) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+    def task(self, func: Any = None, /, **options: Any) -> Any:
+        """``@qm.task`` or ``@qm.task(name=..., queue=..., priority=..., ...)``: the function
+        becomes a job type (see :mod:`noormme_queue.tasks`)."""
+        if func is not None:
+            return make_task(self, func, options)
+        return lambda f: make_task(self, f, options)
+
     # -- enqueue -------------------------------------------------------------------------------
 
     async def add_job(
@@ -310,8 +328,12 @@ class QueueManager(QueueControl):
         timeout: float | None = None,
         queue: str | None = None,
         limit_key: str | None = None,
+        connection: Any = None,
     ) -> str:
-        """Save a job and return its id (the existing job's id if ``unique_key`` matches)."""
+        """Save a job and return its id (the existing job's id if ``unique_key`` matches).
+
+        ``connection``: write it through this open connection to the queue's database, in
+        the caller's transaction (see :meth:`enqueue_on`)."""
         options = JobOptions(
             priority=priority,
             delay=delay,
@@ -323,24 +345,48 @@ class QueueManager(QueueControl):
             queue=queue,
             limit_key=limit_key,
         )
+        if connection is not None:
+            await self.store.open()
+            return self.enqueue_on(connection, self.build_jobs([(job_type, payload, options)]))[0]
         return (await self._enqueue([(job_type, payload, options)]))[0]
 
-    async def add_jobs(self, jobs: Iterable[JobSpec]) -> list[str]:
+    async def add_jobs(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
         """Save many jobs in one transaction: all of them, or (on bad input) none."""
-        specs: list[tuple[str, JSON, JobOptions]] = []
-        for index, spec in enumerate(jobs):
-            if not isinstance(spec, tuple) or len(spec) not in (2, 3):
-                raise InvalidJob(
-                    f"jobs[{index}] must be (type, payload) or "
-                    f"(type, payload, options), got {spec!r}"
-                )
-            options = JobOptions.from_mapping(spec[2]) if len(spec) == 3 else JobOptions()
-            specs.append((spec[0], spec[1], options))
+        specs = job_specs(jobs)
+        if connection is not None:
+            await self.store.open()
+            return self.enqueue_on(connection, self.build_jobs(specs))
         return await self._enqueue(specs)
 
+    def enqueue_on(self, connection: object, new_jobs: Sequence[NewJob]) -> list[str]:
+        """Write jobs (from :meth:`build_jobs`) through the caller's open ``connection`` to
+        the queue's database (a ``sqlite3.Connection`` on its file, a psycopg connection,
+        Django's connection), inside the caller's transaction: rolled back, no job;
+        committed, the workers see them. Runs on the calling thread; the store must be
+        open."""
+        types = {job.type for job in new_jobs}
+        ids = enqueue_through(self.store, connection, new_jobs, lambda: self._committed(types))
+        self.survey.note_pending(types)
+        return ids
+
+    def notify_committed(self) -> None:
+        """After committing jobs written through ``connection=``, wake the workers at once
+        (without it they find them at their next poll)."""
+        self._committed(set(self._handlers))
+
+    def _committed(self, types: set[str]) -> None:
+        self.store.notify_committed()
+        if any(t in self._handlers for t in types):
+            self.worker.wake()
+
     async def _enqueue(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[str]:
+        return await self.save_jobs(self.build_jobs(specs))
+
+    def build_jobs(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[NewJob]:
+        """Check ``(type, payload, options)`` requests and give each its id, to save now
+        (``add_job``) or later (:meth:`save_jobs`, e.g. when a transaction commits)."""
         now = self.clock.now()
-        new_jobs = [
+        return [
             build_job(
                 job_type,
                 payload,
@@ -351,6 +397,9 @@ class QueueManager(QueueControl):
             )
             for job_type, payload, options in specs
         ]
+
+    async def save_jobs(self, new_jobs: Sequence[NewJob]) -> list[str]:
+        """Write jobs from :meth:`build_jobs` in one transaction and wake the workers."""
         if not new_jobs:
             return []
         ids = await self.store.enqueue(new_jobs)

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
 from .core.job import JSON, Job, JobStatus, QueueInfo, QueueStats, QueueStatus, ThroughputPoint
-from .core.options import AddJobOptions
+from .core.options import AddJobOptions, JobOptions
 from .core.routing import TypeDefinition
+from .engine.enqueue import job_specs
 
 if TYPE_CHECKING:
     from .manager import JobSpec, QueueManager, StopReport
     from .memory import MemoryQueue, MemoryQueueStats
+    from .store import NewJob
+    from .tasks import Task
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class SyncQueueManager:
@@ -86,13 +90,41 @@ class SyncQueueManager:
     def stop(self, timeout: float | None = None) -> StopReport:
         return self._call(lambda: self._manager.stop(timeout))
 
-    def add_job(self, job_type: str, payload: JSON = None, **options: Unpack[AddJobOptions]) -> str:
-        """See :meth:`QueueManager.add_job` for the options."""
+    def add_job(
+        self,
+        job_type: str,
+        payload: JSON = None,
+        *,
+        connection: Any = None,
+        **options: Unpack[AddJobOptions],
+    ) -> str:
+        """See :meth:`QueueManager.add_job` for the options. With ``connection``, the job is
+        written here, on the calling thread, through that connection and in its
+        transaction."""
+        if connection is not None:
+            specs = [(job_type, payload, JobOptions(**options))]
+            return self.enqueue_on(connection, self._manager.build_jobs(specs))[0]
         return self._call(lambda: self._manager.add_job(job_type, payload, **options))
 
-    def add_jobs(self, jobs: Iterable[JobSpec]) -> list[str]:
+    def add_jobs(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
         specs = list(jobs)
+        if connection is not None:
+            return self.enqueue_on(connection, self._manager.build_jobs(job_specs(specs)))
         return self._call(lambda: self._manager.add_jobs(specs))
+
+    def enqueue_on(self, connection: object, new_jobs: Sequence[NewJob]) -> list[str]:
+        """See :meth:`QueueManager.enqueue_on`: here, on the calling thread (where the
+        caller's connection lives), the store opened first."""
+        self._call(self._manager.store.open)
+        return self._manager.enqueue_on(connection, new_jobs)
+
+    def save_jobs(self, new_jobs: Sequence[NewJob]) -> list[str]:
+        """See :meth:`QueueManager.save_jobs`."""
+        return self._call(lambda: self._manager.save_jobs(new_jobs))
+
+    def notify_committed(self) -> None:
+        """See :meth:`QueueManager.notify_committed`."""
+        self._manager.notify_committed()
 
     def get_job(self, job_id: str) -> Job | None:
         return self._call(lambda: self._manager.get_job(job_id))
@@ -151,6 +183,18 @@ class SyncQueueManager:
 
     def get_all_in_memory_stats(self) -> dict[str, dict[str, Any]]:
         return self._manager.get_all_in_memory_stats()
+
+
+class SyncTask(Generic[P]):
+    """``task.sync``: enqueue a task from sync code (blocks until the job is saved)."""
+
+    def __init__(self, task: Task[P, Any]) -> None:
+        self._task = task
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        task = self._task
+        payload = task.payload(args, kwargs)
+        return task.manager.sync.add_job(task.name, payload, **task.options())
 
 
 class SyncMemoryQueue:

@@ -256,6 +256,16 @@ def django(run: Run, arg: str) -> Iterator[None]:
     yield
 
 
+@setup("django-tasks")
+def django_tasks(run: Run, arg: str) -> Iterator[None]:
+    """Django with integrations.md's TASKS settings (the queue in Django's database) before
+    the block; afterwards its ``result`` is run by the backend's worker, in this process."""
+    support = "from tests.docs.support import configure_django_tasks, django_tasks_worker\n"
+    run.prelude.append(("django-tasks", support + "configure_django_tasks()\n"))
+    run.postlude.append(("django-tasks", "django_tasks_worker(result)\n"))
+    yield
+
+
 @setup("charge")
 def charge(run: Run, arg: str) -> Iterator[None]:
     """reliability.md's ``charge`` handler, run as a job: the payment service sees the job id

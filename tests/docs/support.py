@@ -121,6 +121,55 @@ def configure_django() -> None:
     django.setup()
 
 
+def configure_django_tasks() -> None:
+    """integrations.md's TASKS settings: the queue in Django's database (the queue's file)."""
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    path = os.environ["QUEUE_DATABASE_URL"].removeprefix("sqlite:///")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    settings.configure(
+        DEBUG=True,
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF=[],
+        USE_TZ=True,
+        INSTALLED_APPS=["noormme_queue.contrib.django"],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": path}},
+        TASKS={
+            "default": {
+                "BACKEND": "noormme_queue.contrib.django.NoormmeTaskBackend",
+                "QUEUES": ["default", "emails"],
+                "OPTIONS": {"DATABASE": "default"},
+            }
+        },
+    )
+    django.setup()
+    call_command("migrate", verbosity=0)  # creates the queue's tables in that database
+
+
+def django_tasks_worker(result: Any) -> None:
+    """Run the TASKS backend's worker here until ``result`` (a block's TaskResult) finished
+    successfully, as ``manage.py noormme_worker`` would."""
+    from noormme_queue.contrib.django import NoormmeTaskBackend
+    from noormme_queue.contrib.django.compat import task_backends
+
+    backend = task_backends["default"]
+    assert isinstance(backend, NoormmeTaskBackend)
+    qm = backend.manager
+    qm.sync.start()
+    try:
+
+        def done() -> bool:
+            result.refresh()
+            return bool(result.is_finished)
+
+        wait_for("the task", done)
+        assert result.status == "SUCCESSFUL", result.errors
+    finally:
+        qm.sync.close()
+
+
 def django_shop() -> None:
     """integrations.md's Django project: the view enqueues two jobs in one transaction, and
     the runworker command runs them until SIGTERM."""

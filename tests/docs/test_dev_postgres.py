@@ -30,7 +30,10 @@ def dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     data.chmod(0o755)
     monkeypatch.setattr(module, "PG_DATA", data / "cluster")
     monkeypatch.setattr(module, "port_free", lambda port: False)  # 5432 taken: another port
-    monkeypatch.delenv("NOORMME_TEST_POSTGRES_URL", raising=False)
+    # The script sets the variable for the tests it runs: set it here first, so that
+    # monkeypatch restores this process's own value afterwards (later tests use it).
+    monkeypatch.setenv("NOORMME_TEST_POSTGRES_URL", "unset-by-the-test")
+    monkeypatch.delenv("NOORMME_TEST_POSTGRES_URL")
     try:
         yield module
     finally:

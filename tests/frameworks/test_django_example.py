@@ -4,48 +4,15 @@ and stops gracefully on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from noormme_queue import JobStatus, QueueConfig, QueueManager
 
 from ..waiting import wait_for
-
-PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_app"
-
-
-@pytest.fixture(scope="module")
-def django_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    tmp = tmp_path_factory.mktemp("django")
-    env = {
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "QUEUE_DATABASE_URL": f"sqlite:///{tmp / 'queue.db'}",
-        "QUEUE_CLEANUP_INTERVAL": "0",
-        "QUEUE_INTERVAL": "50",  # ms: the worker sees jobs from the web process promptly
-        "EMAIL_OUTBOX_DIR": str(tmp / "outbox"),
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    sys.path.insert(0, str(PROJECT))
-    import django
-
-    django.setup()
-    yield env
-    from shop.queue import get_queue
-
-    get_queue().sync.close()
-    sys.path.remove(str(PROJECT))
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+from .conftest import PROJECT, subprocess_env
 
 
 def _store(env: dict[str, str]) -> QueueManager:
@@ -70,7 +37,7 @@ def test_view_enqueues_and_runworker_runs_the_jobs(
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "runworker"],
             cwd=PROJECT,
-            env=os.environ | django_env,
+            env=subprocess_env(django_env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

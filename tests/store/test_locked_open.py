@@ -64,7 +64,7 @@ async def test_opening_a_locked_database_waits_like_a_write(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "q.db"
-    await migrated(path)  # a queue file in WAL mode; the open migrates in BEGIN IMMEDIATE
+    await migrated(path)  # a queue file in WAL mode: the first add waits like any write
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # another process's long write transaction
     await first_add_waits_for(other, path, caplog)
@@ -87,13 +87,31 @@ async def test_opening_gives_up_after_the_wait_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "q.db"
-    await migrated(path)
-    monkeypatch.setattr(base, "GIVE_UP_AFTER", 0.5)
     other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode = WAL")
+    other.execute("CREATE TABLE users (name TEXT)")  # a file the queue must migrate
+    monkeypatch.setattr(base, "GIVE_UP_AFTER", 0.5)
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StoreUnavailable, match="stayed locked by another connection"):
             await SQLiteStore(path).open()
+    finally:
+        other.close()
+
+
+@pytest.mark.usefixtures("short_busy_timeout")
+async def test_opening_a_current_file_needs_no_write_lock(tmp_path: Path) -> None:
+    # An application's open transaction on the queue's file (it may be about to enqueue
+    # through that very connection) does not hold up a store whose schema is current.
+    path = tmp_path / "q.db"
+    await migrated(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        store = SQLiteStore(path)
+        await asyncio.wait_for(store.open(), 5)
+        assert await store.stats() is not None
+        await store.close()
     finally:
         other.close()
 

@@ -1,13 +1,13 @@
-"""The project's one QueueManager, built on first use from settings and QUEUE_* variables."""
+"""The project's one QueueManager: the TASKS backend's, on the project's database (see
+settings.TASKS), with this project's own job type beside the built-in ones."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cache
 
-from django.conf import settings
-
-from noormme_queue import Job, QueueConfig, QueueManager
+from noormme_queue import Job, QueueManager
+from noormme_queue.contrib.django import NoormmeTaskBackend
+from noormme_queue.contrib.django.compat import task_backends
 
 
 def audit_signup(job: Job) -> dict[str, str]:
@@ -17,7 +17,8 @@ def audit_signup(job: Job) -> dict[str, str]:
 
 @cache
 def get_queue() -> QueueManager:
-    config = replace(QueueConfig.from_env(), database_url=settings.QUEUE_DATABASE_URL)
-    qm = QueueManager(config)
+    backend = task_backends["default"]
+    assert isinstance(backend, NoormmeTaskBackend)
+    qm = backend.manager
     qm.register_handler("audit-signup", audit_signup)
     return qm

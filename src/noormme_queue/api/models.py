@@ -193,6 +193,7 @@ class AttemptOut(BaseModel):
     worker_id: str | None
     error: str | None
     traceback: str | None
+    error_type: str | None = Field(default=None, description="e.g. builtins.ValueError")
 
 
 class RetryPolicyOut(BaseModel):

@@ -49,6 +49,8 @@ class Attempt:
     worker_id: str | None = None
     error: str | None = None
     traceback: str | None = None
+    error_type: str | None = None
+    """The exception's class as ``module.qualname`` (``builtins.ValueError``)."""
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -59,6 +61,7 @@ class Attempt:
             "worker_id": self.worker_id,
             "error": self.error,
             "traceback": self.traceback,
+            "error_type": self.error_type,
         }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..core.errors import InvalidJob, InvalidPayload, PayloadTooLarge
 from ..core.ids import new_job_id
@@ -94,6 +95,19 @@ def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int
             field="payload",
         )
     return text
+
+
+def job_specs(jobs: Iterable[Any]) -> list[tuple[str, JSON, JobOptions]]:
+    """``add_jobs``' items, ``(type, payload)`` or ``(type, payload, options)``, checked."""
+    specs: list[tuple[str, JSON, JobOptions]] = []
+    for index, spec in enumerate(jobs):
+        if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+            raise InvalidJob(
+                f"jobs[{index}] must be (type, payload) or (type, payload, options), got {spec!r}"
+            )
+        options = JobOptions.from_mapping(spec[2]) if len(spec) == 3 else JobOptions()
+        specs.append((spec[0], spec[1], options))
+    return specs
 
 
 def build_job(

@@ -101,7 +101,7 @@ async def run_attempt(
         if thread is not None and await _join(thread, forced) and why == "shutdown":
             return _from_thread(thread)  # it finished after all: keep its real outcome
         return Interrupted(why)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a handler's sys.exit() fails its job, not the worker
         timed_out = isinstance(exc, TimeoutError) and deadline is not None and deadline.expired()
         if thread is not None and not thread.done():
             log.warning(

@@ -77,6 +77,7 @@ def settle_attempt(
         worker_id=worker_id,
         error=message,
         traceback=format_handler_traceback(error)[-MAX_TRACEBACK_CHARS:],
+        error_type=f"{type(error).__module__}.{type(error).__qualname__}",
     )
     retry_at = after_failure(
         error,

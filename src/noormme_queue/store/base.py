@@ -122,6 +122,24 @@ class JobStore(Protocol):
         """Write ``jobs`` in one transaction; a live job with the same unique key wins."""
         ...
 
+    def enqueue_on(self, connection: object, jobs: Sequence[NewJob]) -> list[str]:
+        """``enqueue``'s write through the caller's open connection to this store's database
+        (a ``sqlite3.Connection`` on its file, a psycopg ``Connection`` to its database),
+        inside the caller's transaction: the jobs exist if and only if the caller commits.
+        Sync, on the caller's thread, where its connection lives. A connection elsewhere is
+        refused (``InvalidJob``, field ``connection``)."""
+        ...
+
+    def transaction_open(self, connection: object) -> bool:
+        """Whether ``connection`` is inside a transaction (``enqueue_on``'s jobs are then
+        written only once the caller commits)."""
+        ...
+
+    def notify_committed(self) -> None:
+        """Wake other processes' workers after the caller committed jobs of ``enqueue_on``
+        (where the commit itself does not: PostgreSQL's notification rides it)."""
+        ...
+
     async def claim(
         self,
         types: Sequence[str],

@@ -80,6 +80,7 @@ def attempt_json(attempt: Attempt) -> str:
             "worker_id": attempt.worker_id,
             "error": attempt.error,
             "traceback": attempt.traceback,
+            "error_type": attempt.error_type,
         }
     )
 
@@ -96,6 +97,7 @@ def attempt_from_json(data: dict[str, Any]) -> Attempt:
         worker_id=data.get("worker_id"),
         error=data.get("error"),
         traceback=data.get("traceback"),
+        error_type=data.get("error_type"),
     )
 
 

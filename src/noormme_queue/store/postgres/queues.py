@@ -3,6 +3,7 @@ definitions of types (their queue and limits). Part of :class:`PostgresStore`.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ _TYPE_COLUMNS = (
 
 
 class QueueOps:
+    _limited: frozenset[str]
     _limited_at: float
 
     async def _run(self, fn: Callable[[Conn], T], *, write: bool = False) -> T:
@@ -83,3 +85,10 @@ class QueueOps:
             return [type_definition(r) for r in conn.execute(sql.TYPES)]
 
         return await self._run(read)
+
+    def _limited_types(self, conn: Conn) -> frozenset[str]:
+        if time.monotonic() - self._limited_at > LIMITS_MAX_AGE:
+            found = [type_definition(r) for r in conn.execute(sql.TYPES)]
+            self._limited = frozenset(d.type for d in found if d.limits.any)
+            self._limited_at = time.monotonic()
+        return self._limited

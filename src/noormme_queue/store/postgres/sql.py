@@ -66,6 +66,10 @@ ENQUEUE = _waking(
     1,
 )
 
+# Which database a connection writes to: enqueue_on joins only a transaction on the queue's
+# own (the same database and search_path schema on the same running server).
+DATABASE_IDENTITY = "SELECT current_database(), current_schema(), pg_postmaster_start_time()"
+
 LIVE_BY_UNIQUE_KEY = (
     f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ANY(%(keys)s) AND {_LIVE}"
 )

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -61,10 +60,10 @@ from ..rows import (
     read_rows,
     row_to_job,
     stats_of,
-    type_definition,
 )
 from . import schema as ddl
 from . import sql
+from .caller import CallerTransactions
 from .claim import claim_planned, claim_ready, less_taken
 from .connect import Server, migrate
 from .listener import Listening
@@ -81,7 +80,7 @@ UNIQUE_RACE_RETRIES = 5
 ANALYZE_AFTER_ROWS = 1000  # an enqueue this large refreshes the planner's statistics
 
 
-class PostgresStore(QueueOps):
+class PostgresStore(QueueOps, CallerTransactions):
     def __init__(
         self,
         url: str,
@@ -100,6 +99,7 @@ class PostgresStore(QueueOps):
         self._sender = uuid.uuid4().hex  # tags our notifications: our own don't wake us
         self._channel = "noormme_queue"
         self._listeners: set[asyncio.Task[None]] = set()
+        self._identity: tuple[Any, ...] = ()  # DATABASE_IDENTITY, read when opened
         # Types with limits take the claim's slower path; the fast path re-checks in SQL,
         # so a stale list only delays a newly limited type's jobs, never over-claims.
         self._limited: frozenset[str] = frozenset()
@@ -128,6 +128,7 @@ class PostgresStore(QueueOps):
             try:
                 with psycopg.connect(server.url, **server.connect_kwargs) as conn:
                     self._channel = migrate(conn, server)
+                    self._identity = tuple(conn.execute(sql.DATABASE_IDENTITY).fetchone() or ())
                     conn.execute(ddl.ANALYZE)
                 pool: ConnectionPool[Conn] = ConnectionPool(
                     server.url,
@@ -206,16 +207,13 @@ class PostgresStore(QueueOps):
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
+        # The wake-up parameters once open: the channel depends on the schema found there.
+        return await self._run(
+            lambda conn: self._write_jobs(conn, jobs, self._wake_params()), write=True
+        )
 
-        def write(conn: Conn) -> list[str]:
-            if not any(j.unique_key is not None for j in jobs):
-                ids = insert(conn)  # one statement: atomic, one round trip
-            else:
-                with conn.transaction():  # several statements may be needed: all or nothing
-                    ids = insert(conn)
-            if len(jobs) >= ANALYZE_AFTER_ROWS:
-                conn.execute(ddl.ANALYZE)  # keep claims on their index
-            return ids
+    def _write_jobs(self, conn: Conn, jobs: Sequence[NewJob], wake: dict[str, str]) -> list[str]:
+        """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
 
         def insert(conn: Conn) -> list[str]:
             ids: list[str | None] = [None] * len(jobs)
@@ -226,7 +224,7 @@ class PostgresStore(QueueOps):
                     name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
                 }
                 params["status"] = [initial_status(j) for j in batch]
-                params.update(self._wake_params())
+                params.update(wake)
                 inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
                 skipped = [i for i in todo if jobs[i].id not in inserted]
                 for i in todo:
@@ -253,7 +251,14 @@ class PostgresStore(QueueOps):
                 )
             return [i for i in ids if i is not None]
 
-        return await self._run(write, write=True)
+        if not any(j.unique_key is not None for j in jobs):
+            ids = insert(conn)  # one statement: atomic, one round trip
+        else:
+            with conn.transaction():  # several statements may be needed: all or nothing
+                ids = insert(conn)
+        if len(jobs) >= ANALYZE_AFTER_ROWS:
+            conn.execute(ddl.ANALYZE)  # keep claims on their index
+        return ids
 
     async def claim(
         self,
@@ -305,13 +310,6 @@ class PostgresStore(QueueOps):
         if runner is not None:
             await runner.writes_settled()
         return await self._run(write, write=True)
-
-    def _limited_types(self, conn: Conn) -> frozenset[str]:
-        if time.monotonic() - self._limited_at > LIMITS_MAX_AGE:
-            found = [type_definition(r) for r in conn.execute(sql.TYPES)]
-            self._limited = frozenset(d.type for d in found if d.limits.any)
-            self._limited_at = time.monotonic()
-        return self._limited
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
         if not outcomes:

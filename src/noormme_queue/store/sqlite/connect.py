@@ -145,6 +145,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    if _is_current(conn):
+        # Nothing to write, so no write lock: an application's transaction on this file may
+        # hold it while it enqueues through its own connection (add_job(connection=...)).
+        return
     locks.wait_for_lock(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
         conn.execute(ddl.META_DDL)
@@ -169,6 +173,16 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _is_current(conn: sqlite3.Connection) -> bool:
+    """The schema is at this version (read without locking; a newer one takes the locked
+    path, which reports it)."""
+    try:
+        row = conn.execute(ddl.READ_VERSION).fetchone()
+    except sqlite3.OperationalError:  # no noormme_meta table yet
+        return False
+    return row is not None and str(row[0]) == str(ddl.SCHEMA_VERSION)
 
 
 def _sidecar(path: Path, suffix: str) -> Path:

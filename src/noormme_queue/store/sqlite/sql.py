@@ -27,6 +27,9 @@ _APPEND_ATTEMPT = "history = json_insert(history, '$[#]', json(?))"
 
 # -- enqueue -----------------------------------------------------------------------------------
 
+# The file a connection writes to: enqueue_on joins only a transaction on the queue's own.
+DATABASE_IDENTITY = "SELECT file FROM pragma_database_list WHERE name = 'main'"
+
 # One row per statement (an in-process call costs no round trip), after LIVE_BY_UNIQUE_KEY.
 # The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
 ENQUEUE = (

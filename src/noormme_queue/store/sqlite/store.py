@@ -41,7 +41,6 @@ from ..rows import (
     Unreadable,
     attempt_json,
     claim_order,
-    initial_status,
     listed_statuses,
     makes_due,
     minute_buckets,
@@ -51,6 +50,7 @@ from ..rows import (
     stats_of,
 )
 from . import connect, sql
+from .caller import CallerTransactions, write_jobs
 from .claim import claim_rows
 from .queues import QueueOps
 from .wakeup import WakeupBus
@@ -64,7 +64,7 @@ LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop st
 COMPLETE_CHUNK = 200  # completions saved by one statement
 
 
-class SQLiteStore(QueueOps):
+class SQLiteStore(QueueOps, CallerTransactions):
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
@@ -211,37 +211,11 @@ class SQLiteStore(QueueOps):
     # -- operations ----------------------------------------------------------------------------
 
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
-        def write(conn: sqlite3.Connection) -> list[str]:
-            ids: list[str] = []
-            for job in jobs:
-                if job.unique_key is not None:
-                    row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
-                    if row is not None:
-                        ids.append(row[1])
-                        continue
-                conn.execute(
-                    sql.ENQUEUE,
-                    (
-                        job.id,
-                        job.type,
-                        job.payload,
-                        initial_status(job),
-                        job.priority,
-                        job.max_attempts,
-                        job.max_attempts,
-                        job.run_at,
-                        job.created_at,
-                        job.retry_policy,
-                        job.unique_key,
-                        job.timeout,
-                        job.queue,
-                        job.limit_key,
-                    ),
-                )
-                ids.append(job.id)
-            return ids
-
-        return await self._write(write, notify=True, on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS)
+        return await self._write(
+            lambda conn: write_jobs(conn, jobs),
+            notify=True,
+            on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS,
+        )
 
     async def claim(
         self,
