@@ -87,3 +87,24 @@ async def test_provider_limits_come_from_the_environment(db_url: str) -> None:
         assert stored["image"] is None
     finally:
         await qm.stop()
+
+
+async def test_an_enqueue_without_a_handler_goes_to_the_types_stored_queue(
+    config: QueueConfig,
+) -> None:
+    worker = QueueManager(config, builtins=False)
+    worker.register_handler("report", lambda job: None, queue="reports")
+    await worker.start()
+    await worker.stop()
+    web = QueueManager(config, builtins=False)  # knows no handler for "report"
+    try:
+        stored = await web.get_job(await web.add_job("report", {}))
+        unknown = await web.get_job(await web.add_job("never-registered", {}))
+        chosen = await web.get_job(await web.add_job("report", {}, queue="urgent"))
+        [bulk] = await web.add_jobs([("report", {})])
+        assert stored is not None and stored.queue == "reports"
+        assert unknown is not None and unknown.queue == "default"
+        assert chosen is not None and chosen.queue == "urgent"
+        assert (await web.get_job(bulk)).queue == "reports"  # type: ignore[union-attr]
+    finally:
+        await web.stop()

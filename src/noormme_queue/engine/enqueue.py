@@ -23,7 +23,7 @@ from ..core.options import (
     run_at_timestamp,
 )
 from ..core.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
-from ..core.routing import DEFAULT_QUEUE, check_limit_key, check_queue_name
+from ..core.routing import check_limit_key, check_queue_name
 from ..store import NewJob
 from .binding import BoundHandler
 
@@ -154,10 +154,12 @@ def build_job(
     )
 
 
-def _queue(options: JobOptions, handler: BoundHandler | None) -> str:
+def _queue(options: JobOptions, handler: BoundHandler | None) -> str | None:
+    """The job's queue: given, else its handler's here, else ``None``: the store puts it in
+    the queue a worker registered for the type (a web process need not register handlers)."""
     if options.queue is not None:
         return check_queue_name(options.queue)
-    return DEFAULT_QUEUE if handler is None else handler.queue
+    return None if handler is None else handler.queue
 
 
 def _policy(options: JobOptions, handler: BoundHandler | None, payload: JSON) -> RetryPolicy | None:

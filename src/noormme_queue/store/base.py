@@ -34,7 +34,8 @@ class NewJob:
     retry_policy: str | None = None  # JSON text
     unique_key: str | None = None
     timeout: float | None = None
-    queue: str = "default"
+    queue: str | None = None
+    """``None``: the queue a worker stored for the type (``noormme_types``), else default."""
     limit_key: str | None = None
 
 

@@ -48,12 +48,14 @@ def _waking(dml: str, returning_count: int) -> str:
 # -- enqueue -----------------------------------------------------------------------------------
 
 # A batch in one statement; the first of several jobs with one unique_key wins, as in SQLite.
+# A job whose queue is not given goes to the queue a worker stored for its type.
 # The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key)"
     " SELECT id, type, payload, status, priority, max_attempts, max_attempts, run_at,"
-    "  created_at, retry_policy, unique_key, timeout, queue, limit_key"
+    "  created_at, retry_policy, unique_key, timeout, COALESCE(queue, (SELECT t.queue"
+    "  FROM noormme_types t WHERE t.type = v.type), 'default'), limit_key"
     " FROM unnest(%(id)s::text[], %(type)s::text[], %(payload)s::text[], %(status)s::text[],"
     "  %(priority)s::int[], %(max_attempts)s::int[], %(run_at)s::float8[],"
     "  %(created_at)s::float8[], %(retry_policy)s::text[], %(unique_key)s::text[],"

@@ -32,10 +32,13 @@ DATABASE_IDENTITY = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 
 # One row per statement (an in-process call costs no round trip), after LIVE_BY_UNIQUE_KEY.
 # The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
+# A job whose queue is not given (no handler here, no queue=) goes to the queue a worker
+# stored for its type, else 'default' (?2 is the type).
 ENQUEUE = (
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?)"
 )
 
 LIVE_BY_UNIQUE_KEY = f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ? AND {_LIVE}"
