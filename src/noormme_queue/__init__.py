@@ -14,6 +14,7 @@ from .core.errors import (
     DuplicateQueue,
     InvalidJob,
     InvalidPayload,
+    InvalidSchedule,
     InvalidStatus,
     JobDropped,
     JobNotFound,
@@ -40,6 +41,7 @@ from .core.job import (
 )
 from .core.progress import save_progress
 from .core.retry import RetryPolicy
+from .core.schedule import Schedule
 from .core.signals import RetryLater, UnrecoverableError
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
@@ -104,6 +106,7 @@ __all__ = [
     "InMemoryQueue",
     "InvalidJob",
     "InvalidPayload",
+    "InvalidSchedule",
     "InvalidStatus",
     "Job",
     "JobDropped",
@@ -127,6 +130,7 @@ __all__ = [
     "RateLimitedQueue",
     "RetryLater",
     "RetryPolicy",
+    "Schedule",
     "SchemaTooNew",
     "StopReport",
     "StoreCorrupt",

@@ -2,7 +2,8 @@
 
 It validates requests and delegates: jobs run in ``engine/worker.py``, SQL lives in
 ``store/``, and each maintenance service (``engine/leases.py``, ``rescuer.py``,
-``survey.py``, ``cleaner.py``) is a ``run_once(now)`` the manager only runs in a loop.
+``survey.py``, ``cleaner.py``, ``scheduler.py``) is a ``run_once(now)`` the manager only
+runs in a loop.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ import asyncio
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Unpack
 
 from .core.clock import SYSTEM_CLOCK, Clock
 from .core.config import QueueConfig
 from .core.errors import InvalidJob
 from .core.handler import HandlerLike
 from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint, to_datetime
-from .core.options import JobOptions
+from .core.options import AddJobOptions, JobOptions
 from .core.retry import RetryPolicy
+from .core.schedule import Schedule
 from .core.threads import run_sync
 from .engine.binding import BoundHandler, LazyHandler
 from .engine.cleaner import Cleaner
@@ -30,6 +32,8 @@ from .engine.enqueue import build_job, validate_type
 from .engine.leases import LeaseKeeper, renewal_period
 from .engine.loops import Every, EveryInThread
 from .engine.rescuer import Rescuer
+from .engine.scheduler import Scheduler
+from .engine.schedules import Schedules
 from .engine.survey import TypeSurvey
 from .engine.worker import Worker
 from .handlers.catalog import BUILTIN_JOB_TYPES, BUILTIN_PROCESSOR_QUEUES
@@ -103,12 +107,23 @@ class QueueManager:
             purge=lambda before, limit: store_.purge(finished_before=before, limit=limit),
             older_than_days=self.config.cleanup_days,
         )
+        self.scheduler = Scheduler.over(store_, self._enqueued, poll=self.config.interval)
+        self._schedule_loop = self.scheduler.loop(self.config.interval, self.clock)
+        self.schedules = Schedules(
+            store_,
+            self._handlers,
+            self.clock,
+            self.config.max_payload_bytes,
+            changed=self._schedule_loop.wake,
+            enqueued=self._enqueued,
+        )
         self._background = background
         period = renewal_period(self.config.lease_timeout)
         self._lease_loop = EveryInThread("lease-keeper", period, self.leases.run_once, self.clock)
         self._loops = [
             Every("rescuer", period, self.rescuer.run_once, self.clock, at_start=True),
             Every("type survey", period, self.survey.run_once, self.clock, at_start=True),
+            self._schedule_loop,
         ]
         if self.config.cleanup_interval > 0:
             interval = self.config.cleanup_interval
@@ -279,11 +294,55 @@ class QueueManager:
         if not new_jobs:
             return []
         ids = await self.store.enqueue(new_jobs)
-        types = {job.type for job in new_jobs}
+        self._enqueued({job.type for job in new_jobs})
+        return ids
+
+    def _enqueued(self, types: Collection[str]) -> None:
         if any(t in self._handlers for t in types):
             self.worker.wake()
         self.survey.note_pending(types)
-        return ids
+
+    # -- recurring jobs (engine/scheduler.py runs them; see docs/schedules.md) ----------------
+
+    async def schedule(
+        self,
+        name: str,
+        job_type: str,
+        payload: JSON = None,
+        *,
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        timezone: str = "UTC",
+        missed: str = "latest",
+        **options: Unpack[AddJobOptions],
+    ) -> Schedule:
+        """One job per tick of ``cron`` (in ``timezone``) or ``every`` (seconds, timedelta),
+        exactly once across all processes, with ``add_job``'s options; ``missed``: ``latest``,
+        ``all`` or ``none``. The same name again updates it in place (docs/schedules.md)."""
+        timing = (cron, every, timezone, missed)
+        return await self.schedules.define(name, job_type, payload, *timing, options)
+
+    async def unschedule(self, name: str) -> bool:
+        """Remove a schedule (the jobs it made stay); ``False`` if none has that name."""
+        return await self.schedules.delete(name)
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self.schedules.list()
+
+    async def get_schedule(self, name: str) -> Schedule | None:
+        return await self.schedules.get(name)
+
+    async def pause_schedule(self, name: str) -> bool:
+        """No more ticks, in any process, until resumed; ``False`` if none has that name."""
+        return await self.schedules.pause(name)
+
+    async def resume_schedule(self, name: str) -> bool:
+        """Tick again from the next tick on (those that passed while paused are skipped)."""
+        return await self.schedules.resume(name)
+
+    async def run_schedule_now(self, name: str) -> str | None:
+        """One job of the schedule, due now (its ticks go on); ``None`` if none has that name."""
+        return await self.schedules.run_now(name)
 
     # -- tier 1: in-memory queues ----------------------------------------------------------------
 

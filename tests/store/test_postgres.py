@@ -228,7 +228,11 @@ async def test_many_stores_opening_at_once_migrate_once(url: str) -> None:
         ("schema_version", str(SCHEMA_VERSION))
     ]
     tables = sql(url, f"SELECT tablename FROM pg_tables WHERE schemaname = '{schema_of(url)}'")
-    assert sorted(str(t[0]) for t in tables) == ["noormme_jobs", "noormme_meta"]
+    assert sorted(str(t[0]) for t in tables) == [
+        "noormme_jobs",
+        "noormme_meta",
+        "noormme_schedules",
+    ]
 
 
 async def test_a_schema_from_a_newer_version_is_refused(pg: PostgresStore, url: str) -> None:

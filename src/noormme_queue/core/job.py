@@ -86,6 +86,8 @@ class Job:
     worker_id: str | None = None
     progress: JSON = None
     """What a handler saved with ``save_progress`` during its runs."""
+    schedule: str | None = None
+    """The name of the schedule that made this job (its ``run_at`` is the tick), if any."""
 
     @property
     def attempt(self) -> int:
@@ -114,6 +116,7 @@ class Job:
             "timeout": self.timeout,
             "worker_id": self.worker_id,
             "progress": self.progress,
+            "schedule": self.schedule,
         }
 
 

@@ -10,10 +10,13 @@ from .base import (
     Expired,
     Failed,
     FinishedCount,
+    Fire,
     JobStore,
     NewJob,
+    NewSchedule,
     Outcome,
     Released,
+    StoredSchedule,
 )
 
 __all__ = [
@@ -22,10 +25,13 @@ __all__ = [
     "Expired",
     "Failed",
     "FinishedCount",
+    "Fire",
     "JobStore",
     "NewJob",
+    "NewSchedule",
     "Outcome",
     "Released",
+    "StoredSchedule",
     "store_from_config",
 ]
 

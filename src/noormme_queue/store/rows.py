@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, to_datetime
 from ..core.retry import RetryPolicy
-from .base import Failed, Outcome, Released
+from .base import Failed, NewJob, Outcome, Released, StoredSchedule
 
 COLUMNS = (
     "id",
@@ -44,6 +44,7 @@ COLUMNS = (
     "timeout",
     "worker_id",
     "progress",
+    "schedule",
 )
 """The columns every store selects for a job, in the order :func:`read_row` reads them."""
 
@@ -182,6 +183,7 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         timeout,
         worker_id,
         progress,
+        schedule,
     ) = row
     return Job(
         id=str(id_),
@@ -203,6 +205,7 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         timeout=timeout,
         worker_id=worker_id,
         progress=None if progress is None else read("progress", progress, json.loads, None),
+        schedule=schedule,
     )
 
 
@@ -228,3 +231,75 @@ def _retry_policy(value: Any) -> RetryPolicy | None:
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+SCHEDULE_COLUMNS = (
+    "name",
+    "job",
+    "cron",
+    "every",
+    "timezone",
+    "missed",
+    "paused",
+    "next_run_at",
+    "last_run_at",
+    "last_job_id",
+    "revision",
+    "created_at",
+    "updated_at",
+)
+"""The columns every store selects for a schedule, then the status of its last job."""
+
+_STAMPED = frozenset({"id", "run_at", "created_at", "schedule"})  # set at each tick
+
+
+def job_template(job: NewJob) -> str:
+    """The job a schedule makes at every tick, as the JSON text its ``job`` column holds:
+    every field of :class:`NewJob` but those stamped per tick."""
+    return json.dumps({k: v for k, v in asdict(job).items() if k not in _STAMPED})
+
+
+def template_job(text: str) -> NewJob:
+    """A schedule's job back from its ``job`` column (stamped fields blank); fields a newer
+    version stored and this one does not know are left out."""
+    data = json.loads(text)
+    known = {f.name for f in fields(NewJob)} - _STAMPED
+    return NewJob(id="", run_at=0.0, created_at=0.0, **{k: data[k] for k in known if k in data})
+
+
+def read_schedule(row: Sequence[Any]) -> StoredSchedule:
+    """The schedule in ``row`` (:data:`SCHEDULE_COLUMNS`, then its last job's status)."""
+    (
+        name,
+        job,
+        cron,
+        every,
+        timezone,
+        missed,
+        paused,
+        next_run_at,
+        last_run_at,
+        last_job_id,
+        revision,
+        created_at,
+        updated_at,
+        last_status,
+    ) = row
+    return StoredSchedule(
+        name=name,
+        job=template_job(job),
+        cron=cron,
+        every=every,
+        timezone=timezone,
+        missed=missed,
+        paused=bool(paused),
+        next_run_at=next_run_at,
+        last_run_at=last_run_at,
+        last_job_id=last_job_id,
+        last_status=None if last_status is None else JobStatus(last_status),
+        revision=int(revision),
+        created_at=created_at,
+        updated_at=updated_at,
+    )

@@ -22,7 +22,7 @@ from functools import cache
 
 import psycopg.sql
 
-from ..rows import COLUMNS
+from ..rows import COLUMNS, SCHEDULE_COLUMNS
 
 _SELECTED = ", ".join("history::text" if c == "history" else c for c in COLUMNS)
 _J_SELECTED = ", ".join(f"j.{c}" for c in _SELECTED.split(", "))
@@ -89,6 +89,27 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX noormme_jobs_finished ON noormme_jobs (finished_at)
         WHERE status IN ('completed', 'cancelled');
     """,
+    # 2: recurring jobs, and the link from a job to the schedule that made it.
+    """
+    ALTER TABLE noormme_jobs ADD COLUMN schedule text;
+    CREATE TABLE noormme_schedules (
+        name          text PRIMARY KEY,
+        job           text NOT NULL,
+        cron          text,
+        every         double precision,
+        timezone      text NOT NULL,
+        missed        text NOT NULL,
+        paused        boolean NOT NULL DEFAULT false,
+        next_run_at   double precision NOT NULL,
+        last_run_at   double precision,
+        last_job_id   text,
+        revision      bigint NOT NULL DEFAULT 1,
+        created_at    double precision NOT NULL,
+        updated_at    double precision NOT NULL
+    );
+    -- the scheduler's due schedules and its next wake-up
+    CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE NOT paused;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -118,14 +139,15 @@ ANALYZE = "ANALYZE noormme_jobs"
 # A batch in one statement; the first of several jobs with one unique_key wins, as in SQLite.
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, run_at,"
-    "  created_at, retry_policy, unique_key, timeout)"
+    "  created_at, retry_policy, unique_key, timeout, schedule)"
     " SELECT id, type, payload, 'pending', priority, max_attempts, run_at, created_at,"
-    "  retry_policy, unique_key, timeout"
+    "  retry_policy, unique_key, timeout, schedule"
     " FROM unnest(%(id)s::text[], %(type)s::text[], %(payload)s::text[], %(priority)s::int[],"
     "  %(max_attempts)s::int[], %(run_at)s::float8[], %(created_at)s::float8[],"
-    "  %(retry_policy)s::text[], %(unique_key)s::text[], %(timeout)s::float8[])"
+    "  %(retry_policy)s::text[], %(unique_key)s::text[], %(timeout)s::float8[],"
+    "  %(schedule)s::text[])"
     "  WITH ORDINALITY AS v(id, type, payload, priority, max_attempts, run_at, created_at,"
-    "  retry_policy, unique_key, timeout, ord)"
+    "  retry_policy, unique_key, timeout, schedule, ord)"
     " ORDER BY ord"
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
     " RETURNING id",
@@ -297,6 +319,55 @@ PURGE = (
     "  WHERE status IN ('completed', 'cancelled') AND finished_at < %(before)s"
     "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
 )
+
+# -- schedules ---------------------------------------------------------------------------------
+
+_SCHEDULE = ", ".join(f"s.{c}" for c in SCHEDULE_COLUMNS) + ", j.status"
+_SCHEDULES = "noormme_schedules s LEFT JOIN noormme_jobs j ON j.id = s.last_job_id"
+_SAME_TIMING = (
+    "s.cron IS NOT DISTINCT FROM excluded.cron AND s.every IS NOT DISTINCT FROM excluded.every"
+    " AND s.timezone = excluded.timezone"
+)
+
+# Create, or update in place: the next tick is kept while the timing stays the same, and an
+# identical definition is left alone (its revision too, so no fire under way is spoilt).
+SAVE_SCHEDULE = (
+    "INSERT INTO noormme_schedules AS s (name, job, cron, every, timezone, missed, next_run_at,"
+    "  created_at, updated_at) VALUES (%(name)s, %(job)s, %(cron)s, %(every)s, %(timezone)s,"
+    "  %(missed)s, %(next_run_at)s, %(now)s, %(now)s)"
+    " ON CONFLICT (name) DO UPDATE SET job = excluded.job, missed = excluded.missed,"
+    "  cron = excluded.cron, every = excluded.every, timezone = excluded.timezone,"
+    f"  next_run_at = CASE WHEN {_SAME_TIMING} THEN s.next_run_at"
+    "   ELSE excluded.next_run_at END,"
+    "  revision = s.revision + 1, updated_at = excluded.updated_at"
+    f" WHERE NOT ({_SAME_TIMING} AND s.job = excluded.job AND s.missed = excluded.missed)"
+)
+GET_SCHEDULE = f"SELECT {_SCHEDULE} FROM {_SCHEDULES} WHERE s.name = %(name)s"
+LIST_SCHEDULES = f"SELECT {_SCHEDULE} FROM {_SCHEDULES} ORDER BY s.name"
+DELETE_SCHEDULE = "DELETE FROM noormme_schedules WHERE name = %(name)s"
+PAUSE_SCHEDULE = (
+    "UPDATE noormme_schedules SET paused = true,"
+    "  revision = revision + CASE WHEN paused THEN 0 ELSE 1 END, updated_at = %(now)s"
+    " WHERE name = %(name)s"
+)
+RESUME_SCHEDULE = (
+    "UPDATE noormme_schedules SET paused = false, next_run_at = %(next_run_at)s,"
+    "  revision = revision + 1, updated_at = %(now)s"
+    " WHERE name = %(name)s AND revision = %(revision)s"
+)
+DUE_SCHEDULES = (
+    f"SELECT {_SCHEDULE} FROM {_SCHEDULES}"
+    " WHERE NOT s.paused AND s.next_run_at <= %(now)s ORDER BY s.next_run_at LIMIT %(limit)s"
+)
+NEXT_SCHEDULE_AT = "SELECT MIN(next_run_at) FROM noormme_schedules WHERE NOT paused"
+# A tick is claimed by this compare-and-set (a second process waits for the row lock, then
+# finds next_run_at moved on); its jobs are written in the same transaction.
+FIRE_SCHEDULE = (
+    "UPDATE noormme_schedules SET next_run_at = %(new_next_run_at)s,"
+    "  last_run_at = COALESCE(%(ran_at)s, last_run_at)"
+    " WHERE name = %(name)s AND revision = %(revision)s AND next_run_at = %(next_run_at)s"
+)
+SCHEDULE_LAST_JOB = "UPDATE noormme_schedules SET last_job_id = %(job_id)s WHERE name = %(name)s"
 
 # -- wake-ups (PostgreSQL only: SQLite's workers register in noormme_listeners instead) --------
 

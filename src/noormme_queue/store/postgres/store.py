@@ -50,6 +50,7 @@ from . import sql
 from .connect import Server, migrate
 from .listener import Listening
 from .pool import Conn, Runner
+from .schedules import ScheduleOperations
 
 log = logging.getLogger("noormme_queue.store")
 
@@ -61,7 +62,7 @@ UNIQUE_RACE_RETRIES = 5
 ANALYZE_AFTER_ROWS = 1000  # an enqueue this large refreshes the planner's statistics
 
 
-class PostgresStore:
+class PostgresStore(ScheduleOperations):
     def __init__(
         self,
         url: str,
@@ -185,50 +186,52 @@ class PostgresStore:
 
         def write(conn: Conn) -> list[str]:
             if not any(j.unique_key is not None for j in jobs):
-                ids = insert(conn)  # one statement: atomic, one round trip
+                ids = self._insert(conn, jobs)  # one statement: atomic, one round trip
             else:
                 with conn.transaction():  # several statements may be needed: all or nothing
-                    ids = insert(conn)
+                    ids = self._insert(conn, jobs)
             if len(jobs) >= ANALYZE_AFTER_ROWS:
                 conn.execute(sql.ANALYZE)  # keep claims on their index
             return ids
 
-        def insert(conn: Conn) -> list[str]:
-            ids: list[str | None] = [None] * len(jobs)
-            todo = list(range(len(jobs)))
-            for _ in range(UNIQUE_RACE_RETRIES):
-                batch = [jobs[i] for i in todo]
-                params: dict[str, Any] = {
-                    name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
-                }
-                params.update(self._wake_params())
-                inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
-                skipped = [i for i in todo if jobs[i].id not in inserted]
-                for i in todo:
-                    if jobs[i].id in inserted:
-                        ids[i] = jobs[i].id
-                if not skipped:
-                    break
-                # A live job holds the key (maybe one of this batch): hand back its id.
-                keys = list({jobs[i].unique_key for i in skipped})
-                live = dict(conn.execute(sql.LIVE_BY_UNIQUE_KEY, {"keys": keys}).fetchall())
-                todo = []
-                for i in skipped:
-                    holder = live.get(jobs[i].unique_key)
-                    if holder is None:
-                        todo.append(i)  # it finished in between: try to insert again
-                    else:
-                        ids[i] = holder
-                if not todo:
-                    break
-            else:
-                raise StoreError(
-                    f"PostgreSQL at {self._server.where}: enqueue kept racing jobs that "
-                    "finished with the same unique_key; try again"
-                )
-            return [i for i in ids if i is not None]
-
         return await self._run(write, write=True)
+
+    def _insert(self, conn: Conn, jobs: Sequence[NewJob]) -> list[str]:
+        """Write ``jobs`` in one statement (more only when unique keys race); a live job
+        with the same unique key wins: its id is returned instead."""
+        ids: list[str | None] = [None] * len(jobs)
+        todo = list(range(len(jobs)))
+        for _ in range(UNIQUE_RACE_RETRIES):
+            batch = [jobs[i] for i in todo]
+            params: dict[str, Any] = {
+                name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
+            }
+            params.update(self._wake_params())
+            inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
+            skipped = [i for i in todo if jobs[i].id not in inserted]
+            for i in todo:
+                if jobs[i].id in inserted:
+                    ids[i] = jobs[i].id
+            if not skipped:
+                break
+            # A live job holds the key (maybe one of this batch): hand back its id.
+            keys = list({jobs[i].unique_key for i in skipped})
+            live = dict(conn.execute(sql.LIVE_BY_UNIQUE_KEY, {"keys": keys}).fetchall())
+            todo = []
+            for i in skipped:
+                holder = live.get(jobs[i].unique_key)
+                if holder is None:
+                    todo.append(i)  # it finished in between: try to insert again
+                else:
+                    ids[i] = holder
+            if not todo:
+                break
+        else:
+            raise StoreError(
+                f"PostgreSQL at {self._server.where}: enqueue kept racing jobs that "
+                "finished with the same unique_key; try again"
+            )
+        return [i for i in ids if i is not None]
 
     async def claim(
         self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
@@ -425,4 +428,5 @@ _NEW_JOB_COLUMNS = (
     "retry_policy",
     "unique_key",
     "timeout",
+    "schedule",
 )

@@ -37,6 +37,8 @@ from ..rows import (
     row_to_job,
 )
 from . import connect, sql
+from .inserts import insert_jobs
+from .schedules import ScheduleOperations
 from .wakeup import WakeupBus
 from .writer import GroupCommitWriter
 
@@ -48,7 +50,7 @@ LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop st
 COMPLETE_CHUNK = 200  # completions saved by one statement
 
 
-class SQLiteStore:
+class SQLiteStore(ScheduleOperations):
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
@@ -195,33 +197,11 @@ class SQLiteStore:
     # -- operations ----------------------------------------------------------------------------
 
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
-        def write(conn: sqlite3.Connection) -> list[str]:
-            ids: list[str] = []
-            for job in jobs:
-                if job.unique_key is not None:
-                    row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
-                    if row is not None:
-                        ids.append(row[1])
-                        continue
-                conn.execute(
-                    sql.ENQUEUE,
-                    (
-                        job.id,
-                        job.type,
-                        job.payload,
-                        job.priority,
-                        job.max_attempts,
-                        job.run_at,
-                        job.created_at,
-                        job.retry_policy,
-                        job.unique_key,
-                        job.timeout,
-                    ),
-                )
-                ids.append(job.id)
-            return ids
-
-        return await self._write(write, notify=True, on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS)
+        return await self._write(
+            lambda conn: insert_jobs(conn, jobs),
+            notify=True,
+            on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS,
+        )
 
     async def claim(
         self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
