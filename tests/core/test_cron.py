@@ -227,7 +227,7 @@ def test_bad_timing_names_the_problem(
 
 
 def test_bad_names_and_policies() -> None:
-    for name in ("", " x", "x ", 7, None, "x" * 201):
+    for name in ("", " x", "x ", 7, None, "x" * 201, "a\nb", "tab\there"):
         with pytest.raises(InvalidSchedule) as caught:
             check_name(name)
         assert caught.value.field == "name"

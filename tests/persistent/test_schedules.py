@@ -146,7 +146,7 @@ async def test_pause_resume_and_run_now(pinned: QueueManager, clock: ManualClock
     clock.set(T0 + 660.1)
     assert (await qm.scheduler.run_once(clock.now())).jobs == 1
     for call in (qm.pause_schedule, qm.resume_schedule, qm.run_schedule_now):
-        assert not await call("missing")  # type: ignore[operator]
+        assert not await call("missing")
 
 
 def test_the_sync_twin(config: QueueConfig, clock: ManualClock) -> None:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from ..core.errors import (
     InvalidJob,
     InvalidPayload,
+    InvalidSchedule,
     InvalidStatus,
     JobNotFound,
     QueueError,
@@ -93,6 +94,8 @@ def from_exception(exc: Exception) -> ApiError:
         return ApiError(422, "invalid_payload", str(exc), exc.field or "payload")
     if isinstance(exc, InvalidStatus):
         return ApiError(422, "invalid_input", str(exc), "status")
+    if isinstance(exc, InvalidSchedule):  # its field names the request's (cron, every, ...)
+        return ApiError(422, "invalid_input", str(exc), exc.field)
     if isinstance(exc, InvalidJob):
         message = str(exc)
         match = _OPTION.match(message)

@@ -32,6 +32,7 @@ from .models import (
 )
 from .openapi_payloads import enqueue_openapi_extra, typed_payload_schemas
 from .route_class import EnvelopeRoute
+from .schedules import create_schedule_router
 
 MAX_PAGE = 500
 JobId = Annotated[str, Path(min_length=1, max_length=200, description="a job id (job_...)")]
@@ -217,6 +218,9 @@ def create_router(
             raise ApiError(404, "not_found", f"no job with id {job_id}")
         return JobOut.of(job)
 
+    router.include_router(
+        create_schedule_router(qm, guard=guard, errors=_errors, auth=auth_errors, allowed=allowed)
+    )
     if dashboard:
         from .dashboard import create_dashboard_router
 

@@ -268,10 +268,11 @@ def check_name(value: object) -> str:
         or not value.strip()
         or value != value.strip()
         or len(value) > MAX_NAME_LENGTH
+        or not value.isprintable()
     ):
         raise InvalidSchedule(
             f"a schedule name must be a non-empty string of at most {MAX_NAME_LENGTH} "
-            f"characters with no surrounding spaces, got {value!r}",
+            f"printable characters with no surrounding spaces, got {value!r}",
             field="name",
         )
     return value
