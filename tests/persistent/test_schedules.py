@@ -364,7 +364,10 @@ async def test_the_loop_is_woken_by_a_new_schedule_and_sleeps_until_each_tick(
     qm = QueueManager(config, builtins=False)
     qm.register_handler("ping", lambda job: None)
     try:
+        await qm.schedule("yearly", "ping", cron="0 0 1 1 *")
         await qm.start()
+        # The loop's first pass has seen the yearly tick: it now sleeps a whole poll (30 s).
+        await wait_until(lambda: qm.scheduler.next_at is not None, what="the first pass")
         await qm.schedule("hb", "ping", every=1)
 
         async def three_done() -> bool:
