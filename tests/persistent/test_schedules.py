@@ -379,3 +379,22 @@ async def test_the_loop_is_woken_by_a_new_schedule_and_sleeps_until_each_tick(
         assert ticks == [ticks[0] + n for n in range(len(ticks))]
     finally:
         await qm.stop(timeout=5)
+
+
+async def test_a_schedule_that_cannot_be_planned_spoils_no_other(
+    pinned: QueueManager, clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    await pinned.schedule("good", "ping", every=60)
+    await pinned.schedule("broken", "ping", every=60)
+    # Written by hand, as a newer version (or a person) might: a cron this one cannot read.
+    with sqlite3.connect(tmp_path / "queue.db") as conn:
+        conn.execute("UPDATE noormme_schedules SET every = NULL, cron = 'not a cron' "
+                     "WHERE name = 'broken'")  # fmt: skip
+    clock.set(T0 + 60.5)
+    report = await pinned.scheduler.run_once(clock.now())
+    assert (report.fired, report.jobs) == (1, 1)
+    assert [j.schedule for j in await tick_jobs(pinned)] == ["good"]
+    assert "schedule 'broken' cannot be planned" in caplog.text
+    assert report.next_at is None  # the loop polls, rather than spin on the broken one
