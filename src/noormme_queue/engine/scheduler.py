@@ -95,14 +95,16 @@ class Scheduler:
 
     async def run_once(self, now: float) -> SchedulerReport:
         fired = jobs = lost = 0
+        broken = False
         for _ in range(ROUNDS):
             found = await self._due(now, BATCH)
-            planned = [(s, f) for s in found if (f := self._plan(s, now)) is not None]
+            planned = [(s, p) for s in found if (p := self._plan(s, now)) is not None]
+            broken = broken or len(planned) < len(found)
             if not planned:
                 break
-            results = await self._fire([f for _, f in planned], now)
+            results = await self._fire([one for _, (one, _) in planned], now)
             types: set[str] = set()
-            for (schedule, one), ids in zip(planned, results, strict=True):
+            for (schedule, (one, skipped)), ids in zip(planned, results, strict=True):
                 if ids is None:
                     lost += 1
                     continue
@@ -110,18 +112,27 @@ class Scheduler:
                 jobs += len(ids)
                 if one.jobs:
                     types.add(schedule.job.type)
+                if skipped:
+                    log.warning(
+                        "schedule %r: ticks missed while no worker ran were skipped (missed=%r)",
+                        schedule.name,
+                        schedule.missed,
+                    )
             if types:
                 self._on_enqueued(types)
             if (
                 len(found) < BATCH
                 and lost == 0
-                and all(one.new_next_run_at > now for _, one in planned)
+                and all(one.new_next_run_at > now for _, (one, _) in planned)
             ):
                 break
         self.next_at = await self._next_at()
+        if broken and self.next_at is not None and self.next_at <= now:
+            self.next_at = None  # what cannot be planned waits for the next poll, not a spin
         return SchedulerReport(fired, jobs, lost, self.next_at)
 
-    def _plan(self, schedule: StoredSchedule, now: float) -> Fire | None:
+    def _plan(self, schedule: StoredSchedule, now: float) -> tuple[Fire, bool] | None:
+        """The fire for ``schedule``'s due ticks, and whether missed ticks were dropped."""
         try:
             planned = plan(
                 timing_of(schedule),
@@ -134,13 +145,7 @@ class Scheduler:
         except Exception:  # a definition this version cannot read: the others go on
             log.exception("schedule %r cannot be planned; it is left as it is", schedule.name)
             return None
-        if planned.skipped:
-            log.warning(
-                "schedule %r: ticks missed while no worker ran were skipped (missed=%r)",
-                schedule.name,
-                schedule.missed,
-            )
-        return Fire(
+        fire = Fire(
             schedule.name,
             schedule.revision,
             schedule.next_run_at,
@@ -148,3 +153,4 @@ class Scheduler:
             planned.ticks[-1] if planned.ticks else None,
             tuple(stamp(schedule, tick, now) for tick in planned.ticks),
         )
+        return fire, planned.skipped
