@@ -398,3 +398,20 @@ async def test_a_schedule_that_cannot_be_planned_spoils_no_other(
     assert [j.schedule for j in await tick_jobs(pinned)] == ["good"]
     assert "schedule 'broken' cannot be planned" in caplog.text
     assert report.next_at is None  # the loop polls, rather than spin on the broken one
+
+
+async def test_dropped_ticks_are_logged_once_by_the_process_that_fired(
+    config: QueueConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock(T0)
+    managers = [manager(config, clock) for _ in range(3)]
+    try:
+        await managers[0].schedule("hb", "ping", every=60)
+        clock.set(T0 + 3600 + 90)  # an hour with no worker
+        await asyncio.gather(*(qm.scheduler.run_once(clock.now()) for qm in managers))
+        assert len(await tick_jobs(managers[0])) == 1
+    finally:
+        for qm in managers:
+            await qm.stop()
+    warnings = [r for r in caplog.records if "were skipped" in r.getMessage()]
+    assert len(warnings) == 1
