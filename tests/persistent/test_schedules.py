@@ -31,6 +31,8 @@ from noormme_queue import (
     RetryPolicy,
 )
 from noormme_queue.core.clock import ManualClock
+from noormme_queue.engine.scheduler import Scheduler
+from noormme_queue.store import StoredSchedule
 
 from ..conftest import wait_status, wait_until
 from ..pg import fresh_schema
@@ -404,14 +406,29 @@ async def test_dropped_ticks_are_logged_once_by_the_process_that_fired(
     config: QueueConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = ManualClock(T0)
-    managers = [manager(config, clock) for _ in range(3)]
+    first, second = manager(config, clock), manager(config, clock)
     try:
-        await managers[0].schedule("hb", "ping", every=60)
+        await first.schedule("hb", "ping", every=60)
         clock.set(T0 + 3600 + 90)  # an hour with no worker
-        await asyncio.gather(*(qm.scheduler.run_once(clock.now()) for qm in managers))
-        assert len(await tick_jobs(managers[0])) == 1
+        now = clock.now()
+        # The race, pinned: one process reads the due schedule, another fires it first.
+        seen = await first.store.due_schedules(now=now, limit=10)
+        reads = iter([seen])
+
+        async def due(now: float, limit: int) -> list[StoredSchedule]:
+            return next(reads, [])
+
+        late = Scheduler(
+            due=due,
+            fire=lambda fires, now: first.store.fire_schedules(fires, now=now),
+            next_at=first.store.next_schedule_at,
+            on_enqueued=lambda types: None,
+        )
+        assert (await second.scheduler.run_once(now)).jobs == 1
+        assert (await late.run_once(now)).lost == 1
+        assert len(await tick_jobs(first)) == 1
     finally:
-        for qm in managers:
-            await qm.stop()
+        await first.stop()
+        await second.stop()
     warnings = [r for r in caplog.records if "were skipped" in r.getMessage()]
     assert len(warnings) == 1
