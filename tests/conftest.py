@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from noormme_queue import QueueConfig, QueueManager
+
+from .waiting import wait_for, wait_until
+
+__all__ = ["wait_for", "wait_status", "wait_until"]
 from noormme_queue.core.clock import ManualClock
 
 
@@ -34,22 +36,6 @@ async def qm(config: QueueConfig) -> AsyncIterator[QueueManager]:
     manager = QueueManager(config)
     yield manager
     await manager.stop(timeout=5)
-
-
-async def wait_until(
-    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = ""
-) -> None:
-    """Wait for a condition with a deadline (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        await asyncio.sleep(0.005)
 
 
 async def wait_status(qm: QueueManager, job_id: str, status: str, timeout: float = 10.0) -> None:

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "faces": {"core", "store", "handlers", "memory", "engine", "facade"},
     "root": {"core", "store", "handlers", "memory", "engine", "facade", "faces"},
 }
-FACADE = {"manager", "sync", "runner"}
+FACADE = {"manager", "control", "schedules", "sync", "runner"}
 
 
 def layer_of(module: str) -> str:

@@ -19,6 +19,7 @@ from .core.errors import (
     JobDropped,
     JobNotFound,
     JobTimeout,
+    LeaseLost,
     NoProcessor,
     PayloadTooLarge,
     QueueError,
@@ -35,12 +36,14 @@ from .core.job import (
     AttemptOutcome,
     Job,
     JobStatus,
+    QueueInfo,
     QueueStats,
     QueueStatus,
     ThroughputPoint,
 )
 from .core.progress import save_progress
 from .core.retry import RetryPolicy
+from .core.routing import RateLimit, TypeDefinition, TypeLimits
 from .core.schedule import Schedule
 from .core.signals import RetryLater, UnrecoverableError
 from .manager import QueueManager, StopReport, get_queue_manager
@@ -114,6 +117,7 @@ __all__ = [
     "JobNotFound",
     "JobStatus",
     "JobTimeout",
+    "LeaseLost",
     "MemoryQueue",
     "MemoryQueueStats",
     "NewsletterPayload",
@@ -124,9 +128,11 @@ __all__ = [
     "QueueConfig",
     "QueueError",
     "QueueFull",
+    "QueueInfo",
     "QueueManager",
     "QueueStats",
     "QueueStatus",
+    "RateLimit",
     "RateLimitedQueue",
     "RetryLater",
     "RetryPolicy",
@@ -138,6 +144,8 @@ __all__ = [
     "StoreUnavailable",
     "ThroughputPoint",
     "ThumbnailPayload",
+    "TypeDefinition",
+    "TypeLimits",
     "UnknownQueue",
     "UnrecoverableError",
     "WebhookPayload",

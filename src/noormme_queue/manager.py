@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Unpack
+from datetime import datetime
+from typing import Any
 
+from .control import QueueControl
 from .core.clock import SYSTEM_CLOCK, Clock
 from .core.config import QueueConfig
 from .core.errors import InvalidJob
 from .core.handler import HandlerLike
-from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint, to_datetime
-from .core.options import AddJobOptions, JobOptions
+from .core.job import JSON
+from .core.options import JobOptions
 from .core.retry import RetryPolicy
-from .core.schedule import Schedule
+from .core.routing import (
+    DEFAULT_QUEUE,
+    TypeDefinition,
+    TypeLimits,
+    check_concurrency_limit,
+    check_queue_name,
+    parse_rate_limit,
+)
 from .core.threads import run_sync
 from .engine.binding import BoundHandler, LazyHandler
 from .engine.cleaner import Cleaner
@@ -46,6 +53,7 @@ from .memory import (
     RateLimitedQueue,
     create_builtin_queues,
 )
+from .schedules import ScheduleControl
 from .store import JobStore, store_from_config
 from .sync import SyncQueueManager
 
@@ -65,7 +73,7 @@ class StopReport:
     """In-memory items still queued when the grace period ended (lost, by design)."""
 
 
-class QueueManager:
+class QueueManager(QueueControl, ScheduleControl):
     """One process's view of the queue: enqueue, control, monitor, and run a worker."""
 
     def __init__(
@@ -105,6 +113,7 @@ class QueueManager:
         self.survey = TypeSurvey(pending_types=store_.pending_types, handled=lambda: self._handlers)
         self.cleaner = Cleaner(
             purge=lambda before, limit: store_.purge(finished_before=before, limit=limit),
+            forget_minutes=lambda before: store_.purge_minutes(before=before),
             older_than_days=self.config.cleanup_days,
         )
         self.scheduler = Scheduler.over(store_, self._enqueued, poll=self.config.interval)
@@ -129,6 +138,7 @@ class QueueManager:
             interval = self.config.cleanup_interval
             self._loops.append(Every("cleanup", interval, self.cleaner.run_once, self.clock))
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._background_tasks: set[asyncio.Task[None]] = set()
         self._lifecycle = asyncio.Lock()
         self.memory = MemoryQueues(self.config)
         processors: dict[str, Any] = {}
@@ -153,9 +163,15 @@ class QueueManager:
 
         shared_handlers = Lazy(handlers)
         shared_processors = Lazy(queue_processors)
+        provider = {
+            "webhook": parse_rate_limit(config.webhook_rate_limit),
+            "email": parse_rate_limit(config.email_rate_limit),
+            "newsletter": parse_rate_limit(config.email_rate_limit),
+        }
         for job_type in BUILTIN_JOB_TYPES:
             lazy = LazyHandler(lambda t=job_type: shared_handlers.get()[t])  # type: ignore[misc]
-            self._handlers[job_type] = BoundHandler(job_type, lazy)
+            limits = TypeLimits(rate=provider.get(job_type))
+            self._handlers[job_type] = BoundHandler(job_type, lazy, limits=limits)
         for name in BUILTIN_PROCESSOR_QUEUES:
 
             async def process(payload: Any, _name: str = name) -> Any:
@@ -177,6 +193,7 @@ class QueueManager:
                 return
             await self.store.open()
             self._loop = asyncio.get_running_loop()
+            await self._define_types(list(self._handlers.values()))
             self.memory.attach()
             await self.worker.start()
             if self._background:
@@ -200,6 +217,8 @@ class QueueManager:
             released = 0
             for loop in self._loops:
                 await loop.stop()
+            if self._background_tasks:
+                await asyncio.wait(set(self._background_tasks), timeout=grace or None)
             memory_stop = asyncio.create_task(self.memory.stop(grace))
             if self.worker.started:
                 released = await self.worker.stop(grace)
@@ -225,14 +244,66 @@ class QueueManager:
 
     # -- handlers --------------------------------------------------------------------------------
 
-    def register_handler(self, job_type: str, handler: HandlerLike) -> None:
-        """Run jobs of ``job_type`` with ``handler`` (replacing any earlier one)."""
+    def register_handler(
+        self,
+        job_type: str,
+        handler: HandlerLike,
+        *,
+        queue: str | None = None,
+        concurrency_limit: int | None = None,
+        rate_limit: str | None = None,
+    ) -> None:
+        """Run jobs of ``job_type`` with ``handler`` (replacing any earlier one).
+
+        ``queue``: where its jobs go unless ``add_job(queue=...)`` says otherwise (default
+        ``"default"``). ``concurrency_limit``: at most that many of its jobs processing at
+        once, across every worker; ``rate_limit`` (``"30/minute"``): at most that many
+        starts in any such window, across every worker. With ``limit_key=`` on a job, both
+        apply to each key on its own. The limits are stored in the database."""
         job_type = validate_type(job_type)
-        bound = BoundHandler(job_type, handler)
+        limits = TypeLimits(
+            check_concurrency_limit(concurrency_limit), parse_rate_limit(rate_limit)
+        )
+        bound = BoundHandler(
+            job_type,
+            handler,
+            queue=DEFAULT_QUEUE if queue is None else check_queue_name(queue),
+            limits=limits,
+        )
         if job_type in self._handlers:
             log.info("handler for %r replaced", job_type)
         self._handlers[job_type] = bound
-        self.worker.wake()
+        if self._loop is not None:  # running: store the definition before claiming its jobs
+            bound.ready = False
+            task = self._loop.create_task(self._define_types([bound]))
+            self._background_tasks.add(task)
+            task.add_done_callback(self._background_tasks.discard)
+        else:
+            self.worker.wake()
+
+    async def _define_types(self, handlers: list[BoundHandler]) -> None:
+        """Store what this process registered; report definitions another process made."""
+        now, me = self.clock.now(), self.worker.worker_id
+        definitions = [TypeDefinition(h.name, h.queue, h.limits, me, now) for h in handlers]
+        try:
+            replaced = await self.store.define_types(definitions)
+        finally:
+            for handler in handlers:
+                handler.ready = True  # (if storing failed, claims go on under old definitions)
+            self.worker.wake()
+        mine = {d.type: d for d in definitions}
+        for before in replaced:
+            log.warning(
+                "job type %r was defined by %s as queue=%s, %s; %s now defines it as "
+                "queue=%s, %s: the new definition applies to every worker",
+                before.type,
+                before.defined_by,
+                before.queue,
+                before.limits.describe(),
+                me,
+                mine[before.type].queue,
+                mine[before.type].limits.describe(),
+            )
 
     @property
     def handlers(self) -> Mapping[str, BoundHandler]:
@@ -252,6 +323,8 @@ class QueueManager:
         retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
         unique_key: str | None = None,
         timeout: float | None = None,
+        queue: str | None = None,
+        limit_key: str | None = None,
     ) -> str:
         """Save a job and return its id (the existing job's id if ``unique_key`` matches)."""
         options = JobOptions(
@@ -262,6 +335,8 @@ class QueueManager:
             retry_policy=retry_policy,
             unique_key=unique_key,
             timeout=timeout,
+            queue=queue,
+            limit_key=limit_key,
         )
         return (await self._enqueue([(job_type, payload, options)]))[0]
 
@@ -301,48 +376,6 @@ class QueueManager:
         if any(t in self._handlers for t in types):
             self.worker.wake()
         self.survey.note_pending(types)
-
-    # -- recurring jobs (engine/scheduler.py runs them; see docs/schedules.md) ----------------
-
-    async def schedule(
-        self,
-        name: str,
-        job_type: str,
-        payload: JSON = None,
-        *,
-        cron: str | None = None,
-        every: float | timedelta | None = None,
-        timezone: str = "UTC",
-        missed: str = "latest",
-        **options: Unpack[AddJobOptions],
-    ) -> Schedule:
-        """One job per tick of ``cron`` (in ``timezone``) or ``every`` (seconds, timedelta),
-        exactly once across all processes, with ``add_job``'s options; ``missed``: ``latest``,
-        ``all`` or ``none``. The same name again updates it in place (docs/schedules.md)."""
-        timing = (cron, every, timezone, missed)
-        return await self.schedules.define(name, job_type, payload, *timing, options)
-
-    async def unschedule(self, name: str) -> bool:
-        """Remove a schedule (the jobs it made stay); ``False`` if none has that name."""
-        return await self.schedules.delete(name)
-
-    async def list_schedules(self) -> list[Schedule]:
-        return await self.schedules.list()
-
-    async def get_schedule(self, name: str) -> Schedule | None:
-        return await self.schedules.get(name)
-
-    async def pause_schedule(self, name: str) -> bool:
-        """No more ticks, in any process, until resumed; ``False`` if none has that name."""
-        return await self.schedules.pause(name)
-
-    async def resume_schedule(self, name: str) -> bool:
-        """Tick again from the next tick on (those that passed while paused are skipped)."""
-        return await self.schedules.resume(name)
-
-    async def run_schedule_now(self, name: str) -> str | None:
-        """One job of the schedule, due now (its ticks go on); ``None`` if none has that name."""
-        return await self.schedules.run_now(name)
 
     # -- tier 1: in-memory queues ----------------------------------------------------------------
 
@@ -394,96 +427,6 @@ class QueueManager:
                 return
             if running is self._loop:
                 queue.attach()
-
-    # -- control and monitoring ----------------------------------------------------------------
-
-    async def get_job(self, job_id: str) -> Job | None:
-        return await self.store.get(job_id)
-
-    async def cancel_job(self, job_id: str) -> bool:
-        """Cancel a pending or processing job (a running handler is cancelled too).
-
-        ``False`` when the id is unknown or the job already finished.
-        """
-        before = await self.store.cancel(job_id, now=self.clock.now())
-        if before is JobStatus.PROCESSING:
-            self.worker.cancel_soon(job_id)
-        return before is not None
-
-    async def retry_job(self, job_id: str) -> bool:
-        """Failed or cancelled -> pending, to run now with its attempts reset."""
-        retried = await self.store.retry(job_id, now=self.clock.now())
-        if retried:
-            self.worker.wake()
-        return retried
-
-    async def get_jobs_by_status(self, status: str | JobStatus, limit: int = 10) -> list[Job]:
-        return await self.list_jobs(status=status, limit=limit)
-
-    async def list_jobs(
-        self,
-        *,
-        status: str | JobStatus | None = None,
-        type: str | None = None,
-        limit: int = 50,
-        before: str | None = None,
-    ) -> list[Job]:
-        """Jobs newest first, filtered; ``before`` pages on from the last id seen."""
-        parsed = None if status is None else JobStatus.parse(status)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise InvalidJob(f"limit must be a whole number from 1 to 10000, got {limit!r}")
-        return await self.store.list_jobs(status=parsed, type=type, limit=limit, before=before)
-
-    async def get_stats(self) -> QueueStats:
-        return await self.store.stats()
-
-    async def get_throughput(
-        self, window: float = 1800.0, bucket: float = 60.0
-    ) -> list[ThroughputPoint]:
-        """Jobs completed and failed per ``bucket`` seconds over the last ``window`` seconds,
-        oldest first, one point per bucket (empty buckets included); the last is the current,
-        partly elapsed one."""
-        if not (0 < bucket <= window <= 86_400 * 31) or window / bucket > 10_000:
-            raise InvalidJob(
-                f"throughput window and bucket must satisfy 0 < bucket <= window <= 31 days "
-                f"with at most 10000 buckets, got window={window!r}, bucket={bucket!r}"
-            )
-        count = math.ceil(window / bucket)
-        # Buckets line up with multiples of `bucket`, so successive polls see the same ones.
-        since = (math.floor(self.clock.now() / bucket) - count + 1) * bucket
-        found = {c.bucket: c for c in await self.store.finished_counts(since=since, width=bucket)}
-        points = []
-        for index in range(count):
-            c = found.get(index)
-            start = to_datetime(since + index * bucket)
-            assert start is not None
-            points.append(ThroughputPoint(start, c.completed if c else 0, c.failed if c else 0))
-        return points
-
-    def get_status(self) -> QueueStatus:
-        return QueueStatus(
-            started=self.worker.started,
-            worker_id=self.worker.worker_id,
-            concurrency=self.config.concurrency,
-            in_flight=self.worker.in_flight,
-            registered_types=tuple(sorted(self._handlers)),
-            unhandled_types=self.survey.unhandled,
-            memory_queues=tuple(self.memory.names()),
-            database=self.store.description,
-        )
-
-    async def cleanup(
-        self, older_than_days: float | None = None, *, on_batch: Callable[[int], None] | None = None
-    ) -> int:
-        """Delete completed and cancelled jobs older than ``older_than_days``
-        (default ``QUEUE_CLEANUP_DAYS``); failed jobs stay as the dead-letter record."""
-        if older_than_days is not None and (
-            isinstance(older_than_days, bool)
-            or not isinstance(older_than_days, int | float)
-            or older_than_days < 0
-        ):
-            raise InvalidJob(f"older_than_days must be a number >= 0, got {older_than_days!r}")
-        return await self.cleaner.run_once(self.clock.now(), older_than_days, on_batch)
 
 
 _instance: QueueManager | None = None

@@ -15,8 +15,9 @@ from collections.abc import Callable, Coroutine, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from .core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
+from .core.job import JSON, Job, JobStatus, QueueInfo, QueueStats, QueueStatus, ThroughputPoint
 from .core.options import AddJobOptions
+from .core.routing import TypeDefinition
 from .core.schedule import Schedule
 
 if TYPE_CHECKING:
@@ -114,10 +115,25 @@ class SyncQueueManager:
         type: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         return self._call(
-            lambda: self._manager.list_jobs(status=status, type=type, limit=limit, before=before)
+            lambda: self._manager.list_jobs(
+                status=status, type=type, limit=limit, before=before, queue=queue
+            )
         )
+
+    def pause_queue(self, name: str) -> bool:
+        return self._call(lambda: self._manager.pause_queue(name))
+
+    def resume_queue(self, name: str) -> bool:
+        return self._call(lambda: self._manager.resume_queue(name))
+
+    def list_queues(self) -> list[QueueInfo]:
+        return self._call(self._manager.list_queues)
+
+    def list_types(self) -> list[TypeDefinition]:
+        return self._call(self._manager.list_types)
 
     def get_stats(self) -> QueueStats:
         return self._call(self._manager.get_stats)

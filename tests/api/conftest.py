@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,8 @@ from fastapi.testclient import TestClient
 
 from noormme_queue import Job, QueueConfig, QueueManager, UnrecoverableError
 from noormme_queue.api import create_app
+
+from ..waiting import wait_for
 
 TOKEN = "test-token-5f1c0e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -48,15 +49,6 @@ def client(manager: QueueManager) -> Iterator[TestClient]:
     # The lifespan starts the manager on the client's loop and stops it on exit.
     with TestClient(create_app(manager), headers=AUTH) as test_client:
         yield test_client
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll a condition until it holds or the deadline passes (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.01)
 
 
 def job_status(client: TestClient, job_id: str) -> str:

@@ -2,7 +2,9 @@
 
 ``flaky`` fails its first run (of this process) and succeeds after; ``blocker`` holds the
 only worker slot until the file named by ``DASHBOARD_TEST_RELEASE`` exists, so a retried job
-can be seen pending before it runs; ``ok`` just succeeds.
+can be seen pending before it runs; ``ok`` just succeeds. ``report`` lives in the
+``reports`` queue with limits (the queues panel shows them), beside a type whose name is
+markup (shown as text).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from noormme_queue import Job, QueueConfig, QueueManager, UnrecoverableError
 
+HOSTILE_TYPE = '<img src=x onerror="window.__pwned = 4">'
 _runs: Counter[str] = Counter()
 
 
@@ -44,4 +47,6 @@ def create() -> QueueManager:
     qm.register_handler("flaky", flaky)
     qm.register_handler("blocker", blocker)
     qm.register_handler("ok", ok)
+    qm.register_handler("report", ok, queue="reports", concurrency_limit=2, rate_limit="30/minute")
+    qm.register_handler(HOSTILE_TYPE, ok, queue="reports")
     return qm

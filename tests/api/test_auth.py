@@ -16,7 +16,7 @@ from .conftest import AUTH, TOKEN, assert_error
 def _api_routes(client: TestClient) -> list[tuple[str, str]]:
     paths = client.get("/openapi.json").json()["paths"]
     return [
-        (method.upper(), path.replace("{job_id}", "job_x").replace("{name}", "beat"))
+        (method.upper(), path.replace("{job_id}", "job_x").replace("{name}", "emails"))
         for path, operations in paths.items()
         for method in operations
     ]
@@ -30,7 +30,7 @@ def test_every_endpoint_but_health_refuses_a_missing_or_wrong_token(
     client: TestClient, header: str | None
 ) -> None:
     routes = _api_routes(client)
-    assert len(routes) == 15
+    assert len(routes) == 18
     for method, path in routes:
         headers = {"Authorization": header} if header is not None else {}
         client.headers.pop("Authorization", None)

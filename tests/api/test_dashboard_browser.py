@@ -2,8 +2,10 @@
 
 One ``noormme-queue serve`` subprocess on 127.0.0.1 with a temp database and a token; the
 page must load without console errors, show the store's counts, retry a failed job (seen
-pending, then completed), show a ``<script>`` payload as text without running it, and work
-with the token given in the URL or typed into its form.
+pending, then completed), show a ``<script>`` payload as text without running it, list the
+queues with their counts and stored limits, pause and resume a queue (seen in the store), show
+a queue name and a type name that are markup as text, filter jobs by queue, and work with the
+token given in the URL or typed into its form.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,9 @@ from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
 from noormme_queue import QueueConfig, QueueManager
 
+from ..waiting import wait_for
+from .dashboard_app import HOSTILE_TYPE
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = "browser-test-token-9a7e"
@@ -33,6 +39,8 @@ XSS = {
     "note": "<script>window.__pwned = 1</script>",
     "img": '<img src=x onerror="window.__pwned = 2">',
 }
+# No valid queue name holds markup; a row another writer left could (written with SQL below).
+HOSTILE_QUEUE = "<script>window.__pwned = 3</script>"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -59,17 +67,15 @@ def _free_port() -> int:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"serve exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/api/queue/health", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{url}/api/queue/health", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"serve did not become healthy:\n{log.read_text()}")
+            return False
+
+    wait_for(healthy, 30, "serve to become healthy", poll=0.05)
 
 
 def _seed(config: QueueConfig) -> dict[str, str]:
@@ -83,10 +89,13 @@ def _seed(config: QueueConfig) -> dict[str, str]:
         }
         qm.sync.add_jobs([("ok", {"n": n}) for n in range(3)] + [("parked", {"n": 1})])
         qm.sync.cancel_job(ids["cancelled"])
-        return ids
     finally:
         qm.sync.close()
         qm.sync.stop()
+    with sqlite3.connect(config.database_url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE noormme_jobs SET queue = ? WHERE id = ?", (HOSTILE_QUEUE, ids["xss"]))
+    db.close()
+    return ids
 
 
 @pytest.fixture
@@ -144,12 +153,29 @@ def _store_counts(service: Service) -> dict[str, int]:
         qm.sync.stop()
 
 
+def _paused_in_store(service: Service) -> set[str]:
+    """The paused queues, read by a manager of our own (on a thread: Playwright's sync API
+    holds an event loop on this one, where ``qm.sync`` refuses to block)."""
+
+    def read() -> set[str]:
+        qm = QueueManager(service.config, builtins=False)
+        try:
+            return {q.name for q in qm.sync.list_queues() if q.paused}
+        finally:
+            qm.sync.close()
+            qm.sync.stop()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(read).result()
+
+
 def _wait_api(service: Service, job_id: str, status: str) -> None:
-    deadline = time.monotonic() + 20
     with _api(service) as client:
-        while client.get(f"/jobs/{job_id}").json()["data"]["status"] != status:
-            assert time.monotonic() < deadline, f"{job_id} never became {status}"
-            time.sleep(0.02)
+        wait_for(
+            lambda: client.get(f"/jobs/{job_id}").json()["data"]["status"] == status,
+            20,
+            f"{job_id} to become {status}",
+        )
 
 
 def _chromium_path() -> str:
@@ -170,10 +196,7 @@ def test_dashboard_in_a_real_browser(service: Service) -> None:
         done = client.get("/jobs", params={"type": "ok", "status": "completed"}).json()
     assert len(done["data"]["jobs"]) <= 3
     # The three "ok" jobs finish on their own; then the counts stay put until we act.
-    deadline = time.monotonic() + 20
-    while _store_counts(service)["completed"] < 3:
-        assert time.monotonic() < deadline, "the ok jobs never completed"
-        time.sleep(0.02)
+    wait_for(lambda: _store_counts(service)["completed"] >= 3, 20, "the ok jobs to complete")
     counts = _store_counts(service)
     assert counts == {
         "total": 7,
@@ -220,6 +243,49 @@ def test_dashboard_in_a_real_browser(service: Service) -> None:
                 expect(page.locator("#detail-payload")).to_contain_text(json.dumps(text))
             assert page.evaluate("typeof window.__pwned") == "undefined"
             assert page.locator("#detail-payload script, #detail-payload img").count() == 0
+
+            # The queue of each job, in the list and in the detail; a queue name that is markup
+            # is text there and in the queues panel.
+            expect(page.locator("#detail-fields")).to_contain_text(HOSTILE_QUEUE)
+            row = page.locator(f'tr[data-job-id="{seeded["xss"]}"]')
+            expect(row.locator("td").nth(2)).to_have_text(HOSTILE_QUEUE)
+            flaky_row = page.locator(f'tr[data-job-id="{seeded["flaky"]}"]')
+            expect(flaky_row.locator("td").nth(2)).to_have_text("default")
+            hostile = page.locator("#queues tr").filter(has_text=HOSTILE_QUEUE)
+            expect(hostile).to_have_count(1)
+            expect(hostile.locator("td").nth(2)).to_have_text("1")  # pending
+
+            # The queues panel: counts, and each type's limits as the workers stored them.
+            default = page.locator('#queues tr[data-queue="default"]')
+            cells = [counts[s] for s in ("pending", "processing", "completed", "failed")]
+            cells[0] -= 1  # the xss job is in the hostile queue
+            for index, value in enumerate(cells, start=2):
+                expect(default.locator("td").nth(index)).to_have_text(str(value))
+            reports = page.locator('#queues tr[data-queue="reports"]')
+            expect(reports).to_contain_text("report at most 2 at once, 30/minute")
+            expect(reports).to_contain_text(f"{HOSTILE_TYPE} no limits")
+            assert page.locator("#queues script, #queues img, #jobs script").count() == 0
+
+            # Pause a queue from the page: the store has it paused; resume it the same way.
+            expect(reports.locator('[data-testid="queue-state"]')).to_have_text("running")
+            reports.locator('[data-testid="pause-queue"]').click()
+            expect(reports.locator('[data-testid="queue-state"]')).to_have_text("paused")
+            assert _paused_in_store(service) == {"reports"}
+            reports.locator('[data-testid="resume-queue"]').click()
+            expect(reports.locator('[data-testid="queue-state"]')).to_have_text("running")
+            assert _paused_in_store(service) == set()
+
+            # Filter the jobs by queue: by name in the form, or by a click in the panel.
+            page.locator("#filter-queue").fill("default")
+            page.locator("#filters button[type=submit]").click()
+            expect(page.locator("#jobs tr")).to_have_count(6)
+            reports.locator("button.link").click()
+            expect(page.locator("#jobs-empty")).to_be_visible()
+            expect(page.locator("#filter-queue")).to_have_value("reports")
+            page.locator("#filter-queue").fill("")
+            page.locator("#filters button[type=submit]").click()
+            expect(page.locator("#jobs tr")).to_have_count(7)
+            assert page.evaluate("typeof window.__pwned") == "undefined"
 
             # Retry the failed job from the page: pending (the blocker holds the only slot),
             # then completed once the blocker is released.

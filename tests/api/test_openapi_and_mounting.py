@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -72,6 +73,15 @@ def test_the_router_mounts_in_a_users_fastapi_app(manager: QueueManager) -> None
         assert_error(
             client.get("/api/queue/stats", headers={"Authorization": ""}), 401, "unauthorized"
         )
+        # the route class brings HEAD, Allow and the early token check into the user's app
+        refused = client.put("/api/queue/jobs")
+        assert_error(refused, 405, "method_not_allowed")
+        assert refused.headers["allow"] == "GET, HEAD, POST"
+        head = client.head("/api/queue/stats")
+        assert head.status_code == 200 and head.content == b""
+        assert client.head("/api/queue/dashboard").status_code == 200
+        big = client.post("/api/queue/jobs", content=b"[" * 2_000_000)
+        assert_error(big, 413, "too_large", "body")
         page = client.get("/api/queue/dashboard")
         assert page.status_code == 200
         assert 'data-api="/api/queue"' in page.text
@@ -87,5 +97,42 @@ def test_the_router_mounts_in_a_starlette_app(manager: QueueManager) -> None:
         job_id = created.json()["data"]["id"]
         assert client.get(f"/api/queue/jobs/{job_id}").json()["data"]["id"] == job_id
         assert_error(client.get("/api/queue/jobs/job_missing"), 404, "not_found")
+        refused = client.post("/api/queue/jobs/job_missing")
+        assert_error(refused, 405, "method_not_allowed")
+        assert refused.headers["allow"] == "DELETE, GET, HEAD"
+        assert client.head("/api/queue/health").status_code == 200
         assert client.get("/api/queue/dashboard").status_code == 200
         assert "/api/queue/jobs/{job_id}" not in client.get("/api/queue/openapi.json").text
+
+
+async def test_head_sends_no_body_whatever_the_server(manager: QueueManager) -> None:
+    # Straight at the ASGI app: a server that does not drop HEAD bodies itself gets none.
+    app = create_api_app(manager)
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "HEAD",
+        "scheme": "http",
+        "path": "/health",
+        "raw_path": b"/health",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    assert scope["method"] == "HEAD"  # the server's scope is left as it was
+    start = sent[0]
+    assert start["type"] == "http.response.start" and start["status"] == 200
+    assert int(dict(start["headers"])[b"content-length"]) > 0  # GET's length, announced
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b""

@@ -117,3 +117,91 @@ def test_error_texts_and_tracebacks_are_masked(client: TestClient, manager: Queu
     assert "https://bot:***@hooks.example.com/in?token=***" in data["error"]
     stored = manager.sync.get_job(job_id)
     assert stored is not None and "t0k3n" in (stored.error or "")  # the store keeps the truth
+
+
+# Each name the review found shown in clear, in the spellings payloads and headers use.
+SECRET_NAMES = [
+    "privateKey",
+    "private_key",
+    "session_id",
+    "sessionId",
+    "X-Session-Id",
+    "jwt",
+    "id_jwt",
+    "bearer",
+    "X-Access-Key",
+    "aws_access_key_id",
+    "passphrase",
+    "pin",
+    "PIN",
+    "card_pin",
+    "sig",
+    "key",
+    "x_auth",
+    "session",
+    "X-CSRF-Token",
+    "otp",
+]
+# Names that merely contain a secret word's letters, and token counters: shown.
+VISIBLE_NAMES = [
+    "pinned",
+    "opinion",
+    "keyboard",
+    "monkey",
+    "keys",
+    "author",
+    "authority",
+    "sessions",
+    "passing",
+    "passport",
+    "compass",
+    "design",
+    "signal",
+    "X-Request-Id",
+]
+
+
+def test_every_secret_name_is_masked() -> None:
+    masked = redact({name: "s3cr3t" for name in SECRET_NAMES})
+    assert masked == {name: MASK for name in SECRET_NAMES}
+
+
+def test_names_that_only_look_like_secrets_stay_visible() -> None:
+    shown = {name: "plain" for name in VISIBLE_NAMES}
+    assert redact(shown) == shown
+
+
+def test_token_counters_show_numbers_but_not_text() -> None:
+    usage = {"tokens_used": 812, "max_tokens": 1000, "tokenCount": 3, "token_limit": 4096}
+    assert redact(usage) == usage
+    assert redact({"tokens": ["fcm-abc"], "max_tokens": "1000", "token": 5}) == {
+        "tokens": MASK,
+        "max_tokens": MASK,
+        "token": MASK,
+    }
+
+
+def test_query_parameters_follow_the_same_list() -> None:
+    url = (
+        "https://files.example.com/a.pdf?sig=abc&X-Amz-Signature=def&X-Amz-Credential=ghi"
+        "&session_id=jkl&key=mno&jwt=pqr&pin=1234&page=2&pinned=yes"
+    )
+    assert redact({"url": url}) == {
+        "url": "https://files.example.com/a.pdf?sig=***&X-Amz-Signature=***"
+        "&X-Amz-Credential=***&session_id=***&key=***&jwt=***&pin=***&page=2&pinned=yes"
+    }
+
+
+def test_secret_header_names_in_a_webhook_payload(client: TestClient) -> None:
+    headers = {"X-Session-Id": "sess-1", "X-Access-Key": "ak-2", "Bearer": "b-3", "X-Pin": "4"}
+    created = client.post(
+        "/api/queue/jobs",
+        json={
+            "type": "webhook",
+            "payload": {"url": "https://hooks.example.com/in", "headers": headers},
+            "options": {"delay": 3600},
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["data"]["payload"]["headers"] == {name: MASK for name in headers}
+    assert not any(value in created.text for value in ("sess-1", "ak-2", "b-3"))

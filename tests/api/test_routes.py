@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from noormme_queue import JobStatus, QueueConfig, QueueManager
 from noormme_queue.api import create_app
 
-from .conftest import AUTH, assert_error, enqueue, finished, job_status, wait_for
+from ..waiting import wait_for
+from .conftest import AUTH, assert_error, enqueue, finished, job_status
 
 
 def test_health_answers_without_a_token(client: TestClient) -> None:

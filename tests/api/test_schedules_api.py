@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 
 from noormme_queue import QueueManager
 
-from .conftest import assert_error, job_status, wait_for
+from ..waiting import wait_for
+from .conftest import assert_error, job_status
 
 BASE = "/api/queue/schedules"
 
@@ -53,7 +54,14 @@ def test_create_list_update_and_delete(client: TestClient) -> None:
 
 
 def test_pause_resume_and_run_now(client: TestClient) -> None:
-    put(client, "hourly/report", type="ok", payload={"n": 1}, every=3600)  # a "/" in the name
+    put(
+        client,
+        "hourly/report",  # a "/" in the name
+        type="ok",
+        payload={"n": 1},
+        every=3600,
+        options={"queue": "reports", "limitKey": "tenant-1"},
+    )
     path = f"{BASE}/hourly%2Freport"
     paused = client.post(f"{path}/pause")
     assert paused.status_code == 200, paused.text
@@ -62,6 +70,7 @@ def test_pause_resume_and_run_now(client: TestClient) -> None:
     assert ran.status_code == 201, ran.text
     job = ran.json()["data"]
     assert job["schedule"] == "hourly/report" and job["payload"] == {"n": 1}
+    assert (job["queue"], job["limit_key"]) == ("reports", "tenant-1")
     wait_for(lambda: job_status(client, job["id"]) == "completed", what="the job to run")
     shown = client.get(path).json()["data"]
     assert shown["last_job_id"] == job["id"] and shown["last_status"] == "completed"
@@ -81,8 +90,10 @@ def test_bad_input_names_the_field_and_stores_nothing(client: TestClient) -> Non
         ({"type": "ok", "every": 60, "missed": "often"}, "missed"),
         ({"type": "ok", "every": 60, "options": {"priority": "high"}}, "options.priority"),
         ({"type": "ok", "every": 60, "options": {"delay": 5}}, "options.delay"),
+        ({"type": "ok", "every": 60, "options": {"delayMs": 5}}, "options.delayMs"),
+        ({"type": "ok", "every": 60, "options": {"queue": "no spaces"}}, "options.queue"),
         ({"type": "ok", "every": 60, "options": {"nope": 1}}, "options.nope"),
-        ({"type": "ok", "every": 60, "payload": "x" * 2_000_000}, "payload"),
+        ({"type": "ok", "every": 60, "payload": "x" * 1_100_000}, "payload"),
         ({"type": "nobody-handles-this", "every": 60}, "type"),
         ({"every": 60}, "type"),
     ]
@@ -99,6 +110,12 @@ def test_bad_input_names_the_field_and_stores_nothing(client: TestClient) -> Non
         "invalid_input",
         "name",
     )
+    assert client.get(BASE).json()["data"] == []
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read(client: TestClient) -> None:
+    big = client.put(f"{BASE}/big", content=b"[" * 2_000_000)
+    assert_error(big, 413, "too_large", "body")
     assert client.get(BASE).json()["data"] == []
 
 

@@ -11,6 +11,8 @@ from noormme_queue import ConfigError
 from noormme_queue.api.server import bind, check_exposure, is_loopback
 from noormme_queue.cli import cli
 
+from ..waiting import wait_for
+
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
 def test_loopback_needs_no_token(host: str) -> None:
@@ -54,7 +56,6 @@ def test_without_a_token_only_loopback_host_names_are_answered(tmp_path: Path) -
     import socket
     import subprocess
     import sys
-    import time
 
     import httpx
 
@@ -71,14 +72,8 @@ def test_without_a_token_only_loopback_host_names_are_answered(tmp_path: Path) -
     )
     try:
         url = f"http://127.0.0.1:{port}/api/queue/health"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                ok = httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.05)
+        wait_for(lambda: _answers(url), 30, "serve to start", poll=0.05)
+        ok = httpx.get(url, timeout=1)
         assert ok.status_code == 200
         # A page on another origin whose name was rebound to 127.0.0.1 sends its own Host.
         rebound = httpx.get(url, headers={"Host": f"attacker.example:{port}"}, timeout=5)
@@ -94,3 +89,13 @@ def test_without_a_token_only_loopback_host_names_are_answered(tmp_path: Path) -
     finally:
         server.terminate()
         assert server.wait(timeout=30) == 0
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True

@@ -28,8 +28,33 @@ from .conftest import assert_error
             {"type": "ok", "options": {"retryPolicy": {"maxRetries": -1}}},
             "options.retryPolicy.maxRetries",
         ),
-        ({"type": "ok", "options": {"delay": 1, "delayMs": 1000}}, "options"),
-        ({"type": "ok", "options": {"delay": 1, "run_at": "2030-01-01T00:00:00Z"}}, "options"),
+        ({"type": "ok", "options": {"delay": 1, "delayMs": 1000}}, "options.delayMs"),
+        # the manager's InvalidJob.field, spelled as the request spelled the option
+        (
+            {"type": "ok", "options": {"delay": 1, "run_at": "2030-01-01T00:00:00Z"}},
+            "options.delay",
+        ),
+        (
+            {"type": "ok", "options": {"delayMs": 1, "scheduledAt": "2030-01-01T00:00:00Z"}},
+            "options.delayMs",
+        ),
+        (
+            {"type": "ok", "options": {"scheduledAt": "0001-01-01T05:00:00+06:00"}},
+            "options.scheduledAt",
+        ),
+        ({"type": "ok", "options": {"runAt": "9999-12-31T23:59:59-05:00"}}, "options.runAt"),
+        (
+            {"type": "ok", "options": {"maxAttempts": 2, "retryPolicy": {"maxRetries": 5}}},
+            "options.maxAttempts",
+        ),
+        (
+            {"type": "ok", "options": {"retryPolicy": {"baseDelay": 9000, "maxDelay": 1000}}},
+            "options.retryPolicy",
+        ),
+        (
+            {"type": "ok", "options": {"retryPolicy": {"baseDelay": 1000, "base_delay": 1}}},
+            "options.retryPolicy",
+        ),
         (
             {"type": "ok", "options": {"max_attempts": 2, "retry_policy": {"max_retries": 5}}},
             "options.max_attempts",

@@ -6,17 +6,17 @@ deadlines instead of sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from noormme_queue import Job, JobStatus, QueueManager
+
+from .. import waiting
 
 DEADLINE = 30.0
 
@@ -33,19 +33,15 @@ async def due_jobs(qm: QueueManager) -> list[Job]:
 
 async def drain(qm: QueueManager, timeout: float = DEADLINE) -> None:
     """Wait until the manager has run every job that is due and that it has a handler for."""
-    deadline = time.monotonic() + timeout
-    while due := await due_jobs(qm):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"jobs still due after {timeout}s: {[j.id for j in due]}")
-        await asyncio.sleep(0.02)
+
+    async def none_due() -> bool:
+        return not await due_jobs(qm)
+
+    await waiting.wait_until(none_due, timeout, "every due job to run", poll=0.02)
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    waiting.wait_for(predicate, timeout, what, poll=0.02)
 
 
 def finished(job: Job | None) -> bool:

@@ -15,7 +15,7 @@ import pytest
 
 from noormme_queue import JobStatus, QueueConfig, QueueManager
 
-from ..api.conftest import wait_for
+from ..waiting import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_app"
 

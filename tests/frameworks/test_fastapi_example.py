@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from noormme_queue import JobStatus, QueueConfig, QueueManager
 
-from ..api.conftest import wait_for
+from ..waiting import wait_for
 
 
 def test_lifespan_runs_the_worker_and_a_route_enqueues(

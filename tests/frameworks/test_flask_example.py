@@ -10,7 +10,7 @@ from examples.flask_app import build_queue, create_app
 
 from noormme_queue import JobStatus, QueueConfig, QueueManager
 
-from ..api.conftest import wait_for
+from ..waiting import wait_for
 
 
 @pytest.fixture

@@ -382,6 +382,15 @@ async def test_image_processing_queue_processor_takes_the_spec_payload(
             {"imagePath": "a.png", "operations": [{"type": "blur", "params": {"radius": -1}}]},
             "payload.operations.0",
         ),
+        (
+            {
+                "imagePath": "a.png",
+                "operations": [{"type": "rotate", "params": {"angle": 9, "background": "red\n"}}],
+            },
+            "payload.operations.0",
+        ),
+        ({"imagePath": "a.png\ud800"}, "payload.imagePath"),
+        ({"imagePath": "a" * 5000}, "payload.imagePath"),
         ({"imagePath": "a.png", "format": "gif"}, "payload.format"),
         ({"imagePath": "a.png", "quality": 101}, "payload.quality"),
         ({"imagePath": "a.png", "operatons": []}, "payload.operatons"),

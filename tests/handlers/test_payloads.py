@@ -295,3 +295,77 @@ def test_importing_handlers_does_not_import_pillow() -> None:
     code = "import sys, noormme_queue.handlers; print('PIL' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- e-mail headers -------------------------------------------------------------------------
+
+BAD_HEADER_NAMES = ["X\tTab", "X\x00Nul", "X:Colon", "X Space", "Ünicode", "", "X-Ok\n", "X\x7f"]
+BAD_HEADER_VALUES = {
+    "CR": "a\rb",
+    "LF": "a\nb",
+    "CRLF": "a\r\nBcc: evil@example.com",
+    "VT": "a\vb",
+    "FF": "a\fb",
+    "NEL": "a\x85b",
+    "LINE SEPARATOR": "a\u2028b",
+    "PARAGRAPH SEPARATOR": "a\u2029b",
+    "FILE SEPARATOR": "a\x1cb",
+    "NUL": "a\x00b",
+    "ESC": "a\x1bb",
+    "trailing LF": "value\n",
+}
+
+
+@pytest.mark.parametrize("model", [EmailPayload, NewsletterPayload])
+@pytest.mark.parametrize("name", BAD_HEADER_NAMES)
+def test_a_bad_header_name_is_refused_naming_it(model: Any, name: str) -> None:
+    with pytest.raises(InvalidPayload) as caught:
+        validate_payload(model, {"to": "a@example.com", "headers": {name: "v"}})
+    assert caught.value.field == "payload.headers"
+    assert f"header name {name!r}" in str(caught.value)
+
+
+@pytest.mark.parametrize("model", [EmailPayload, NewsletterPayload])
+@pytest.mark.parametrize("value", BAD_HEADER_VALUES.values(), ids=BAD_HEADER_VALUES.keys())
+def test_a_header_value_with_a_line_break_or_control_is_refused(model: Any, value: str) -> None:
+    with pytest.raises(InvalidPayload) as caught:
+        validate_payload(model, {"to": "a@example.com", "headers": {"X-Campaign": value}})
+    assert caught.value.field == "payload.headers.X-Campaign"
+    assert "payload.headers.X-Campaign" in str(caught.value)
+    assert "line breaks" in str(caught.value) or "control characters" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"to": "a@example.com", "subject": "Hi\u2028Bcc: x@example.com"}, "payload.subject"),
+        ({"to": "a@example.com", "subject": "Hi\x85there"}, "payload.subject"),
+        ({"to": "Ann\u2028 <a@example.com>"}, "payload.to.0"),
+        ({"to": "a@example.com", "replyTo": "b@example.com\x0b"}, "payload.replyTo.0"),
+        ({"to": "a@example.com", "from": "Me\x0c <me@example.com>"}, "payload.from"),
+        (
+            {"to": "a@example.com", "attachments": [{"filename": "a\u2029.pdf", "content": ""}]},
+            "payload.attachments.0.filename",
+        ),
+    ],
+)
+def test_every_field_that_becomes_a_header_refuses_line_breaks(
+    payload: dict[str, Any], field: str
+) -> None:
+    for model in (EmailPayload, NewsletterPayload):
+        with pytest.raises(InvalidPayload) as caught:
+            validate_payload(model, {**payload, **({"cc": []} if model is EmailPayload else {})})
+        assert caught.value.field == field
+
+
+def test_tabs_and_non_ascii_text_in_header_values_are_fine() -> None:
+    from noormme_queue.handlers.mail_message import build_message
+
+    headers = {"X-Campaign": "spring\tsale", "X-Note": "Café ☕", "X-Odd_Name!": "1"}
+    model = EmailPayload.model_validate(
+        {"to": "a@example.com", "subject": "Grüße", "headers": headers}
+    )
+    message = build_message(model, sender="me@example.com", to=model.to)
+    raw = message.as_bytes()
+    assert b"X-Odd_Name!: 1" in raw and "Grüße".encode() not in raw  # RFC 2047-encoded, not raw
+    assert str(message["X-Note"]) == "Café ☕" and str(message["Subject"]) == "Grüße"

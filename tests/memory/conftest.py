@@ -7,16 +7,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import waiting
+
 DEADLINE = 5.0
 
 
 async def wait_until(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    """Wait for a condition with a deadline: yield to the loop until it holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.001)
+    """tests/waiting.py's wait, with this folder's argument order and deadline."""
+    await waiting.wait_until(predicate, timeout, what, poll=0.001)
 
 
 async def settle_loop(rounds: int = 5) -> None:

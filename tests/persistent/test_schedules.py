@@ -127,6 +127,27 @@ async def test_a_tick_makes_one_job_with_the_schedules_options(
     assert (await qm.scheduler.run_once(clock.now())).jobs == 0
 
 
+async def test_a_tick_goes_to_its_queue_with_its_limit_key(
+    pinned: QueueManager, clock: ManualClock
+) -> None:
+    qm = pinned
+    qm.register_handler("mail", lambda job: None, queue="emails")
+    await qm.schedule("digest", "mail", every=60, limit_key="tenant-7")  # the handler's queue
+    await qm.schedule("report", "ping", every=60, queue="reports", limit_key="tenant-8")
+    shown = await qm.get_schedule("report")
+    assert shown is not None
+    assert (shown.options["queue"], shown.options["limit_key"]) == ("reports", "tenant-8")
+    clock.set(T0 + 60.1)
+    assert (await qm.scheduler.run_once(clock.now())).jobs == 2
+    jobs = {j.schedule: j for j in await tick_jobs(qm)}
+    assert (jobs["digest"].queue, jobs["digest"].limit_key) == ("emails", "tenant-7")
+    assert (jobs["report"].queue, jobs["report"].limit_key) == ("reports", "tenant-8")
+    # Counted like any enqueue: the kept counts behind stats and queue listings.
+    pending = {q.name: q.pending for q in await qm.list_queues()}
+    assert (pending["emails"], pending["reports"]) == (1, 1)
+    assert (await qm.get_stats()).pending == 2
+
+
 async def test_pause_resume_and_run_now(pinned: QueueManager, clock: ManualClock) -> None:
     qm = pinned
     await qm.schedule("hb", "ping", every=60)

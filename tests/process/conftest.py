@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ..waiting import wait_for
+
+__all__ = ["wait_for"]
 
 from noormme_queue import Job, QueueConfig, QueueManager
 
@@ -76,14 +79,6 @@ def start_worker(env: dict[str, str]) -> Iterator[StartWorker]:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def add(db_url: str, job_type: str, payload: dict[str, object], **options: Any) -> str:

@@ -35,6 +35,7 @@ def test_help_names_every_environment_variable(env: dict[str, str]) -> None:
     assert top.returncode == 0 and "QUEUE_DATABASE_URL" in top.stdout
     worker = cli(env, "worker", "--help")
     assert "QUEUE_APP" in worker.stdout and "QUEUE_CONCURRENCY" in worker.stdout
+    assert "QUEUE_QUEUES" in worker.stdout
     assert "QUEUE_CLEANUP_DAYS" in cli(env, "cleanup", "--help").stdout
 
 
@@ -165,6 +166,9 @@ READ_COMMANDS = (
     ["jobs", "retry", "job_x"],
     ["cleanup"],
     ["cleanup", "--older-than-days", "0"],
+    ["queues", "list"],
+    ["queues", "pause", "emails"],
+    ["queues", "resume", "emails"],
 )
 
 

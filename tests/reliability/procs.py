@@ -16,7 +16,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,18 +23,16 @@ from typing import IO, Any
 
 from noormme_queue import QueueConfig, QueueManager
 
+from .. import waiting
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.reliability.app:create_manager"
 POLL = 0.05  # how often a condition is re-checked; never a wait for a race to settle
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` until true; fail after ``timeout`` seconds, saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(POLL)
+    """tests/waiting.py's wait, re-checking every POLL seconds."""
+    waiting.wait_for(predicate, timeout, what, poll=POLL)
 
 
 def worker_env(db: Path, **settings: str) -> dict[str, str]:

@@ -46,6 +46,8 @@ def new_job(
     created_at: float = T0,
     max_attempts: int = 3,
     unique_key: str | None = None,
+    queue: str = "default",
+    limit_key: str | None = None,
 ) -> NewJob:
     return NewJob(
         id=new_job_id(),
@@ -56,4 +58,6 @@ def new_job(
         run_at=run_at,
         created_at=created_at,
         unique_key=unique_key,
+        queue=queue,
+        limit_key=limit_key,
     )

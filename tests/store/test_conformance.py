@@ -191,7 +191,7 @@ async def test_cancel_and_retry_transitions(store: JobStore) -> None:
     assert await store.retry("job_missing", now=T0) is False
 
 
-async def test_retry_of_a_failed_job_resets_attempts_and_keeps_history(store: JobStore) -> None:
+async def test_retry_of_a_failed_job_restarts_its_budget_and_keeps_history(store: JobStore) -> None:
     job = new_job(max_attempts=1)
     await store.enqueue([job])
     got = await claim(store)
@@ -201,9 +201,19 @@ async def test_retry_of_a_failed_job_resets_attempts_and_keeps_history(store: Jo
     assert await store.retry(job.id, now=T0 + 5)
     again = await store.get(job.id)
     assert again is not None
-    assert (again.status, again.attempts, again.error) == (JobStatus.PENDING, 0, None)
+    # The attempts go on counting (the next run is attempt 2); the budget starts again.
+    assert (again.status, again.attempts, again.error) == (JobStatus.PENDING, 1, None)
+    assert again.max_attempts == 2
     assert len(again.history) == 1 and again.history[0].error == "e"
     assert again.run_at == datetime.fromtimestamp(T0 + 5, UTC)
+    rerun = await claim(store, now=T0 + 5)
+    assert [j.attempts for j in rerun.jobs] == [2]
+    await store.settle(
+        [Failed(job.id, rerun.token, attempt(2, AttemptOutcome.FAILED, "e2"), None)], now=T0 + 6
+    )
+    assert await store.retry(job.id, now=T0 + 7)
+    third = await store.get(job.id)
+    assert third is not None and (third.attempts, third.max_attempts) == (2, 3)
 
 
 async def test_unique_key_returns_the_live_job(store: JobStore) -> None:

@@ -9,7 +9,7 @@ import dataclasses
 
 from noormme_queue.core.ids import new_job_id
 from noormme_queue.core.job import JobStatus
-from noormme_queue.store import Fire, JobStore, NewJob, NewSchedule, StoredSchedule
+from noormme_queue.store import Claim, Fire, JobStore, NewJob, NewSchedule, StoredSchedule
 
 from .conftest import T0, new_job
 
@@ -211,3 +211,35 @@ async def test_an_ordinary_job_has_no_schedule(store: JobStore) -> None:
     await store.enqueue([job])
     got = await store.get(job.id)
     assert got is not None and got.schedule is None
+
+
+async def test_a_fired_job_is_written_as_enqueue_writes_one(store: JobStore) -> None:
+    """The template's queue and limit key; pending when due, else scheduled (staged by the
+    claim); counted in the kept counts, from which the claim finds what to take."""
+    routed = dataclasses.replace(TEMPLATE, queue="reports", limit_key="tenant-1")
+    saved = await store.save_schedule(definition(job=routed), now=T0)
+    tick = saved.next_run_at
+    due = tick_job(saved, tick)
+    later = dataclasses.replace(tick_job(saved, tick), run_at=tick + 60)
+    fire = Fire(saved.name, saved.revision, tick, tick + 3600, tick, (due, later))
+    assert await store.fire_schedules([fire], now=tick) == [[due.id, later.id]]
+    written = await store.get(due.id)
+    assert written is not None and written.status is JobStatus.PENDING
+    assert (written.queue, written.limit_key) == ("reports", "tenant-1")
+    stats = await store.stats()
+    assert (stats.total, stats.pending) == (2, 2)
+    [info] = [q for q in await store.queues() if q.name == "reports"]
+    assert info.pending == 2
+    assert await store.pending_types() == ["report"]
+
+    async def claim(now: float) -> Claim:
+        return await store.claim(
+            ["report"], 5, now=now, lease_until=now + 30, worker_id="w", queues={"reports": 5}
+        )
+
+    assert [j.id for j in (await claim(tick)).jobs] == [due.id]
+    waiting = await claim(tick)  # the later one waits as scheduled: the claim knows when
+    assert waiting.jobs == [] and waiting.next_run_at == tick + 60
+    assert [j.id for j in (await claim(tick + 60)).jobs] == [later.id]  # staged when due
+    stats = await store.stats()
+    assert (stats.pending, stats.processing) == (0, 2)

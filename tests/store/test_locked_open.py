@@ -15,7 +15,7 @@ import pytest
 from noormme_queue import QueueConfig, QueueManager, StoreUnavailable
 from noormme_queue.store import base
 from noormme_queue.store.postgres import PostgresStore
-from noormme_queue.store.postgres.sql import MIGRATION_LOCK
+from noormme_queue.store.postgres.schema import MIGRATION_LOCK
 from noormme_queue.store.sqlite import SQLiteStore, locks
 
 from ..conftest import wait_until

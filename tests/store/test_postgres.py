@@ -17,7 +17,7 @@ from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.postgres import sql as pg_sql
-from noormme_queue.store.postgres.sql import SCHEMA_VERSION
+from noormme_queue.store.postgres.schema import SCHEMA_VERSION
 
 from ..conftest import wait_until
 from ..pg import PG_URL, admin, fresh_schema, schema_url
@@ -101,26 +101,51 @@ async def test_a_claim_skips_rows_locked_elsewhere_instead_of_waiting(
 
 async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) -> None:
     types = ["a", "b", "c", "t"]
-    await pg.enqueue([new_job(types[i % 4], priority=i % 5, run_at=T0 + i) for i in range(20_000)])
+    jobs = [new_job(types[i % 4], priority=i % 5, run_at=T0 + i) for i in range(20_000)]
+    await pg.enqueue(jobs)  # created at T0: all but the first are scheduled
     sql(url, "ANALYZE noormme_jobs")
 
     def claim(now: float, types: list[str]) -> str:
-        params = {"token": "t", "worker_id": "w", "lease_until": 0.0, "limit": 10}
-        return postgres_plan(url, pg_sql.CLAIM, {**params, "now": now, "types": types})
+        params = {
+            "token": "t",
+            "worker_id": "w",
+            "lease_until": 0.0,
+            "limit": 10,
+            "stage": 500,
+            "all_queues": True,
+            "queues": [],
+            "budgets": [],
+        }
+        return postgres_plan(url, pg_sql.CLAIM_READY, {**params, "now": now, "types": types})
 
-    # A worker's claim: all its types, most jobs due. The index is read in claim order and
-    # the scan stops after `limit` rows it could lock; nothing is sorted.
+    # A worker's claim: each (queue, type) pair with due jobs is one LATERAL seek of the
+    # claim index, read in claim order and stopped at `limit`; what is sorted is only those
+    # few candidates, never the jobs table; staging seeks the scheduled index.
     plan = claim(T0 + 20_000, types)
     assert "Index Scan using noormme_jobs_claim" in plan
-    assert "LockRows" in plan and "Sort" not in plan and "Seq Scan" not in plan
-    # Few due jobs of one type: the (type, run_at) index finds them.
-    assert "Index Scan using noormme_jobs_due" in claim(T0, ["x"])
-    assert "noormme_jobs_due" in postgres_plan(url, pg_sql.NEXT_DUE, {"types": types})
-    assert "noormme_jobs_due" in postgres_plan(url, pg_sql.PENDING_TYPES)
+    assert "Index Cond: ((queue = p.queue) AND (type = p.type)" in plan
+    assert "noormme_jobs_scheduled" in plan
+    assert "Seq Scan on noormme_jobs" not in plan
+    sorted_inputs = [
+        plan.splitlines()[n + 2].strip()
+        for n, line in enumerate(plan.splitlines())
+        if line.strip().startswith("->  Sort ") and n + 2 < len(plan.splitlines())
+    ]
+    assert sorted_inputs and all(
+        "CTE Scan on cand" in s or "noormme_counts" in s or "Subquery Scan on r" in s
+        for s in sorted_inputs
+    ), sorted_inputs
+    assert "noormme_jobs_scheduled" in postgres_plan(url, pg_sql.NEXT_DUE)
+    assert "noormme_counts" in postgres_plan(url, pg_sql.PENDING_TYPES)
+    assert "noormme_counts" in postgres_plan(url, pg_sql.STATS)
     expired = postgres_plan(url, pg_sql.EXPIRED_LEASES, {"now": 0.0, "limit": 100})
-    assert "noormme_jobs_status" in expired
+    assert "noormme_jobs_running" in expired or "noormme_jobs_status" in expired
     purge = postgres_plan(url, pg_sql.PURGE, {"before": 0.0, "limit": 500})
     assert "noormme_jobs_finished" in purge
+    candidates = postgres_plan(
+        url, pg_sql.CANDIDATES, {"queue": "default", "type": "t", "now": T0, "limit": 10}
+    )
+    assert "Index Scan using noormme_jobs_claim" in candidates and "Sort" not in candidates
 
 
 # -- LISTEN/NOTIFY -----------------------------------------------------------------------------
@@ -229,9 +254,14 @@ async def test_many_stores_opening_at_once_migrate_once(url: str) -> None:
     ]
     tables = sql(url, f"SELECT tablename FROM pg_tables WHERE schemaname = '{schema_of(url)}'")
     assert sorted(str(t[0]) for t in tables) == [
+        "noormme_counts",
         "noormme_jobs",
         "noormme_meta",
+        "noormme_minutes",
+        "noormme_queues",
         "noormme_schedules",
+        "noormme_starts",
+        "noormme_types",
     ]
 
 

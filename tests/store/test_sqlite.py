@@ -9,7 +9,7 @@ import pytest
 
 from noormme_queue import ConfigError, SchemaTooNew, StoreCorrupt
 from noormme_queue.store.sqlite import SQLiteStore, sql, sqlite_path_from_url
-from noormme_queue.store.sqlite.sql import SCHEMA_VERSION
+from noormme_queue.store.sqlite.schema import SCHEMA_VERSION
 
 from .conftest import new_job
 from .plans import sqlite_plan
@@ -33,19 +33,34 @@ async def test_file_is_wal_with_the_configured_synchronous(tmp_path: Path) -> No
 
 
 async def test_claim_and_maintenance_queries_use_their_indexes(tmp_path: Path) -> None:
+    # The claim reads each (queue, type) pair's due jobs from the claim index in claim
+    # order: no sort, and no row of another type, another queue or a scheduled job is
+    # walked (tests/store/test_flat_claims.py counts the work beside big backlogs).
     path = tmp_path / "q.db"
     store = SQLiteStore(path)
     await store.open()
     await store.close()
-    claim_plan = sqlite_plan(path, sql.CLAIM(2), ("t", "w", 0.0, 0.0, 0.0, "a", "b", 10))
-    assert "noormme_jobs_claim" in claim_plan
-    assert "TEMP B-TREE" not in claim_plan  # ordered by the index, never sorted
-    assert "noormme_jobs_due" in sqlite_plan(path, sql.NEXT_DUE(2), ("a", "b"))
-    assert "noormme_jobs_due" in sqlite_plan(path, sql.PENDING_TYPES)
+    candidates = sqlite_plan(path, sql.CANDIDATES, ("default", "t", 0.0, 10))
+    assert "noormme_jobs_claim (queue=? AND type=?" in candidates
+    assert "TEMP B-TREE" not in candidates  # ordered by the index, never sorted
+    claim = sqlite_plan(path, sql.CLAIM(2), ("t", "w", 0.0, 0.0, "a", "b"))
+    assert "id=?)" in claim and "SCAN" not in claim  # one seek per chosen id
+    stage = sqlite_plan(path, sql.STAGE, (0.0, 500))
+    assert "noormme_jobs_scheduled (run_at<?)" in stage and "TEMP B-TREE" not in stage
+    assert "noormme_jobs_scheduled" in sqlite_plan(path, sql.NEXT_DUE)
+    assert "noormme_jobs_running (type=?)" in sqlite_plan(path, sql.RUNNING_BY_KEY, ("t",))
+    assert "noormme_starts_window" in sqlite_plan(path, sql.STARTS_BY_KEY, ("t", 0.0))
+    assert "noormme_counts" in sqlite_plan(path, sql.READY_PAIRS)
+    assert "noormme_counts" in sqlite_plan(path, sql.STATS)
     assert "noormme_jobs_finished" in sqlite_plan(path, sql.PURGE, (0.0, 500))
     assert "noormme_jobs_status" in sqlite_plan(path, sql.EXPIRED_LEASES, (0.0, 100))
-    listing = sqlite_plan(path, sql.LIST_JOBS(True, False, True), ("failed", "job_x", 50))
-    assert "noormme_jobs_status" in listing and "TEMP B-TREE" not in listing
+    listing = sqlite_plan(path, sql.LIST_JOBS(1, False, False, True), ("failed", "job_x", 50))
+    assert "noormme_jobs_status (status=? AND id<?)" in listing
+    assert "TEMP B-TREE" not in listing
+    # pending is two stored statuses: two index walks, each stopping at the limit; only
+    # their (at most 2 * limit) rows are merged
+    pending = sqlite_plan(path, sql.LIST_JOBS(2, False, False, False), ("a", 50, "b", 50, 50))
+    assert pending.count("noormme_jobs_status (status=?)") == 2
 
 
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from noormme_queue.core.job import Attempt, AttemptOutcome, JobStatus
+from noormme_queue.core.routing import TypeDefinition, TypeLimits
 from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, JobStore, Outcome, Released
 from noormme_queue.store.postgres import PostgresStore
@@ -25,6 +26,8 @@ from ..pg import fresh_schema
 from .conftest import T0, new_job
 
 LEASE = 30.0
+QUEUES = ["default", "emails"]
+U_LIMIT = 1
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Model:
     created: int
     attempts: int = 0
     max_attempts: int = 2
+    budget: int = 2
+    type: str = "t"
+    queue: str = "default"
     token: str | None = None
     lease_until: float | None = None
     finished_at: float | None = None
@@ -55,6 +61,10 @@ class StoreMachine(RuleBasedStateMachine):
         self.now = T0
         self.jobs: dict[str, Model] = {}
         self.created = 0
+        self.paused: set[str] = set()
+        # "u" may have one job processing at a time, across every worker.
+        limited = TypeDefinition("u", "default", TypeLimits(concurrency=U_LIMIT), "model", T0)
+        self.run(self.store.define_types([limited]))
 
     def make_store(self) -> JobStore:
         raise NotImplementedError
@@ -74,33 +84,75 @@ class StoreMachine(RuleBasedStateMachine):
         priority=st.integers(-2, 2),
         delay=st.sampled_from([0.0, 0.0, 5.0, 50.0]),
         max_attempts=st.integers(1, 3),
+        type_=st.sampled_from(["t", "u"]),
+        queue=st.sampled_from(QUEUES),
     )
-    def enqueue(self, priority: int, delay: float, max_attempts: int) -> None:
+    def enqueue(
+        self, priority: int, delay: float, max_attempts: int, type_: str, queue: str
+    ) -> None:
         job = new_job(
+            type_,
             priority=priority,
             run_at=self.now + delay,
             created_at=self.now,
             max_attempts=max_attempts,
+            queue=queue,
         )
         assert self.run(self.store.enqueue([job])) == [job.id]
         self.created += 1
         self.jobs[job.id] = Model(
-            "pending", priority, self.now + delay, self.created, max_attempts=max_attempts
+            "pending",
+            priority,
+            self.now + delay,
+            self.created,
+            max_attempts=max_attempts,
+            budget=max_attempts,
+            type=type_,
+            queue=queue,
         )
 
-    @rule(limit=st.integers(1, 4))
-    def claim(self, limit: int) -> None:
+    @rule(queue=st.sampled_from(QUEUES), paused=st.booleans())
+    def pause_or_resume(self, queue: str, paused: bool) -> None:
+        changed = self.run(self.store.set_paused(queue, paused, now=self.now))
+        assert changed == ((queue in self.paused) != paused)
+        if paused:
+            self.paused.add(queue)
+        else:
+            self.paused.discard(queue)
+
+    @rule(limit=st.integers(1, 4), only=st.sampled_from([None, "default", "emails"]))
+    def claim(self, limit: int, only: str | None) -> None:
+        queues = None if only is None else {only: limit}
         got = self.run(
             self.store.claim(
-                ["t"], limit, now=self.now, lease_until=self.now + LEASE, worker_id="w"
+                ["t", "u"],
+                limit,
+                now=self.now,
+                lease_until=self.now + LEASE,
+                worker_id="w",
+                queues=queues,
             )
         )
         due = sorted(
             (m.priority * -1, m.run_at, m.created, i)
             for i, m in self.jobs.items()
-            if m.status == "pending" and m.run_at <= self.now
+            if m.status == "pending"
+            and m.run_at <= self.now
+            and m.queue not in self.paused
+            and (only is None or m.queue == only)
         )
-        expected = [i for *_, i in due[:limit]]
+        room = U_LIMIT - sum(
+            1 for m in self.jobs.values() if m.status == "processing" and m.type == "u"
+        )
+        expected: list[str] = []
+        for *_, i in due:
+            if len(expected) == limit:
+                break
+            if self.jobs[i].type == "u":
+                if room <= 0:
+                    continue  # held back by its limit; the claim takes the next one
+                room -= 1
+            expected.append(i)
         assert [j.id for j in got.jobs] == expected
         for job_id in expected:
             m = self.jobs[job_id]
@@ -162,8 +214,9 @@ class StoreMachine(RuleBasedStateMachine):
         m = self.jobs[job_id]
         ok = self.run(self.store.retry(job_id, now=self.now))
         assert ok == (m.status in ("failed", "cancelled"))
-        if ok:
-            m.status, m.attempts, m.run_at, m.finished_at = "pending", 0, self.now, None
+        if ok:  # the runs go on counting; a fresh budget of them
+            m.status, m.run_at, m.finished_at = "pending", self.now, None
+            m.max_attempts = m.attempts + m.budget
 
     @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
     def advance_and_recover(self, seconds: float) -> None:
@@ -211,6 +264,18 @@ class StoreMachine(RuleBasedStateMachine):
             row = self.run(self.store.get(job_id))
             assert row is not None
             assert (row.status.value, row.attempts) == (m.status, m.attempts)
+            assert row.max_attempts == m.max_attempts
+            assert (row.queue, row.type) == (m.queue, m.type)
+        running_u = sum(1 for m in self.jobs.values() if m.status == "processing" and m.type == "u")
+        assert running_u <= U_LIMIT
+        queues = {q.name: q for q in self.run(self.store.queues())}
+        for name in QUEUES:
+            expected_pending = sum(
+                1 for m in self.jobs.values() if m.queue == name and m.status == "pending"
+            )
+            info = queues.get(name)
+            assert (info.pending if info else 0) == expected_pending
+            assert (info.paused if info else False) == (name in self.paused)
 
 
 class SQLiteMachine(StoreMachine):

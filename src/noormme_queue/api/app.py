@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from ..manager import QueueManager
 from .dashboard import create_dashboard_router
+from .docs_pages import add_local_docs
 from .errors import from_exception
 from .routes import create_router
 
@@ -21,6 +23,8 @@ DESCRIPTION = (
     '`{"success": true, "data": ...}` or `{"success": false, "error", "message", "field"}`.'
 )
 API_PREFIX = "/api/queue"
+# FastAPI's own /docs and /redoc load their scripts from a CDN; docs_pages serves them locally.
+NO_CDN_DOCS: dict[str, Any] = {"docs_url": None, "redoc_url": None}
 DASHBOARD_PREFIX = "/queue"
 
 
@@ -40,7 +44,8 @@ def create_api_app(
     """The API alone as an ASGI app (its OpenAPI at ``/openapi.json``), to mount in a
     Starlette (or any ASGI) app: ``Mount("/api/queue", app=create_api_app(qm))``. It has no
     lifespan: the host app starts and stops the manager."""
-    app = FastAPI(title="noormme-queue", version=_version(), description=DESCRIPTION)
+    app = FastAPI(title="noormme-queue", version=_version(), description=DESCRIPTION, **NO_CDN_DOCS)
+    add_local_docs(app)
     app.include_router(create_router(qm, token=token, allowed_types=allowed_types))
     _envelope_everything(app)
     return app
@@ -71,14 +76,16 @@ def create_app(
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        **NO_CDN_DOCS,
     )
+    add_local_docs(app)
     app.include_router(
         create_router(qm, token=token, allowed_types=allowed_types, dashboard=False),
         prefix=API_PREFIX,
     )
     app.include_router(create_dashboard_router(API_PREFIX), prefix=DASHBOARD_PREFIX)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse(DASHBOARD_PREFIX)
 

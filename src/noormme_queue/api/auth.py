@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from .errors import ApiError
 
@@ -17,15 +17,22 @@ _bearer = HTTPBearer(
 )
 
 
-def token_guard(token: str) -> Callable[..., Awaitable[None]]:
-    """A dependency refusing requests without the token (401, ``WWW-Authenticate: Bearer``)."""
-    expected = token.encode()
+class TokenGuard:
+    """Refuses requests without the token (401, ``WWW-Authenticate: Bearer``).
 
-    async def require_token(
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
-    ) -> None:
-        given = b"" if credentials is None else credentials.credentials.encode()
-        if credentials is None or not hmac.compare_digest(given, expected):
+    As a route dependency it puts the scheme in the OpenAPI document and checks the token;
+    the API's route class finds it among the route's dependencies and calls :meth:`check`
+    on the headers first, before the body is read.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._expected = token.encode()
+
+    def check(self, authorization: str | None) -> None:
+        scheme, given = get_authorization_scheme_param(authorization)
+        if scheme.lower() != "bearer" or not given:
+            given = ""
+        if not given or not hmac.compare_digest(given.encode(), self._expected):
             raise ApiError(
                 401,
                 "unauthorized",
@@ -33,4 +40,13 @@ def token_guard(token: str) -> Callable[..., Awaitable[None]]:
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    return require_token
+    async def __call__(
+        self,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+    ) -> None:
+        self.check(None if credentials is None else f"Bearer {credentials.credentials}")
+
+
+def token_guard(token: str) -> TokenGuard:
+    """The dependency guarding a route with ``token``."""
+    return TokenGuard(token)

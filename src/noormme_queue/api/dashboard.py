@@ -15,6 +15,8 @@ from importlib.resources import files
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from .route_class import head_route_class
+
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
@@ -39,7 +41,7 @@ def _asset(name: str) -> str:
 def create_dashboard_router(api_base: str | None = None) -> APIRouter:
     """The dashboard, to include under a prefix (``/queue``); ``api_base`` is where the API
     is mounted (default: the parent of the page's path, for ``<api prefix>/dashboard``)."""
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=head_route_class())
 
     @router.get("", response_class=HTMLResponse)
     async def page(request: Request) -> HTMLResponse:

@@ -7,8 +7,7 @@ exception handlers, so the envelope holds in whatever app it is mounted.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -24,13 +23,9 @@ from ..core.errors import (
     QueueError,
     StoreError,
 )
+from ..core.options import option_names
 
 log = logging.getLogger("noormme_queue.api")
-
-# Manager messages start with the option they are about; name it as the request spells it.
-_OPTION = re.compile(
-    r"^(priority|delay|run_at|max_attempts|retry_policy|unique_key|timeout)\b|give either delay"
-)
 
 
 class ApiError(Exception):
@@ -42,7 +37,7 @@ class ApiError(Exception):
         error: str,
         message: str,
         field: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -60,10 +55,12 @@ def envelope(
     error: str,
     message: str,
     field: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"success": False, "error": error, "message": message, "field": field}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(
+        body, status_code=status, headers=None if headers is None else dict(headers)
+    )
 
 
 def validation_error(errors: Sequence[Any]) -> ApiError:
@@ -84,8 +81,23 @@ def _field_of(error: Any) -> str:
     return ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
 
 
-def from_exception(exc: Exception) -> ApiError:
-    """Translate anything a route may raise into the answer it deserves."""
+def request_field(field: str | None, spell: Callable[[str], str] | None = None) -> str | None:
+    """Where in the request body the thing an :class:`InvalidJob` names (its ``field``) is.
+
+    A job option (``"priority"``) is ``options.<name>``, spelled as the request spelled it
+    when ``spell`` knows (``options.maxAttempts``); ``type`` and ``payload...`` are already
+    the request's names.
+    """
+    if field is None:
+        return None
+    if field in option_names():
+        return f"options.{spell(field) if spell is not None else field}"
+    return field
+
+
+def from_exception(exc: Exception, spell: Callable[[str], str] | None = None) -> ApiError:
+    """Translate anything a route may raise into the answer it deserves; ``spell`` names a
+    job option as the request spelled it (see :func:`request_field`)."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, RequestValidationError):
@@ -97,15 +109,7 @@ def from_exception(exc: Exception) -> ApiError:
     if isinstance(exc, InvalidSchedule):  # its field names the request's (cron, every, ...)
         return ApiError(422, "invalid_input", str(exc), exc.field)
     if isinstance(exc, InvalidJob):
-        message = str(exc)
-        match = _OPTION.match(message)
-        if match:
-            field = f"options.{match.group(1)}" if match.group(1) else "options"
-        elif message.startswith("job type"):
-            field = "type"
-        else:
-            field = None
-        return ApiError(422, "invalid_input", message, field)
+        return ApiError(422, "invalid_input", str(exc), request_field(exc.field, spell))
     if isinstance(exc, JobNotFound):
         return ApiError(404, "not_found", str(exc))
     if isinstance(exc, StoreError):
@@ -118,8 +122,17 @@ def from_exception(exc: Exception) -> ApiError:
         return ApiError(
             422, "invalid_input", f"the request body is unreadable: {exc.detail}", "body"
         )
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        return ApiError(
+            405, "method_not_allowed", f"method not allowed here; use {allow}", headers=exc.headers
+        )
+    if isinstance(exc, HTTPException) and exc.status_code == 413:
+        return ApiError(413, "too_large", str(exc.detail), "body", headers=exc.headers)
     if isinstance(exc, HTTPException):
-        return ApiError(exc.status_code, _http_code(exc.status_code), str(exc.detail))
+        return ApiError(
+            exc.status_code, _http_code(exc.status_code), str(exc.detail), headers=exc.headers
+        )
     log.exception("unexpected error in the queue API")
     return ApiError(500, "internal_error", "unexpected error; see the server log")
 

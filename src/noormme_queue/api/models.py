@@ -9,14 +9,35 @@ in both spellings, so it keeps the Python unit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
 
-from ..core.job import JSON, Job, JobStatus, QueueStats, QueueStatus, ThroughputPoint
+from ..core.job import (
+    JSON,
+    Job,
+    JobStatus,
+    QueueInfo,
+    QueueStats,
+    QueueStatus,
+    ThroughputPoint,
+)
+from ..core.options import option_names
+from ..core.routing import RateLimit, TypeDefinition, TypeLimits
 from .errors import ApiError
 from .redact import redact, redact_text
+from .spellings import accept_every_spelling
 
 T = TypeVar("T")
 INT64 = 2**63
@@ -28,7 +49,10 @@ def _either(snake: str, camel: str) -> Any:
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # The published schema names every accepted spelling (retry_policy and retryPolicy).
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra=accept_every_spelling
+    )
 
 
 class RetryPolicyIn(_In):
@@ -44,7 +68,7 @@ class RetryPolicyIn(_In):
     )
     jitter: Annotated[float | None, Field(ge=0, le=1)] = None
 
-    def to_mapping(self) -> dict[str, float | int]:
+    def to_mapping(self, spelled: str = "retry_policy") -> dict[str, float | int]:
         """The keys that were given, for ``RetryPolicy.from_dict`` (which knows both units)."""
         for snake, camel in (("base_delay", "baseDelay"), ("max_delay", "maxDelay")):
             if getattr(self, snake) is not None and getattr(self, camel) is not None:
@@ -52,13 +76,15 @@ class RetryPolicyIn(_In):
                     422,
                     "invalid_input",
                     f"give {snake} (seconds) or {camel} (milliseconds), not both",
-                    "options.retry_policy",
+                    f"options.{spelled}",
                 )
         return dict(self.model_dump(exclude_none=True))
 
 
 class JobOptionsIn(_In):
-    """The options of ``add_job``; every one is optional."""
+    """The options of ``add_job`` (``noormme_queue.core.options.JobOptions``), every one
+    optional. Its fields are the option names, checked against ``option_names()`` by
+    ``tests/api/test_options_face.py``; ``delayMs`` is the one extra (``delay`` in ms)."""
 
     priority: Annotated[int, Field(ge=-INT64, lt=INT64, description="higher runs first")] = 0
     delay: Annotated[
@@ -83,23 +109,50 @@ class JobOptionsIn(_In):
         "unique_key", "uniqueKey"
     )
     timeout: Annotated[float | None, Field(gt=0, le=86_400 * 7, description="seconds")] = None
+    queue: Annotated[
+        str | None,
+        Field(min_length=1, max_length=64, description="default: the type's queue, else default"),
+    ] = None
+    limit_key: Annotated[
+        str | None,
+        Field(min_length=1, max_length=200, description="the type's limits apply per key"),
+    ] = _either("limit_key", "limitKey")
+
+    _given: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_spellings(
+        cls, data: Any, handler: ModelWrapValidatorHandler[JobOptionsIn]
+    ) -> JobOptionsIn:
+        options = handler(data)
+        if isinstance(data, dict):
+            options._given = frozenset(key for key in data if isinstance(key, str))
+        return options
+
+    def spelling(self, option: str) -> str:
+        """The name this request gave ``option`` under (``maxAttempts``), else its own."""
+        names = [option, "delayMs"] if option == "delay" else [option]
+        for name in names:
+            alias = type(self).model_fields[name].validation_alias
+            choices = alias.choices if isinstance(alias, AliasChoices) else [name]
+            for choice in choices:
+                if isinstance(choice, str) and choice in self._given:
+                    return choice
+        return option
 
     def to_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``QueueManager.add_job``."""
-        delay = self.delay
+        """Keyword arguments of ``QueueManager.add_job``: one per ``option_names()``."""
+        kwargs: dict[str, Any] = {name: getattr(self, name) for name in option_names()}
         if self.delayMs is not None:
-            if delay is not None:
-                raise ApiError(422, "invalid_input", "give delay or delayMs, not both", "options")
-            delay = self.delayMs / 1000.0
-        return {
-            "priority": self.priority,
-            "delay": delay,
-            "run_at": self.run_at,
-            "max_attempts": self.max_attempts,
-            "retry_policy": None if self.retry_policy is None else self.retry_policy.to_mapping(),
-            "unique_key": self.unique_key,
-            "timeout": self.timeout,
-        }
+            if self.delay is not None:
+                raise ApiError(
+                    422, "invalid_input", "give delay or delayMs, not both", "options.delayMs"
+                )
+            kwargs["delay"] = self.delayMs / 1000.0
+        if self.retry_policy is not None:
+            kwargs["retry_policy"] = self.retry_policy.to_mapping(self.spelling("retry_policy"))
+        return kwargs
 
 
 class EnqueueRequest(_In):
@@ -170,6 +223,8 @@ class JobOut(BaseModel):
     retry_policy: RetryPolicyOut | None
     unique_key: str | None
     timeout: float | None
+    queue: str
+    limit_key: str | None
     worker_id: str | None
     progress: JSON
     schedule: str | None = Field(default=None, description="the schedule that made it, if any")
@@ -266,3 +321,80 @@ class CleanupOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
     started: bool = Field(description="whether this process runs a worker")
+
+
+# -- queues ------------------------------------------------------------------------------------
+
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+"""What ``core/routing.py: check_queue_name`` accepts, for the published schema."""
+
+
+class RateLimitOut(BaseModel):
+    count: int = Field(description="at most this many starts ...")
+    window: float = Field(description="... in any window of this many seconds")
+    text: str = Field(description="the same as register_handler's rate_limit, e.g. 30/minute")
+
+    @classmethod
+    def of(cls, rate: RateLimit) -> RateLimitOut:
+        return cls(count=rate.count, window=rate.window, text=str(rate))
+
+
+class TypeLimitsOut(BaseModel):
+    """Across every worker, per ``limit_key`` when a job has one; ``null``: no limit."""
+
+    concurrency: int | None = Field(description="at most this many processing at once")
+    rate: RateLimitOut | None
+
+    @classmethod
+    def of(cls, limits: TypeLimits) -> TypeLimitsOut:
+        rate = None if limits.rate is None else RateLimitOut.of(limits.rate)
+        return cls(concurrency=limits.concurrency, rate=rate)
+
+
+class TypeOut(BaseModel):
+    """A job type as the last worker to register it stored it (in any process)."""
+
+    type: str
+    queue: str = Field(description="where its jobs go unless add_job says otherwise")
+    limits: TypeLimitsOut
+    defined_by: str = Field(description="the worker id that stored this definition")
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, definition: TypeDefinition) -> TypeOut:
+        return cls(
+            type=definition.type,
+            queue=definition.queue,
+            limits=TypeLimitsOut.of(definition.limits),
+            defined_by=definition.defined_by,
+            updated_at=datetime.fromtimestamp(definition.updated_at, UTC),
+        )
+
+
+class QueueOut(BaseModel):
+    """One named queue: paused or not, its jobs by status, the types registered for it."""
+
+    name: str
+    paused: bool = Field(description="paused: no worker starts its jobs; they stay pending")
+    total: int
+    pending: int
+    processing: int
+    completed: int
+    failed: int
+    cancelled: int
+    types: list[TypeOut] = Field(description="job types registered for this queue, by name")
+
+    @classmethod
+    def of(cls, info: QueueInfo, types: Sequence[TypeDefinition]) -> QueueOut:
+        data = info.to_dict()
+        data["types"] = [TypeOut.of(t) for t in sorted(types, key=lambda t: t.type)]
+        return cls.model_validate(data)
+
+
+class QueueList(BaseModel):
+    queues: list[QueueOut] = Field(description="by name")
+
+
+class QueueChangeOut(BaseModel):
+    queue: QueueOut = Field(description="the queue after the change")
+    changed: bool = Field(description="false: it was paused (or running) already")

@@ -11,11 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
-from ..core.job import JobStatus
+from ..core.errors import InvalidJob, JobNotFound
+from ..core.job import JobStatus, QueueInfo
+from ..core.routing import TypeDefinition, check_queue_name
 from ..manager import QueueManager
 from .auth import token_guard
-from .errors import ApiError
+from .errors import ApiError, from_exception
 from .models import (
+    QUEUE_NAME_PATTERN,
     CleanupOut,
     CleanupRequest,
     EnqueueRequest,
@@ -25,17 +28,29 @@ from .models import (
     JobPage,
     MemoryQueueStatsOut,
     Ok,
+    QueueChangeOut,
+    QueueList,
+    QueueOut,
     QueueStatsOut,
     QueueStatusOut,
     StatsOut,
     ThroughputPointOut,
 )
 from .openapi_payloads import enqueue_openapi_extra, typed_payload_schemas
-from .route_class import EnvelopeRoute
+from .route_class import BODY_MARGIN, envelope_route_class
 from .schedules import create_schedule_router
 
 MAX_PAGE = 500
 JobId = Annotated[str, Path(min_length=1, max_length=200, description="a job id (job_...)")]
+QUEUE_NAME_RULE = "1-64 letters, digits, '_', '-', '.' or ':', starting with a letter or digit"
+# The pattern is published, not enforced here: check_queue_name's message says what is wrong.
+QueueName = Annotated[
+    str,
+    Path(
+        description=f"a queue name: {QUEUE_NAME_RULE}",
+        json_schema_extra={"pattern": QUEUE_NAME_PATTERN},
+    ),
+]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -50,6 +65,15 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": descriptions[code]} for code in codes}
 
 
+def _queue_name(name: str, field: str) -> str:
+    """``name`` if it is a valid queue name, else a 422 naming ``field`` (the query's
+    ``queue``, the path's ``name``; never ``options.queue``)."""
+    try:
+        return check_queue_name(name, field=field)
+    except InvalidJob as exc:
+        raise ApiError(422, "invalid_input", str(exc), field) from exc
+
+
 def create_router(
     qm: QueueManager,
     *,
@@ -60,7 +84,9 @@ def create_router(
     """The queue's REST API, to mount with ``app.include_router(router, prefix="/api/queue")``.
 
     ``token`` (default: ``qm.config.api_token``, i.e. ``QUEUE_API_TOKEN``) is required as a
-    bearer token on every endpoint but ``/health``. ``allowed_types`` limits the job types
+    bearer token on every endpoint but ``/health``; it is checked before a request body is
+    read, and bodies over ``QUEUE_MAX_PAYLOAD_BYTES`` plus 64 KiB are refused (413) while they
+    stream. ``HEAD`` works wherever ``GET`` does. ``allowed_types`` limits the job types
     that ``POST /jobs`` accepts (default: every type with a handler registered on ``qm``).
     With ``dashboard`` the dashboard is served at ``<prefix>/dashboard``.
     """
@@ -69,7 +95,9 @@ def create_router(
     guard = [Depends(token_guard(token))] if token else []
     auth_errors = (401,) if token else ()
 
-    router = APIRouter(route_class=EnvelopeRoute, tags=["queue"])
+    # The token is checked and the body capped before the body is read (route_class.py).
+    route_class = envelope_route_class(qm.config.max_payload_bytes + BODY_MARGIN)
+    router = APIRouter(route_class=route_class, tags=["queue"])
 
     @router.get("/health", response_model=Ok[HealthOut], summary="Liveness (no token needed)")
     async def health() -> Ok[HealthOut]:
@@ -113,9 +141,20 @@ def create_router(
             str | None,
             Query(min_length=1, max_length=200, description="next_cursor of the previous page"),
         ] = None,
+        queue: Annotated[
+            str | None,
+            Query(
+                description=f"only jobs of this queue ({QUEUE_NAME_RULE})",
+                json_schema_extra={"pattern": QUEUE_NAME_PATTERN},
+            ),
+        ] = None,
     ) -> Ok[JobPage]:
+        if queue is not None:
+            _queue_name(queue, "queue")
         # One more than asked tells whether another page exists.
-        found = await qm.list_jobs(status=status, type=type, limit=limit + 1, before=cursor)
+        found = await qm.list_jobs(
+            status=status, type=type, limit=limit + 1, before=cursor, queue=queue
+        )
         page = found[:limit]
         next_cursor = page[-1].id if len(found) > limit else None
         return Ok(data=JobPage(jobs=[JobOut.of(j) for j in page], next_cursor=next_cursor))
@@ -148,7 +187,10 @@ def create_router(
                 f"{', '.join(sorted(permitted)) or '(none)'}",
                 "type",
             )
-        job_id = await qm.add_job(request.type, request.payload, **request.options.to_kwargs())
+        try:
+            job_id = await qm.add_job(request.type, request.payload, **request.options.to_kwargs())
+        except InvalidJob as exc:  # name the option as this request spelled it
+            raise from_exception(exc, request.options.spelling) from exc
         return Ok(data=await _load(job_id))
 
     @router.get(
@@ -212,14 +254,66 @@ def create_router(
         days = None if request is None else request.older_than_days
         return Ok(data=CleanupOut(removed=await qm.cleanup(days)))
 
+    @router.get(
+        "/queues",
+        response_model=Ok[QueueList],
+        dependencies=guard,
+        responses=_errors(*auth_errors, 503),
+        summary="Every queue: paused or not, its jobs by status, its types and their limits",
+    )
+    async def list_queues() -> Ok[QueueList]:
+        return Ok(data=QueueList(queues=await _queues()))
+
+    @router.post(
+        "/queues/{name:path}/pause",
+        response_model=Ok[QueueChangeOut],
+        dependencies=guard,
+        responses=_errors(*auth_errors, 422, 503),
+        summary="Pause a queue in every process: its jobs stay pending (any valid name)",
+    )
+    async def pause_queue(name: QueueName) -> Ok[QueueChangeOut]:
+        changed = await qm.pause_queue(_queue_name(name, "name"))
+        return Ok(data=QueueChangeOut(queue=await _queue(name), changed=changed))
+
+    @router.post(
+        "/queues/{name:path}/resume",
+        response_model=Ok[QueueChangeOut],
+        dependencies=guard,
+        responses=_errors(*auth_errors, 422, 503),
+        summary="Let every worker take the queue's jobs again",
+    )
+    async def resume_queue(name: QueueName) -> Ok[QueueChangeOut]:
+        changed = await qm.resume_queue(_queue_name(name, "name"))
+        return Ok(data=QueueChangeOut(queue=await _queue(name), changed=changed))
+
+    async def _queues() -> list[QueueOut]:
+        by_queue: dict[str, list[TypeDefinition]] = {}
+        for definition in await qm.list_types():
+            by_queue.setdefault(definition.queue, []).append(definition)
+        infos = {info.name: info for info in await qm.list_queues()}
+        for name in by_queue.keys() - infos.keys():  # defined meanwhile: show it all the same
+            infos[name] = QueueInfo(name)
+        return [QueueOut.of(infos[n], by_queue.get(n, [])) for n in sorted(infos)]
+
+    async def _queue(name: str) -> QueueOut:
+        found = [q for q in await _queues() if q.name == name]
+        return found[0] if found else QueueOut.of(QueueInfo(name), [])
+
     async def _load(job_id: str) -> JobOut:
         job = await qm.get_job(job_id)
         if job is None:
-            raise ApiError(404, "not_found", f"no job with id {job_id}")
+            raise JobNotFound(f"no job with id {job_id}")
         return JobOut.of(job)
 
     router.include_router(
-        create_schedule_router(qm, guard=guard, errors=_errors, auth=auth_errors, allowed=allowed)
+        create_schedule_router(
+            qm,
+            route_class=route_class,
+            guard=guard,
+            errors=_errors,
+            auth=auth_errors,
+            allowed=allowed,
+        )
     )
     if dashboard:
         from .dashboard import create_dashboard_router

@@ -18,10 +18,11 @@ from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, Field
 
 from ..core.cron import Timing
+from ..core.errors import InvalidJob
 from ..core.job import JSON, JobStatus
 from ..core.schedule import Schedule
 from ..manager import QueueManager
-from .errors import ApiError
+from .errors import ApiError, from_exception
 from .models import JobOptionsIn, JobOut, Ok, _In
 from .redact import redact
 from .route_class import EnvelopeRoute
@@ -94,14 +95,16 @@ class ScheduleOut(BaseModel):
 def create_schedule_router(
     qm: QueueManager,
     *,
+    route_class: type[EnvelopeRoute],
     guard: Sequence[Any],
     errors: Callable[..., dict[int | str, dict[str, Any]]],
     auth: tuple[int, ...],
     allowed: Collection[str] | None,
 ) -> APIRouter:
-    """The schedule routes of :func:`~noormme_queue.api.routes.create_router` (its guard,
-    error documentation and allowed job types)."""
-    router = APIRouter(route_class=EnvelopeRoute, tags=["schedules"])
+    """The schedule routes of :func:`~noormme_queue.api.routes.create_router` (its route
+    class, so the token and the body cap come before the body; its guard, error
+    documentation and allowed job types)."""
+    router = APIRouter(route_class=route_class, tags=["schedules"])
 
     async def load(name: str) -> Schedule:
         found = await qm.get_schedule(name)
@@ -152,16 +155,19 @@ def create_schedule_router(
                 "type",
             )
         existed = await qm.get_schedule(name) is not None
-        saved = await qm.schedule(
-            name,
-            request.type,
-            request.payload,
-            cron=request.cron,
-            every=request.every,
-            timezone=request.timezone,
-            missed=request.missed,
-            **request.options.to_kwargs(),
-        )
+        try:
+            saved = await qm.schedule(
+                name,
+                request.type,
+                request.payload,
+                cron=request.cron,
+                every=request.every,
+                timezone=request.timezone,
+                missed=request.missed,
+                **request.options.to_kwargs(),
+            )
+        except InvalidJob as exc:  # name the option as this request spelled it
+            raise from_exception(exc, request.options.spelling) from exc
         body = Ok(data=ScheduleOut.of(saved))
         if existed:
             return JSONResponse(body.model_dump(mode="json"), status_code=200)

@@ -21,21 +21,29 @@ def jobs() -> None:
 @jobs.command("list")
 @click.option("--status", type=click.Choice(list(STATUS_COLOURS)), default=None)
 @click.option("--type", "job_type", default=None, help="only jobs of this type")
+@click.option("--queue", default=None, help="only jobs of this queue")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20)
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 @shared_options
 @click.pass_obj
 def jobs_list(
-    obj: Shared, status: str | None, job_type: str | None, limit: int, as_json: bool
+    obj: Shared,
+    status: str | None,
+    job_type: str | None,
+    queue: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """Jobs, newest first: one line each, the last error of a job on the line below it."""
-    found = query(obj, lambda qm: qm.list_jobs(status=status, type=job_type, limit=limit))
+    found = query(
+        obj, lambda qm: qm.list_jobs(status=status, type=job_type, limit=limit, queue=queue)
+    )
     if as_json:
         click.echo(json.dumps([j.to_dict() for j in found]))
     elif not found:
         click.echo("no jobs")
     else:
-        echo(job_lines(found, out.width))
+        echo(job_lines(found, out.width, show_queue=False if queue else None))
 
 
 def _need(job: Job | None, job_id: str) -> Job:

@@ -18,7 +18,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from ..core.job import Job
+from ..core.job import JSON, Job, QueueInfo, to_datetime
+from ..core.routing import DEFAULT_QUEUE, TypeDefinition
 
 out = Console()
 
@@ -121,12 +122,16 @@ JOB_COLUMNS = (
     Column("tries", right=True),
     Column("run at (UTC)"),
 )
+QUEUE_COLUMN = Column("queue", shrink=True)
 
 
-def job_lines(jobs: Sequence[Job], width: int) -> list[Text]:
-    """One line per job; its last error, if any, shortened on the line below."""
-    rows = [
-        [
+def _job_table(jobs: Sequence[Job], width: int, show_queue: bool) -> list[Text]:
+    spec = list(JOB_COLUMNS)
+    if show_queue:
+        spec.insert(2, QUEUE_COLUMN)
+    rows = []
+    for job in jobs:
+        row = [
             (job.id, ""),
             (job.type, ""),
             (job.status.value, STATUS_COLOURS[job.status.value]),
@@ -134,15 +139,82 @@ def job_lines(jobs: Sequence[Job], width: int) -> list[Text]:
             (f"{job.attempts}/{job.max_attempts}", ""),
             (f"{job.run_at:%Y-%m-%d %H:%M}", ""),
         ]
-        for job in jobs
-    ]
-    header, *lines = columns(JOB_COLUMNS, rows, width)
+        if show_queue:
+            row.insert(2, (job.queue, ""))
+        rows.append(row)
+    return columns(spec, rows, width)
+
+
+def job_lines(jobs: Sequence[Job], width: int, *, show_queue: bool | None = None) -> list[Text]:
+    """One line per job; its last error, if any, shortened on the line below. A queue column
+    follows the type when ``show_queue``; by default when a job is in a queue other than
+    ``default`` and the console has room for it (``jobs show`` and ``--json`` always have
+    the queue)."""
+    if show_queue is None:
+        show_queue = any(job.queue != DEFAULT_QUEUE for job in jobs)
+        if show_queue:
+            table = _job_table(jobs, width, True)
+            show_queue = max(line.cell_len for line in table) <= width
+    header, *lines = _job_table(jobs, width, show_queue)
     shown = [header]
     for job, line in zip(jobs, lines, strict=True):
         shown.append(line)
         if job.error:
             shown.append(Text(GAP + shorten(job.error, width - len(GAP)), style="red"))
     return shown
+
+
+QUEUE_COLUMNS = (
+    Column("queue", shrink=True),
+    Column("state"),
+    *(Column(status, right=True) for status in STATUS_COLOURS),
+)
+
+
+def queue_lines(
+    queues: Sequence[tuple[QueueInfo, Sequence[TypeDefinition]]], width: int
+) -> list[Text]:
+    """One line per queue; below it, each limited type with its limits and who stored them,
+    then the unlimited types on one line."""
+    rows = [
+        [
+            (info.name, ""),
+            ("paused", "yellow") if info.paused else ("running", "green"),
+            *((str(getattr(info, status)), "") for status in STATUS_COLOURS),
+        ]
+        for info, _ in queues
+    ]
+    header, *lines = columns(QUEUE_COLUMNS, rows, width)
+    shown = [header]
+    room = width - len(GAP)
+    for (_, types), line in zip(queues, lines, strict=True):
+        shown.append(line)
+        for t in types:
+            if t.limits.any:
+                text = f"{t.type}: {t.limits.describe()} (stored by {t.defined_by})"
+                shown.append(Text(GAP + shorten(text, room), style="cyan"))
+        free = [t.type for t in types if not t.limits.any]
+        if free:
+            shown.append(Text(GAP + shorten(f"{', '.join(free)}: no limits", room), style="dim"))
+    return shown
+
+
+def type_definition_json(definition: TypeDefinition) -> dict[str, JSON]:
+    """A type as ``GET /api/queue/queues`` shows it."""
+    rate = definition.limits.rate
+    updated = to_datetime(definition.updated_at)
+    return {
+        "type": definition.type,
+        "queue": definition.queue,
+        "limits": {
+            "concurrency": definition.limits.concurrency,
+            "rate": None
+            if rate is None
+            else {"count": rate.count, "window": rate.window, "text": str(rate)},
+        },
+        "defined_by": definition.defined_by,
+        "updated_at": None if updated is None else updated.isoformat(),
+    }
 
 
 def _as_text(key: str, value: Any) -> str:

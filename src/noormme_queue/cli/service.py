@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..core.errors import QueueError
+from ..core.errors import ConfigError, QueueError
+from ..core.routing import format_queues, parse_queues
 from .common import Shared, fail, run, shared_options, typed
 from .logs import LOG_FORMATS, LOG_LEVELS, setup_logging
 
@@ -32,7 +33,24 @@ def logging_options(command: F) -> F:
     )(command)
 
 
+def _check_queues(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        queues = parse_queues(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("queues: ")) from None
+    return None if queues is None else format_queues(queues)
+
+
 @click.command()
+@click.option(
+    "--queues",
+    envvar="QUEUE_QUEUES",
+    show_envvar=True,
+    default=None,
+    callback=_check_queues,
+    help="the queues this worker consumes, each with an optional concurrency of its own "
+    "(default,emails=10) [default: every queue]",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
@@ -44,17 +62,20 @@ def logging_options(command: F) -> F:
 @logging_options
 @shared_options
 @click.pass_obj
-def worker(obj: Shared, concurrency: int | None, log_level: str, log_format: str) -> None:
+def worker(
+    obj: Shared, queues: str | None, concurrency: int | None, log_level: str, log_format: str
+) -> None:
     """Run a worker until SIGTERM or SIGINT (twice: stop at once)."""
     setup_logging(log_level, log_format.lower())
     from ..runner import run_until_signalled
 
-    concurrency_typed = typed(click.get_current_context(), "concurrency")
-    qm = obj.manager(
-        builtins=True,
-        fixed_by_app=("--concurrency",) if concurrency_typed else (),
-        concurrency=concurrency,
+    ctx = click.get_current_context()
+    fixed = tuple(
+        option
+        for option, name in (("--queues", "queues"), ("--concurrency", "concurrency"))
+        if typed(ctx, name)
     )
+    qm = obj.manager(builtins=True, fixed_by_app=fixed, concurrency=concurrency, queues=queues)
 
     run(lambda: run_until_signalled(qm))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import ConfigError
+from .routing import format_queues, parse_queues, parse_rate_limit
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/queue.db"
 SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
@@ -47,6 +48,15 @@ class QueueConfig:
     sqlite_synchronous: str = "NORMAL"
     api_token: str | None = None
     webhook_allow_private: bool = False
+    queues: str | None = None
+    """The queues this worker consumes, each with an optional concurrency
+    (``"default,emails=10"``); ``None``: every queue."""
+    webhook_rate_limit: str | None = None
+    """A provider's limit on the built-in ``webhook`` jobs, all workers together
+    (``"100/minute"``)."""
+    email_rate_limit: str | None = None
+    """A provider's limit on the built-in ``email`` and ``newsletter`` jobs, all workers
+    together (``"10/second"``)."""
 
     def __post_init__(self) -> None:
         _require(bool(self.database_url.strip()), "database_url", "must not be empty")
@@ -75,6 +85,16 @@ class QueueConfig:
                 name,
                 f"must be a number >= 0, got {getattr(self, name)!r}",
             )
+        try:
+            queues = parse_queues(self.queues)
+        except ConfigError as exc:
+            raise _FieldError("queues", str(exc).removeprefix("queues: ")) from None
+        object.__setattr__(self, "queues", None if queues is None else format_queues(queues))
+        for name in ("webhook_rate_limit", "email_rate_limit"):
+            try:
+                parse_rate_limit(getattr(self, name))
+            except ConfigError as exc:
+                raise _FieldError(name, str(exc).removeprefix("rate_limit ")) from None
         mode = self.sqlite_synchronous.upper()
         _require(
             mode in SQLITE_SYNCHRONOUS_MODES,
@@ -83,6 +103,11 @@ class QueueConfig:
             f"got {self.sqlite_synchronous!r}",
         )
         object.__setattr__(self, "sqlite_synchronous", mode)
+
+    @property
+    def queue_concurrency(self) -> dict[str, int | None] | None:
+        """:attr:`queues` parsed: name -> its own concurrency (``None``: the worker's)."""
+        return parse_queues(self.queues)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> QueueConfig:

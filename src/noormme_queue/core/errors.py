@@ -67,7 +67,8 @@ class InvalidStatus(QueueError, ValueError):
 
 
 class JobNotFound(QueueError, LookupError):
-    """No job has the given id."""
+    """No job has the given id (the REST API answers it with 404; ``get_job`` returns
+    ``None`` instead)."""
 
 
 class UnknownQueue(QueueError, LookupError):

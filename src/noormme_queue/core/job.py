@@ -86,6 +86,8 @@ class Job:
     worker_id: str | None = None
     progress: JSON = None
     """What a handler saved with ``save_progress`` during its runs."""
+    queue: str = "default"
+    limit_key: str | None = None
     schedule: str | None = None
     """The name of the schedule that made this job (its ``run_at`` is the tick), if any."""
 
@@ -116,6 +118,8 @@ class Job:
             "timeout": self.timeout,
             "worker_id": self.worker_id,
             "progress": self.progress,
+            "queue": self.queue,
+            "limit_key": self.limit_key,
             "schedule": self.schedule,
         }
 
@@ -133,6 +137,28 @@ class QueueStats:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """One named queue: paused or not, and its jobs by status."""
+
+    name: str
+    paused: bool = False
+    pending: int = 0
+    processing: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    types: tuple[str, ...] = ()
+    """Job types registered for this queue (by any worker)."""
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.processing + self.completed + self.failed + self.cancelled
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {**asdict(self), "types": list(self.types), "total": self.total}
 
 
 @dataclass(frozen=True, slots=True)

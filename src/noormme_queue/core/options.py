@@ -52,6 +52,12 @@ class JobOptions:
     timeout: float | None = field(
         default=None, metadata={"doc": "seconds a run may take before it is cancelled"}
     )
+    queue: str | None = field(
+        default=None, metadata={"doc": "the queue; default the handler's queue, else default"}
+    )
+    limit_key: str | None = field(
+        default=None, metadata={"doc": "the type's limits apply to each key on its own"}
+    )
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> JobOptions:
@@ -79,6 +85,8 @@ class AddJobOptions(TypedDict, total=False):
     retry_policy: RetryPolicy | Mapping[str, Any] | None
     unique_key: str | None
     timeout: float | None
+    queue: str | None
+    limit_key: str | None
 
 
 def option_names() -> tuple[str, ...]:

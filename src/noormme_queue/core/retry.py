@@ -159,6 +159,12 @@ def after_failure(
     return round(now + delay, 6)
 
 
+def after_manual_retry(*, attempts_made: int, budget: int) -> int:
+    """The ``max_attempts`` of a job a person retries: its runs go on being numbered (the
+    history never shows attempt 1 twice) and it gets its original budget of runs again."""
+    return attempts_made + budget
+
+
 def after_lost_lease(*, attempts_made: int, max_attempts: int, now: float) -> float | None:
     """A job whose lease expired: its run counts, and it is due again at once, or ``None``
     when that was its last attempt (a job that kills its worker cannot loop forever)."""

@@ -151,3 +151,39 @@ def check_concurrency_limit(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"concurrency_limit must be a whole number >= 1, got {value!r}")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class TypeLimits:
+    """The limits of one job type, across every worker: at most ``concurrency`` processing
+    at once and at most ``rate`` starts per window, each per ``limit_key`` when a job has
+    one."""
+
+    concurrency: int | None = None
+    rate: RateLimit | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.concurrency is not None or self.rate is not None
+
+    def describe(self) -> str:
+        parts = []
+        if self.concurrency is not None:
+            parts.append(f"concurrency_limit={self.concurrency}")
+        if self.rate is not None:
+            parts.append(f"rate_limit={self.rate}")
+        return ", ".join(parts) or "no limits"
+
+
+@dataclass(frozen=True, slots=True)
+class TypeDefinition:
+    """A job type as a worker registered it: its queue and its limits."""
+
+    type: str
+    queue: str
+    limits: TypeLimits
+    defined_by: str
+    updated_at: float = 0.0
+
+    def same_as(self, other: TypeDefinition) -> bool:
+        return (self.type, self.queue, self.limits) == (other.type, other.queue, other.limits)

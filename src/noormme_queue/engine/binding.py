@@ -12,6 +12,7 @@ from typing import Any
 from ..core.handler import HandlerLike
 from ..core.job import JSON, Job
 from ..core.retry import RetryPolicy
+from ..core.routing import DEFAULT_QUEUE, TypeLimits
 from ..core.threads import call, is_async_callable
 
 
@@ -39,11 +40,26 @@ class BoundHandler:
         "_process_is_async",
         "_resolved",
         "_source",
+        "limits",
         "name",
+        "queue",
+        "ready",
     )
 
-    def __init__(self, name: str, handler: HandlerLike | LazyHandler) -> None:
+    def __init__(
+        self,
+        name: str,
+        handler: HandlerLike | LazyHandler,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        limits: TypeLimits | None = None,
+    ) -> None:
         self.name = name
+        self.queue = queue
+        """The queue its jobs go to unless ``add_job(queue=...)`` says otherwise."""
+        self.limits = limits or TypeLimits()
+        self.ready = True
+        """Whether the worker may claim its jobs: not before its limits are stored."""
         self._source = handler
         self._resolved = False
         if not isinstance(handler, LazyHandler):

@@ -15,10 +15,16 @@ SECONDS_PER_DAY = 86_400.0
 
 class Cleaner:
     def __init__(
-        self, *, purge: Callable[[float, int], Awaitable[int]], older_than_days: float
+        self,
+        *,
+        purge: Callable[[float, int], Awaitable[int]],
+        older_than_days: float,
+        forget_minutes: Callable[[float], Awaitable[int]] | None = None,
     ) -> None:
-        """``purge(finished_before, limit)`` deletes up to ``limit`` jobs, returns how many."""
+        """``purge(finished_before, limit)`` deletes up to ``limit`` jobs, returns how many;
+        ``forget_minutes(before)`` drops the kept per-minute throughput before that time."""
         self._purge = purge
+        self._forget_minutes = forget_minutes
         self.older_than_days = older_than_days
 
     async def run_once(
@@ -41,6 +47,8 @@ class Cleaner:
                 on_batch(batch)
             if batch < PURGE_BATCH:
                 break
+        if self._forget_minutes is not None:
+            await self._forget_minutes(cutoff)
         if removed:
             log.info("cleanup removed %d finished job(s) older than %s day(s)", removed, days)
         return removed

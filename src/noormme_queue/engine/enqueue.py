@@ -22,6 +22,7 @@ from ..core.options import (
     run_at_timestamp,
 )
 from ..core.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
+from ..core.routing import DEFAULT_QUEUE, check_limit_key, check_queue_name
 from ..store import NewJob
 from .binding import BoundHandler
 
@@ -134,7 +135,15 @@ def build_job(
         retry_policy=None if policy is None else json.dumps(policy.to_dict()),
         unique_key=check_unique_key(options.unique_key),
         timeout=check_timeout(options.timeout),
+        queue=_queue(options, handler),
+        limit_key=check_limit_key(options.limit_key),
     )
+
+
+def _queue(options: JobOptions, handler: BoundHandler | None) -> str:
+    if options.queue is not None:
+        return check_queue_name(options.queue)
+    return DEFAULT_QUEUE if handler is None else handler.queue
 
 
 def _policy(options: JobOptions, handler: BoundHandler | None, payload: JSON) -> RetryPolicy | None:

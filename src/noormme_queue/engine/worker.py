@@ -99,6 +99,7 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
+        self._consumed = config.queue_concurrency
         self.released = 0  # jobs handed back to pending by stops, for reports
         self.processed = 0
 
@@ -276,7 +277,7 @@ class Worker:
     async def _claim_loop(self) -> None:
         while True:
             free = self.config.concurrency - len(self._slots)
-            types = list(self.handlers)
+            types = [t for t, h in list(self.handlers.items()) if h.ready]
             claim_now = free > 0 and self._want_claim and bool(types) and not self._stopping
             if self._outbox or claim_now:
                 limit = min(free, self.config.batch_size) if claim_now else 0
@@ -309,7 +310,12 @@ class Worker:
             lease_until = now + self.config.lease_timeout
             writes.append(
                 self.store.claim(
-                    types, limit, now=now, lease_until=lease_until, worker_id=self.worker_id
+                    types,
+                    limit,
+                    now=now,
+                    lease_until=lease_until,
+                    worker_id=self.worker_id,
+                    queues=self._queue_budgets(limit),
                 )
             )
         results = await asyncio.gather(*writes, return_exceptions=True)
@@ -330,6 +336,20 @@ class Worker:
             if isinstance(claim, BaseException):
                 raise claim
             self._start(claim, limit)
+
+    def _queue_budgets(self, limit: int) -> dict[str, int] | None:
+        """With ``QUEUE_QUEUES``, the slots each consumed queue may fill now: its own
+        concurrency (else the worker's) less its jobs running here."""
+        consumed = self._consumed
+        if consumed is None:
+            return None
+        running: dict[str, int] = {}
+        for slot in list(self._slots.values()):
+            running[slot.job.queue] = running.get(slot.job.queue, 0) + 1
+        return {
+            name: min(limit, (cap or self.config.concurrency) - running.get(name, 0))
+            for name, cap in consumed.items()
+        }
 
     def _start(self, claim: Claim, limit: int) -> None:
         if self._stopping and claim.jobs:
@@ -418,5 +438,9 @@ class Worker:
                 if record is not None:
                     self._outbox.append(record)
                 self._slots.pop(job.id, None)
+            handler = self.handlers.get(job.type)
+            if self._consumed is not None or (handler is not None and handler.limits.any):
+                # A queue's cap or the type's limit may have held jobs back: look again.
+                self._want_claim = True
             self.processed += 1
             self._wakeup.set()  # the claim loop saves the record and fills the slot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
@@ -11,33 +12,48 @@ from ..core.job import JSON
 from ..core.retry import RetryPolicy
 from .payload import PayloadModel
 from .signing import signing_key
+from .urls import normalise_http_url
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 300.0
 
 
-def _http_url(value: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http:// or https:// URL")
-    return value
-
-
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-def _header_text(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError("must not contain line breaks")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"(?:[!-~]+(?:[ \t]+[!-~]+)*)?")
+
+
+def _header_value(value: str) -> str:
+    # What HTTP/1.1 clients send as is: visible ASCII, inner spaces and tabs. Anything else
+    # (a line break, NUL, non-ASCII, surrounding space) fails when the request is made.
+    if not _FIELD_VALUE.fullmatch(value):
+        raise ValueError(
+            "must be printable ASCII, with spaces or tabs only between words "
+            "(no line breaks, control characters or non-ASCII; percent-encode those)"
+        )
     return value
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-HeaderText = Annotated[str, AfterValidator(_header_text)]
+def _header_names(headers: dict[str, str]) -> dict[str, str]:
+    for name in headers:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(
+                f"header name {name!r} is not valid: letters, digits and !#$%&'*+-.^_`|~ only"
+            )
+    return headers
+
+
+HttpUrl = Annotated[
+    str,
+    AfterValidator(normalise_http_url),
+    Field(description="absolute http(s) URL; checked and normalised at enqueue"),
+]
+HeaderValue = Annotated[str, AfterValidator(_header_value)]
+HttpHeaders = Annotated[dict[str, HeaderValue], AfterValidator(_header_names)]
 Timeout = Annotated[float, Field(gt=0, le=MAX_TIMEOUT, description="seconds")]
 
 
@@ -46,7 +62,7 @@ class WebhookPayload(PayloadModel):
 
     url: HttpUrl
     method: HttpMethod = "POST"
-    headers: dict[HeaderText, HeaderText] = Field(default_factory=dict)
+    headers: HttpHeaders = Field(default_factory=dict)
     body: JSON = Field(default=None, description="a string is sent as text, anything else as JSON")
     timeout: Timeout = DEFAULT_TIMEOUT
     retry_policy: dict[str, int | float] | None = Field(
@@ -88,7 +104,7 @@ class ApiCallOptions(PayloadModel):
     """Like ``fetch``'s options: method, headers and body."""
 
     method: HttpMethod = "GET"
-    headers: dict[HeaderText, HeaderText] = Field(default_factory=dict)
+    headers: HttpHeaders = Field(default_factory=dict)
     body: JSON = None
     timeout: Timeout = DEFAULT_TIMEOUT
 

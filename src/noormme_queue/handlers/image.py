@@ -7,10 +7,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import InvalidPayload
 from ..core.job import JSON, Job
 from ..core.signals import UnrecoverableError
 from ..core.threads import run_sync
-from .image_files import operations_digest, output_name, resolve_input, write_atomically
+from .image_files import (
+    open_input,
+    operations_digest,
+    output_name,
+    outside_roots,
+    write_atomically,
+)
 from .image_models import (
     ImageOptions,
     ImagePayload,
@@ -18,8 +25,9 @@ from .image_models import (
     ResizeParams,
     ThumbnailPayload,
 )
+from .image_sizes import known_sizes, too_many_pixels
 from .lazy import Lazy
-from .payload import parse_job_payload
+from .payload import parse_job_payload, parse_payload
 from .settings import ImageSettings
 
 logger = logging.getLogger("noormme_queue.handlers.image")
@@ -32,6 +40,25 @@ class ImageProcessor:
 
     def __init__(self, settings: ImageSettings) -> None:
         self.settings = settings
+
+    def check(self, payload: ImageOptions) -> None:
+        """At enqueue: the input path lies inside ``IMAGE_INPUT_DIRS`` and no size the
+        payload fixes (a resize box, a crop, a thumbnail, what follows from them) exceeds
+        ``IMAGE_MAX_PIXELS``. ``InvalidPayload`` naming the field otherwise."""
+        problem = outside_roots(payload.image_path, self.settings.input_dirs)
+        if problem is not None:
+            raise InvalidPayload(problem, field="payload.image_path")
+        limit = self.settings.max_pixels
+        operations = list(payload.operations)
+        for index, size in known_sizes(operations):
+            problem = too_many_pixels(size, limit, f"operation {index} ({operations[index].type})")
+            if problem is not None:
+                raise InvalidPayload(problem, field=f"payload.operations.{index}")
+        if isinstance(payload, ThumbnailPayload):
+            for index, thumb in enumerate(payload.thumbnail_sizes() or []):
+                problem = too_many_pixels((thumb.width, thumb.height), limit, "thumbnail")
+                if problem is not None:
+                    raise InvalidPayload(problem, field=f"payload.sizes.{index}")
 
     async def process_image(self, payload: ImagePayload, *, job_id: str | None = None) -> JSON:
         """Apply the operations and write one image; its path, size, format and bytes."""
@@ -70,18 +97,20 @@ class ImageProcessor:
                 "image jobs need Pillow: pip install 'noormme-queue[image]'"
             ) from exc
 
-        source = resolve_input(payload.image_path, self.settings.input_dirs)
+        limit = self.settings.max_pixels
         if payload.format:
             image_ops.check_format_supported(payload.format)  # fail before decoding, not after
-        base, source_format = image_ops.open_image(source, self.settings.max_pixels)
+        source, handle = open_input(payload.image_path, self.settings.input_dirs)
+        with handle:
+            base, source_format = image_ops.open_image(handle, source.name, limit)
         fmt: str = payload.format or (
             source_format if source_format in ("jpeg", "png", "webp") else DEFAULT_OUTPUT_FORMAT
         )
         with base:
-            worked = image_ops.apply_operations(base, list(payload.operations))
+            worked = image_ops.apply_operations(base, list(payload.operations), limit)
             outputs = []
             for final in finals:
-                image = worked if final is None else image_ops.apply_operation(worked, final)
+                image = worked if final is None else image_ops.apply_operation(worked, final, limit)
                 digest = operations_digest(
                     str(source),
                     payload.model_dump(mode="json", include={"operations", "quality"}),
@@ -121,6 +150,9 @@ class ImageHandler:
         payload = parse_job_payload(ImagePayload, job.payload)
         return await self._processor.get().process_image(payload, job_id=job.id)
 
+    def check_payload(self, payload: JSON) -> None:
+        self._processor.get().check(parse_payload(ImagePayload, payload))
+
 
 class ThumbnailHandler:
     """Job type ``thumbnail``: the standard sizes (64, 150, 300) unless told otherwise."""
@@ -133,3 +165,6 @@ class ThumbnailHandler:
     async def process(self, job: Job) -> JSON:
         payload = parse_job_payload(ThumbnailPayload, job.payload)
         return await self._processor.get().make_thumbnails(payload, job_id=job.id)
+
+    def check_payload(self, payload: JSON) -> None:
+        self._processor.get().check(parse_payload(ThumbnailPayload, payload))

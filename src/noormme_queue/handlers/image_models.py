@@ -14,16 +14,17 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 from .payload import PayloadModel
 
 MAX_DIMENSION = 16_384
+MAX_PATH_LENGTH = 4096
 Dimension = Annotated[int, Field(ge=1, le=MAX_DIMENSION)]
 Fit = Literal["cover", "contain", "fill", "inside"]
 ImageFormat = Literal["jpeg", "png", "webp", "avif"]
 STANDARD_THUMBNAIL_SIZES = (64, 150, 300)
 
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$|^[a-zA-Z]+$")
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|[a-zA-Z]+")
 
 
 def _color(value: str) -> str:
-    if not _COLOR.match(value):
+    if not _COLOR.fullmatch(value):
         raise ValueError("must be a colour name or #rgb, #rrggbb or #rrggbbaa")
     return value
 
@@ -139,7 +140,9 @@ def _normalise_format(value: Any) -> Any:
 
 
 class ImageOptions(PayloadModel):
-    image_path: str = Field(min_length=1, description="inside one of IMAGE_INPUT_DIRS")
+    image_path: str = Field(
+        min_length=1, max_length=MAX_PATH_LENGTH, description="inside one of IMAGE_INPUT_DIRS"
+    )
     operations: list[Operation] = Field(default_factory=list, max_length=50)
     format: Annotated[ImageFormat | None, BeforeValidator(_normalise_format)] = Field(
         default=None, description="the input's format when it is jpeg, png or webp; else png"
@@ -151,6 +154,10 @@ class ImageOptions(PayloadModel):
     def _no_nul(cls, value: str) -> str:
         if "\x00" in value:
             raise ValueError("must not contain NUL")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (a lone surrogate?)") from None
         return value
 
 

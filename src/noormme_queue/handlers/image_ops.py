@@ -6,7 +6,6 @@ Everything here is synchronous and CPU-bound; callers run it in a thread.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import IO
 
 from PIL import Image, ImageColor, ImageFilter, ImageOps
@@ -23,24 +22,26 @@ from .image_models import (
     RotateOperation,
     SharpenOperation,
 )
+from .image_sizes import operation_size, too_many_pixels
 
 PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 
 
-def open_image(path: Path, max_pixels: int) -> tuple[Image.Image, str | None]:
-    """Decode ``path`` upright (EXIF orientation applied), refusing decompression bombs.
+def open_image(source: IO[bytes], name: str, max_pixels: int) -> tuple[Image.Image, str | None]:
+    """Decode ``source`` upright (EXIF orientation applied), refusing decompression bombs.
 
-    Returns the image and its source format in lower case (``"jpeg"``).
+    ``name`` is the file's name for messages. Returns the image and its source format in
+    lower case (``"jpeg"``).
     """
     try:
-        image = Image.open(path)
+        image = Image.open(source)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # The warning is raised only where warnings are errors; otherwise our check below
         # refuses the image anyway.
         raise UnrecoverableError(f"image refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError) as exc:  # Pillow raises SyntaxError for some corrupt files
-        raise UnrecoverableError(f"{path.name} is not an image Pillow can read: {exc}") from None
+        raise UnrecoverableError(f"{name} is not an image Pillow can read: {exc}") from None
     with image:
         # Image.open reads only the header: check the size before a single pixel is decoded.
         width, height = image.size
@@ -52,19 +53,25 @@ def open_image(path: Path, max_pixels: int) -> tuple[Image.Image, str | None]:
         try:
             image.load()
         except OSError as exc:
-            raise UnrecoverableError(f"{path.name} could not be decoded: {exc}") from None
+            raise UnrecoverableError(f"{name} could not be decoded: {exc}") from None
         upright = ImageOps.exif_transpose(image)
-        source = (image.format or "").lower() or None
-        return (upright if upright is not image else image.copy()), source
+        source_format = (image.format or "").lower() or None
+        return (upright if upright is not image else image.copy()), source_format
 
 
-def apply_operations(image: Image.Image, operations: list[Operation]) -> Image.Image:
+def apply_operations(
+    image: Image.Image, operations: list[Operation], max_pixels: int
+) -> Image.Image:
     for operation in operations:
-        image = apply_operation(image, operation)
+        image = apply_operation(image, operation, max_pixels)
     return image
 
 
-def apply_operation(image: Image.Image, operation: Operation) -> Image.Image:
+def apply_operation(image: Image.Image, operation: Operation, max_pixels: int) -> Image.Image:
+    """``operation``'s result, refused before it is allocated if it exceeds ``max_pixels``."""
+    refused = too_many_pixels(operation_size(image.size, operation), max_pixels, operation.type)
+    if refused is not None:
+        raise UnrecoverableError(refused)
     match operation:
         case ResizeOperation(params=params):
             return resize(image, params)

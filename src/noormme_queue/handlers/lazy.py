@@ -23,9 +23,3 @@ class Lazy(Generic[T]):
                     self._value = self._factory()
                     self._built = True
         return self._value  # type: ignore[return-value]
-
-    @classmethod
-    def of(cls, value: T) -> Lazy[T]:
-        lazy = cls(lambda: value)
-        lazy.get()
-        return lazy

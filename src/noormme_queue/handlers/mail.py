@@ -65,20 +65,21 @@ class Mailer:
         progress: JSON = None,
         save: ProgressSink | None = None,
     ) -> dict[str, JSON]:
-        """Send each recipient their own message, skipping those ``progress`` marks as done.
+        """Send each recipient their own message, in payload order, after those ``progress``
+        counts as done.
 
-        After every message the progress is handed to ``save``, so a retry (or a
-        run after a crash) sends only to the rest: at most the one message in
-        flight when a worker died is sent twice.
+        After every message the progress (a cursor, not a list: see
+        :class:`NewsletterProgress`) is handed to ``save``, so a retry (or a run after a
+        crash) sends only to the rest: at most the one message in flight when a worker died
+        is sent twice.
         """
-        state = NewsletterProgress.resume(progress, total_recipients(payload))
+        recipients = unique_by_address(payload.to)
+        state = NewsletterProgress.resume(progress, recipients)
         sender = payload.from_ or self.settings.sender
         interval = 60.0 / self.settings.rate_limit if self.settings.rate_limit else 0.0
         first = True
-        for display in unique_by_address(payload.to):
+        for display in recipients[state.done :]:
             address = address_of(display)
-            if state.is_done(address):
-                continue
             if interval and not first:
                 await self._sleep(interval)  # pacing: EMAIL_RATE_LIMIT per minute
             first = False
@@ -88,24 +89,26 @@ class Mailer:
             except UnrecoverableError as exc:
                 # This address will never accept it: note it and go on with the others.
                 logger.warning("newsletter recipient %s refused: %s", address, exc)
-                state.refused[address] = str(exc)
+                state.refuse(address, str(exc))
             else:
-                state.delivered.append(address)
+                state.sent += 1
+            state.done += 1
             if save is not None:
                 await save(state.to_json())
         logger.info(
             "newsletter sent to %d of %d recipient(s) via %s",
-            len(state.delivered),
+            state.sent,
             state.total,
             self.transport.name,
         )
-        if not state.delivered and state.refused:
-            first_reason = next(iter(state.refused.values()))
+        if not state.sent and state.failed:
+            first_reason = next(iter(state.refused.values()), "refused")
             raise UnrecoverableError(f"every newsletter recipient was refused ({first_reason})")
         return {**state.to_json(), "transport": self.transport.name}
 
 
 def unique_by_address(values: list[str]) -> list[str]:
+    """``values`` without repeated addresses (compared case-insensitively), in order."""
     seen: set[str] = set()
     unique: list[str] = []
     for value in values:
@@ -116,42 +119,85 @@ def unique_by_address(values: list[str]) -> list[str]:
     return unique
 
 
-def total_recipients(payload: NewsletterPayload) -> int:
-    return len(unique_by_address(payload.to))
+REFUSED_KEPT = 100
+"""Refused addresses kept with their reasons in the progress; ``failed`` counts them all."""
 
 
 class NewsletterProgress:
-    """What a newsletter job saves with ``save_progress`` and finds again on a retry."""
+    """What a newsletter job saves with ``save_progress`` and finds again on a retry.
 
-    def __init__(self, total: int, delivered: list[str], refused: dict[str, str]) -> None:
+    Recipients are sent in payload order (each distinct address once), so how far a job
+    got is one number, ``done``: the first ``done`` recipients were sent or refused for
+    good. With the counts and the first :data:`REFUSED_KEPT` refusals, every save is the
+    same small size however long the list, and a retry starts at recipient ``done``.
+    """
+
+    def __init__(
+        self, total: int, done: int = 0, sent: int = 0, refused: dict[str, str] | None = None
+    ) -> None:
         self.total = total
-        self.delivered = delivered
-        self.refused = refused
-        self._done = {a.lower() for a in delivered} | {a.lower() for a in refused}
+        self.done = done
+        self.sent = sent
+        self.refused: dict[str, str] = dict(refused or {})
+
+    @property
+    def failed(self) -> int:
+        """Recipients refused for good (all of them, not only those kept in ``refused``)."""
+        return self.done - self.sent
+
+    def refuse(self, address: str, reason: str) -> None:
+        if len(self.refused) < REFUSED_KEPT:
+            self.refused[address] = reason
 
     @classmethod
-    def resume(cls, saved: JSON, total: int) -> NewsletterProgress:
+    def resume(cls, saved: JSON, recipients: list[str]) -> NewsletterProgress:
+        total = len(recipients)
         data: Mapping[str, Any] = saved if isinstance(saved, Mapping) else {}
-        delivered = [str(a) for a in data.get("delivered", []) if isinstance(a, str)]
         refused_raw = data.get("refused", {})
         refused = (
             {str(k): str(v) for k, v in refused_raw.items()}
             if isinstance(refused_raw, Mapping)
             else {}
         )
-        return cls(total, delivered, refused)
-
-    def is_done(self, address: str) -> bool:
-        return address.lower() in self._done
+        done, sent = _int(data.get("done")), _int(data.get("sent"))
+        if "done" not in data and isinstance(data.get("delivered"), list):
+            done, sent = _legacy_cursor(data["delivered"], refused, recipients)
+        done = min(max(done, 0), total)
+        return cls(total, done, min(max(sent, 0), done), refused)
 
     def to_json(self) -> dict[str, JSON]:
         return {
             "total": self.total,
-            "sent": len(self.delivered),
-            "failed": len(self.refused),
-            "delivered": list(self.delivered),
+            "done": self.done,
+            "sent": self.sent,
+            "failed": self.failed,
             "refused": dict(self.refused),
         }
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _legacy_cursor(
+    delivered: list[Any], refused: Mapping[str, str], recipients: list[str]
+) -> tuple[int, int]:
+    """``(done, sent)`` from progress saved as address lists (before the cursor format).
+
+    Those runs went through the recipients in the same order, so the addresses they list
+    are a prefix of the recipients: the cursor is where that prefix ends.
+    """
+    sent_before = {str(a).lower() for a in delivered}
+    refused_before = {a.lower() for a in refused}
+    done = sent = 0
+    for display in recipients:
+        address = address_of(display).lower()
+        if address in sent_before:
+            sent += 1
+        elif address not in refused_before:
+            break
+        done += 1
+    return done, sent
 
 
 class EmailHandler:

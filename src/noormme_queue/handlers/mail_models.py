@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import mimetypes
+import re
+import unicodedata
 from email.utils import getaddresses
 from typing import Annotated, Any
 
@@ -29,10 +31,32 @@ RESERVED_HEADERS = frozenset(
 )
 
 
+# Every character str.splitlines() breaks on, and so some mail software too.
+LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+# RFC 5322 field-name: printable ASCII except ':' (so no space, TAB, NUL or non-ASCII).
+_HEADER_NAME = re.compile(r"[!-9;-~]+")
+
+
 def _no_line_breaks(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError("must not contain line breaks")
+    """A header value: no line break of any kind, no control character but TAB."""
+    for char in value:
+        if char in LINE_BREAKS:
+            raise ValueError(f"must not contain line breaks (found U+{ord(char):04X})")
+        if char != "\t" and unicodedata.category(char) == "Cc":
+            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
     return value
+
+
+def header_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a custom header, or ``None`` when it can."""
+    if name.lower() in RESERVED_HEADERS:
+        return f"set {name!r} through its own field, not headers"
+    if not _HEADER_NAME.fullmatch(name):
+        return (
+            f"header name {name!r} is not valid: printable ASCII only, without spaces, "
+            "tabs or ':' (RFC 5322)"
+        )
+    return None
 
 
 def _address(value: str) -> str:
@@ -80,17 +104,16 @@ class MessageContent(PayloadModel):
         description="sender; EMAIL_FROM when unset",
     )
     reply_to: AddressList = Field(default_factory=list)
-    headers: dict[HeaderText, HeaderText] = Field(default_factory=dict)
+    headers: dict[str, HeaderText] = Field(default_factory=dict)
     attachments: list[Attachment] = Field(default_factory=list)
 
     @field_validator("headers")
     @classmethod
     def _custom_headers_only(cls, headers: dict[str, str]) -> dict[str, str]:
         for name in headers:
-            if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"set {name!r} through its own field, not headers")
-            if not name or ":" in name or " " in name:
-                raise ValueError(f"{name!r} is not a valid header name")
+            problem = header_name_problem(name)
+            if problem is not None:
+                raise ValueError(problem)
         return headers
 
 

@@ -7,15 +7,18 @@ payload's ``retry_policy``, stored on the job) decides when to run it again.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from ..core.errors import InvalidPayload
 from ..core.job import JSON, Job
 from ..core.retry import RetryPolicy
 from .http_models import ApiCallPayload, WebhookPayload
@@ -23,6 +26,7 @@ from .net import (
     DEFAULT_MAX_RESPONSE_BYTES,
     HttpClientFactory,
     guarded_client,
+    is_public_address,
     raise_for_delivery_status,
     send_following_same_host,
     snippet_of,
@@ -128,6 +132,22 @@ def decode_response_body(response: httpx.Response, body: bytes) -> JSON:
     return body.decode(response.encoding or "utf-8", errors="replace")
 
 
+def refuse_private_literal(url: str, field: str = "payload.url") -> None:
+    """``InvalidPayload`` if ``url``'s host is an IP address the SSRF guard would refuse."""
+    host = urlsplit(url).hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: resolved and checked when the request is made
+    if not is_public_address(address):
+        raise InvalidPayload(
+            f"{field}: {address} is a private, loopback, link-local, multicast or reserved "
+            "address; webhooks to those are refused (set QUEUE_WEBHOOK_ALLOW_PRIVATE=true "
+            "to allow them)",
+            field=field,
+        )
+
+
 def _host(url: str) -> str:
     # Logs and errors name the host only: a URL's path or query may carry a token.
     return httpx.URL(url).host
@@ -144,6 +164,18 @@ class WebhookHandler:
     async def process(self, job: Job) -> JSON:
         payload = parse_job_payload(WebhookPayload, job.payload)
         return await self.sender.deliver(payload, message_id=job.id)
+
+    def check_payload(self, payload: JSON) -> None:
+        """At enqueue: refuse a URL whose host is already a private or loopback address.
+
+        Host names are resolved (and checked again) only when the delivery is made, since
+        DNS answers can change between enqueue and run.
+        """
+        if self.sender.allow_private or not isinstance(payload, Mapping):
+            return
+        url = payload.get("url")
+        if isinstance(url, str):
+            refuse_private_literal(url)
 
     def retry_policy_for(self, payload: Any) -> RetryPolicy | None:
         """The payload's ``retry_policy``, which the manager stores on the job."""

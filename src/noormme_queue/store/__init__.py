@@ -17,6 +17,7 @@ from .base import (
     Outcome,
     Released,
     StoredSchedule,
+    TypeDefinition,
 )
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Outcome",
     "Released",
     "StoredSchedule",
+    "TypeDefinition",
     "store_from_config",
 ]
 

@@ -8,11 +8,12 @@ holds payloads and results as opaque JSON text and never imports a handler.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..core.job import Attempt, Job, JobStatus, QueueStats
+from ..core.job import Attempt, Job, JobStatus, QueueInfo, QueueStats
+from ..core.routing import TypeDefinition as TypeDefinition
 
 GIVE_UP_AFTER = 60.0
 """Seconds a store waits for a lock another connection holds before it fails with
@@ -33,6 +34,8 @@ class NewJob:
     retry_policy: str | None = None  # JSON text
     unique_key: str | None = None
     timeout: float | None = None
+    queue: str = "default"
+    limit_key: str | None = None
     schedule: str | None = None
     """The name of the schedule that made it, if one did."""
 
@@ -174,9 +177,18 @@ class JobStore(Protocol):
         ...
 
     async def claim(
-        self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
+        self,
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
     ) -> Claim:
-        """Atomically move up to ``limit`` due jobs of ``types`` to ``processing``."""
+        """Atomically move up to ``limit`` due jobs of ``types`` to ``processing``: from
+        every queue not paused, or only from ``queues``, at most that many from each. The
+        types' stored limits hold across every worker (see store/claiming.py)."""
         ...
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
@@ -204,6 +216,7 @@ class JobStore(Protocol):
         type: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         """Jobs newest first; ``before`` is the id of the last job of the previous page."""
         ...
@@ -219,11 +232,32 @@ class JobStore(Protocol):
         ...
 
     async def retry(self, job_id: str, *, now: float) -> bool:
-        """Failed or cancelled -> pending now, attempts reset, history kept."""
+        """Failed or cancelled -> pending now with a fresh budget of runs (its attempts go
+        on counting: see core/retry.py ``after_manual_retry``), history kept."""
         ...
+
+    async def set_paused(self, queue: str, paused: bool, *, now: float) -> bool:
+        """Pause or resume a queue (stored: every worker's next claim obeys); ``False`` when
+        it already was so. Resuming wakes the workers."""
+        ...
+
+    async def queues(self) -> list[QueueInfo]:
+        """Every queue that has jobs, was paused, or a worker registered a type for."""
+        ...
+
+    async def define_types(self, types: Sequence[TypeDefinition]) -> list[TypeDefinition]:
+        """Store what a worker registered; return the earlier definitions it replaced that
+        differed (another process defined the type otherwise)."""
+        ...
+
+    async def type_definitions(self) -> list[TypeDefinition]: ...
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         """Delete up to ``limit`` completed or cancelled jobs finished before the time."""
+        ...
+
+    async def purge_minutes(self, *, before: float) -> int:
+        """Forget the kept per-minute counts of finished jobs before ``before``."""
         ...
 
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:

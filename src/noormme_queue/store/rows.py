@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, to_datetime
+from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, QueueInfo, QueueStats, to_datetime
 from ..core.retry import RetryPolicy
-from .base import Failed, NewJob, Outcome, Released, StoredSchedule
+from ..core.routing import RateLimit, TypeLimits
+from .base import Failed, FinishedCount, NewJob, Outcome, Released, StoredSchedule, TypeDefinition
 
 COLUMNS = (
     "id",
@@ -44,9 +45,14 @@ COLUMNS = (
     "timeout",
     "worker_id",
     "progress",
+    "queue",
+    "limit_key",
     "schedule",
 )
 """The columns every store selects for a job, in the order :func:`read_row` reads them."""
+
+SCHEDULED = "scheduled"
+"""The stored status of a pending job that is not due yet (see store/base.py)."""
 
 UNREADABLE = "cannot be read"
 """How the error of a job whose row cannot be decoded starts."""
@@ -183,13 +189,15 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         timeout,
         worker_id,
         progress,
+        queue,
+        limit_key,
         schedule,
     ) = row
     return Job(
         id=str(id_),
         type=type_,
         payload=read("payload", payload, json.loads, None),
-        status=read("status", status, JobStatus, JobStatus.FAILED),
+        status=read("status", status, _status, JobStatus.FAILED),
         priority=priority,
         attempts=attempts,
         max_attempts=max_attempts,
@@ -205,8 +213,16 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         timeout=timeout,
         worker_id=worker_id,
         progress=None if progress is None else read("progress", progress, json.loads, None),
+        queue=queue,
+        limit_key=limit_key,
         schedule=schedule,
     )
+
+
+def _status(value: Any) -> JobStatus:
+    # A job waiting for its time is "scheduled" in the table (out of the claim's index),
+    # and pending to everyone else.
+    return JobStatus.PENDING if value == SCHEDULED else JobStatus(value)
 
 
 def _time(value: Any) -> datetime:
@@ -231,6 +247,94 @@ def _retry_policy(value: Any) -> RetryPolicy | None:
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+# -- stored statuses, counts and definitions, the same for every backend ------------------------
+
+
+def initial_status(job: NewJob) -> str:
+    """``pending`` for a job due when written, else ``scheduled``: out of the claim's index."""
+    return SCHEDULED if job.run_at > job.created_at else "pending"
+
+
+def listed_statuses(status: JobStatus | None) -> list[str]:
+    """The stored statuses a listing of ``status`` reads."""
+    if status is None:
+        return []
+    return ["pending", SCHEDULED] if status is JobStatus.PENDING else [status.value]
+
+
+def stats_of(rows: Sequence[Sequence[Any]]) -> QueueStats:
+    """``(status, count)`` rows of the kept counts; a scheduled job counts as pending."""
+    counts = dict.fromkeys((s.value for s in JobStatus), 0)
+    for status, n in rows:
+        key = JobStatus.PENDING.value if status == SCHEDULED else status
+        if key in counts:
+            counts[key] += int(n or 0)
+    return QueueStats(total=sum(counts.values()), **counts)
+
+
+def queue_infos(
+    counts: Sequence[Sequence[Any]],
+    queues: Sequence[Sequence[Any]],
+    definitions: Sequence[TypeDefinition],
+) -> list[QueueInfo]:
+    """``(queue, status, count)`` rows, ``(name, paused)`` rows and the type definitions."""
+    names = {str(q) for q, _, n in counts if n}
+    names |= {str(name) for name, _ in queues} | {d.queue for d in definitions}
+    paused = {str(name) for name, flag in queues if flag}
+    infos = []
+    for name in sorted(names):
+        stats = stats_of([(status, n) for q, status, n in counts if q == name])
+        types = tuple(sorted(d.type for d in definitions if d.queue == name))
+        infos.append(
+            QueueInfo(
+                name=name,
+                paused=name in paused,
+                pending=stats.pending,
+                processing=stats.processing,
+                completed=stats.completed,
+                failed=stats.failed,
+                cancelled=stats.cancelled,
+                types=types,
+            )
+        )
+    return infos
+
+
+def minute_buckets(
+    rows: Sequence[Sequence[Any]], *, since: float, width: float
+) -> list[FinishedCount]:
+    """Per-minute ``(minute, completed, failed)`` rows summed into ``width``-second buckets."""
+    buckets: dict[int, list[int]] = {}
+    for minute, completed, failed in rows:
+        bucket = int((minute * 60 - since) // width)
+        into = buckets.setdefault(bucket, [0, 0])
+        into[0] += int(completed)
+        into[1] += int(failed)
+    return [FinishedCount(b, c, f) for b, (c, f) in sorted(buckets.items())]
+
+
+def type_definition(row: Sequence[Any]) -> TypeDefinition:
+    """A ``noormme_types`` row: type, queue, concurrency, rate_count, rate_window,
+    defined_by, updated_at."""
+    type_, queue, concurrency, rate_count, rate_window, defined_by, updated_at = row
+    rate = None if rate_count is None else RateLimit(int(rate_count), float(rate_window))
+    limits = TypeLimits(None if concurrency is None else int(concurrency), rate)
+    return TypeDefinition(type_, queue, limits, defined_by, float(updated_at))
+
+
+def type_row(definition: TypeDefinition) -> tuple[Any, ...]:
+    rate = definition.limits.rate
+    return (
+        definition.type,
+        definition.queue,
+        definition.limits.concurrency,
+        None if rate is None else rate.count,
+        None if rate is None else rate.window,
+        definition.defined_by,
+        definition.updated_at,
+    )
 
 
 # -- schedules ---------------------------------------------------------------------------------
@@ -298,7 +402,7 @@ def read_schedule(row: Sequence[Any]) -> StoredSchedule:
         next_run_at=next_run_at,
         last_run_at=last_run_at,
         last_job_id=last_job_id,
-        last_status=None if last_status is None else JobStatus(last_status),
+        last_status=None if last_status is None else _status(last_status),
         revision=int(revision),
         created_at=created_at,
         updated_at=updated_at,

@@ -13,6 +13,7 @@
   const state = {
     status: "",
     type: "",
+    queue: "",
     cursors: [null], // cursor of each page seen; the last is the current page's
     nextCursor: null,
     selected: null,
@@ -191,6 +192,74 @@
     body.replaceChildren(...rows);
   }
 
+  // -- queues (stored: the same in every process) ----------------------------------------------
+  function limitsText(limits) {
+    const parts = [];
+    if (limits.concurrency !== null) parts.push(`at most ${limits.concurrency} at once`);
+    if (limits.rate) parts.push(`${limits.rate.text}`);
+    return parts.length ? parts.join(", ") : "no limits";
+  }
+
+  function cell(child) {
+    const td = document.createElement("td");
+    td.appendChild(child);
+    return td;
+  }
+
+  function renderQueues(data) {
+    const rows = data.queues.map((q) => {
+      const tr = document.createElement("tr");
+      tr.dataset.queue = q.name;
+      tr.classList.toggle("paused", q.paused);
+      const name = el("button", q.name, "link mono");
+      name.type = "button";
+      name.title = `list the jobs of ${q.name}`;
+      name.addEventListener("click", () => filterBy(state.status, state.type, q.name));
+      tr.appendChild(cell(name));
+      const st = el("span", q.paused ? "paused" : "running", "badge");
+      st.classList.add(q.paused ? "cancelled" : "completed");
+      st.dataset.testid = "queue-state";
+      tr.appendChild(cell(st));
+      for (const s of STATUSES) tr.appendChild(el("td", q[s]));
+      const types = document.createElement("td");
+      types.className = "types";
+      for (const t of q.types) {
+        const line = el("div");
+        line.appendChild(el("span", t.type, "mono"));
+        line.appendChild(el("span", ` ${limitsText(t.limits)}`, "muted"));
+        line.title = `defined by ${t.defined_by}, ${when(t.updated_at)}`;
+        types.appendChild(line);
+      }
+      if (!q.types.length) types.textContent = "—";
+      tr.appendChild(types);
+      const action = el("button", q.paused ? "Resume" : "Pause", q.paused ? "" : "ghost");
+      action.type = "button";
+      action.dataset.testid = q.paused ? "resume-queue" : "pause-queue";
+      action.addEventListener("click", () => setQueuePaused(q.name, !q.paused));
+      tr.appendChild(cell(action));
+      return tr;
+    });
+    $("queues").replaceChildren(...rows);
+    $("queues-empty").hidden = rows.length > 0;
+    $("queue-names").replaceChildren(...data.queues.map((q) => {
+      const option = document.createElement("option");
+      option.value = q.name;
+      return option;
+    }));
+  }
+
+  async function setQueuePaused(name, pause) {
+    try {
+      const path = `/queues/${encodeURIComponent(name)}/${pause ? "pause" : "resume"}`;
+      const done = await api(path, { method: "POST" });
+      const now = done.queue.paused ? "paused" : "running";
+      toast(done.changed ? `queue ${name} ${now}` : `queue ${name} was ${now} already`);
+      await refresh();
+    } catch (e) {
+      handle(e);
+    }
+  }
+
   // -- schedules -------------------------------------------------------------------------------
   function renderSchedules(schedules) {
     const rows = schedules.map((s) => {
@@ -241,6 +310,7 @@
     const q = new URLSearchParams({ limit: String(PAGE) });
     if (state.status) q.set("status", state.status);
     if (state.type) q.set("type", state.type);
+    if (state.queue) q.set("queue", state.queue);
     const cursor = state.cursors[state.cursors.length - 1];
     if (cursor) q.set("cursor", cursor);
     return `/jobs?${q}`;
@@ -254,6 +324,7 @@
       if (state.selected === job.id) tr.classList.add("selected");
       tr.appendChild(el("td", job.id, "mono"));
       tr.appendChild(el("td", job.type));
+      tr.appendChild(el("td", job.queue, "mono"));
       const s = document.createElement("td");
       s.appendChild(badge(job.status));
       tr.appendChild(s);
@@ -270,8 +341,8 @@
     state.nextCursor = page.next_cursor;
     $("older").disabled = !page.next_cursor;
     $("newer").disabled = state.cursors.length <= 1;
-    const filter = [state.status || "all statuses", state.type ? `type ${state.type}` : ""]
-      .filter(Boolean).join(", ");
+    const filter = [state.status || "all statuses", state.type ? `type ${state.type}` : "",
+      state.queue ? `queue ${state.queue}` : ""].filter(Boolean).join(", ");
     setText("page-info", `page ${state.cursors.length} · ${filter}`);
   }
 
@@ -285,7 +356,8 @@
     $("retry-btn").disabled = !["failed", "cancelled"].includes(job.status);
     $("cancel-btn").disabled = !["pending", "processing"].includes(job.status);
     const fields = [
-      ["type", job.type], ["priority", job.priority],
+      ["type", job.type], ["queue", job.queue], ["limit key", job.limit_key || "—"],
+      ["priority", job.priority],
       ["attempts", `${job.attempts} of ${job.max_attempts}`],
       ["run at", when(job.run_at)], ["created", when(job.created_at)],
       ["started", when(job.started_at)], ["finished", when(job.finished_at)],
@@ -353,10 +425,11 @@
     if (state.busy) return;
     state.busy = true;
     try {
-      const [stats, page, schedules] = await Promise.all([
-        api("/stats"), api(jobsQuery()), api("/schedules"),
+      const [stats, queues, page, schedules] = await Promise.all([
+        api("/stats"), api("/queues"), api(jobsQuery()), api("/schedules"),
       ]);
       renderStats(stats);
+      renderQueues(queues);
       renderJobs(page);
       renderSchedules(schedules);
       if (state.selected) {
@@ -375,7 +448,7 @@
       if (e instanceof ApiError && e.status === 401) {
         handle(e);
       } else {
-        setText("updated", "connection problem, retrying…");
+        setText("updated", e.status === 422 ? "check the filters" : "connection problem, retrying…");
         banner(e.message || String(e));
       }
     } finally {
@@ -402,14 +475,19 @@
     for (const tr of $("jobs").children) tr.classList.remove("selected");
   }
 
-  function filterBy(status, type) {
+  function filterBy(status, type, queue) {
     state.status = status;
     state.type = type;
+    state.queue = queue;
     state.cursors = [null];
     $("filter-status").value = status;
     $("filter-type").value = type;
+    $("filter-queue").value = queue;
     loop();
   }
+
+  const filterForm = () =>
+    filterBy($("filter-status").value, $("filter-type").value.trim(), $("filter-queue").value.trim());
 
   // -- wiring ----------------------------------------------------------------------------------
   $("login-form").addEventListener("submit", (e) => {
@@ -432,13 +510,11 @@
   });
   $("filters").addEventListener("submit", (e) => {
     e.preventDefault();
-    filterBy($("filter-status").value, $("filter-type").value.trim());
+    filterForm();
   });
-  $("filter-status").addEventListener("change", () => {
-    filterBy($("filter-status").value, $("filter-type").value.trim());
-  });
+  $("filter-status").addEventListener("change", filterForm);
   for (const button of document.querySelectorAll(".count")) {
-    button.addEventListener("click", () => filterBy(button.dataset.status, state.type));
+    button.addEventListener("click", () => filterBy(button.dataset.status, state.type, state.queue));
   }
   $("older").addEventListener("click", () => {
     if (!state.nextCursor) return;

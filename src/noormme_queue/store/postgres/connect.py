@@ -18,7 +18,7 @@ from psycopg_pool import PoolTimeout
 
 from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
 from .. import base
-from . import sql
+from . import schema as ddl
 
 CONNECT_TIMEOUT = 10.0  # seconds, unless the URL sets connect_timeout
 APPLICATION_NAME = "noormme-queue"
@@ -94,32 +94,32 @@ class Server:
 def migrate(conn: psycopg.Connection[Any], server: Server) -> str:
     """Bring the schema to SCHEMA_VERSION; return the notification channel."""
     with conn.transaction():
-        schema = conn.execute(sql.CURRENT_SCHEMA).fetchone()
+        schema = conn.execute(ddl.CURRENT_SCHEMA).fetchone()
         if schema is None or schema[0] is None:
             raise StoreUnavailable(
                 f"{server.where}: no schema of the search_path exists; create it "
                 "(CREATE SCHEMA ...) or fix options=-csearch_path=... in the URL"
             )
         timeout = f"{int(base.GIVE_UP_AFTER * 1000)}ms"
-        conn.execute(sql.LOCK_TIMEOUT, {"timeout": timeout})
-        conn.execute(sql.LOCK_MIGRATIONS, {"key": sql.MIGRATION_LOCK})
-        conn.execute(sql.META_DDL)
-        row = conn.execute(sql.READ_VERSION).fetchone()
+        conn.execute(ddl.LOCK_TIMEOUT, {"timeout": timeout})
+        conn.execute(ddl.LOCK_MIGRATIONS, {"key": ddl.MIGRATION_LOCK})
+        conn.execute(ddl.META_DDL)
+        row = conn.execute(ddl.READ_VERSION).fetchone()
         version = int(row[0]) if row else 0
-        if version > sql.SCHEMA_VERSION:
+        if version > ddl.SCHEMA_VERSION:
             raise SchemaTooNew(
                 f"{server.description} has queue schema version {version}, but this "
-                f"noormme-queue knows only up to {sql.SCHEMA_VERSION}: upgrade noormme-queue"
+                f"noormme-queue knows only up to {ddl.SCHEMA_VERSION}: upgrade noormme-queue"
             )
-        if version == 0 and conn.execute(sql.JOBS_TABLE_EXISTS).fetchone():
+        if version == 0 and conn.execute(ddl.JOBS_TABLE_EXISTS).fetchone():
             raise StoreCorrupt(
                 f"{server.description} has a noormme_jobs table but no schema version: "
                 "refusing to touch a table this library did not create"
             )
-        for number in range(version, sql.SCHEMA_VERSION):
-            conn.execute(sql.MIGRATIONS[number])
-        if version != sql.SCHEMA_VERSION:
-            conn.execute(sql.WRITE_VERSION, {"version": str(sql.SCHEMA_VERSION)})
+        for number in range(version, ddl.SCHEMA_VERSION):
+            conn.execute(ddl.MIGRATIONS[number])
+        if version != ddl.SCHEMA_VERSION:
+            conn.execute(ddl.WRITE_VERSION, {"version": str(ddl.SCHEMA_VERSION)})
     return channel_for(str(schema[0]))
 
 

@@ -26,7 +26,7 @@ from ..rows import COLUMNS, SCHEDULE_COLUMNS
 
 _SELECTED = ", ".join("history::text" if c == "history" else c for c in COLUMNS)
 _J_SELECTED = ", ".join(f"j.{c}" for c in _SELECTED.split(", "))
-_LIVE = "status IN ('pending', 'processing')"
+_LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "j.id = v.id AND j.status = 'processing' AND j.claim_token = v.token"
 _APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt)"
@@ -45,109 +45,21 @@ def _waking(dml: str, returning_count: int) -> str:
     )
 
 
-# -- schema ------------------------------------------------------------------------------------
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: jobs and the indexes that fit each query below.
-    """
-    CREATE TABLE noormme_jobs (
-        id            text PRIMARY KEY,
-        type          text NOT NULL,
-        payload       text NOT NULL,
-        status        text NOT NULL,
-        priority      integer NOT NULL DEFAULT 0,
-        attempts      integer NOT NULL DEFAULT 0,
-        max_attempts  integer NOT NULL,
-        run_at        double precision NOT NULL,
-        created_at    double precision NOT NULL,
-        started_at    double precision,
-        finished_at   double precision,
-        result        text,
-        error         text,
-        history       jsonb NOT NULL DEFAULT '[]',
-        retry_policy  text,
-        unique_key    text,
-        timeout       double precision,
-        worker_id     text,
-        claim_token   text,
-        lease_until   double precision,
-        progress      text,
-        CONSTRAINT noormme_jobs_status_check CHECK
-            (status IN ('pending', 'processing', 'completed', 'failed', 'cancelled'))
-    );
-    -- claim: due pending jobs, highest priority, then run_at, then creation order
-    CREATE INDEX noormme_jobs_claim ON noormme_jobs (priority DESC, run_at, id)
-        WHERE status = 'pending';
-    -- next due time per type, and the distinct pending types (loose scan on the prefix)
-    CREATE INDEX noormme_jobs_due ON noormme_jobs (type, run_at) WHERE status = 'pending';
-    -- counts by status, listing by status newest first, and expired leases (few rows)
-    CREATE INDEX noormme_jobs_status ON noormme_jobs (status, id);
-    -- enqueue is idempotent on unique_key while a job with it is live
-    CREATE UNIQUE INDEX noormme_jobs_unique ON noormme_jobs (unique_key)
-        WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing');
-    -- cleanup of old finished jobs, and the completed side of the throughput chart
-    CREATE INDEX noormme_jobs_finished ON noormme_jobs (finished_at)
-        WHERE status IN ('completed', 'cancelled');
-    """,
-    # 2: recurring jobs, and the link from a job to the schedule that made it.
-    """
-    ALTER TABLE noormme_jobs ADD COLUMN schedule text;
-    CREATE TABLE noormme_schedules (
-        name          text PRIMARY KEY,
-        job           text NOT NULL,
-        cron          text,
-        every         double precision,
-        timezone      text NOT NULL,
-        missed        text NOT NULL,
-        paused        boolean NOT NULL DEFAULT false,
-        next_run_at   double precision NOT NULL,
-        last_run_at   double precision,
-        last_job_id   text,
-        revision      bigint NOT NULL DEFAULT 1,
-        created_at    double precision NOT NULL,
-        updated_at    double precision NOT NULL
-    );
-    -- the scheduler's due schedules and its next wake-up
-    CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE NOT paused;
-    """,
-)
-
-SCHEMA_VERSION = len(MIGRATIONS)
-
-META_DDL = "CREATE TABLE IF NOT EXISTS noormme_meta (key text PRIMARY KEY, value text NOT NULL)"
-READ_VERSION = "SELECT value FROM noormme_meta WHERE key = 'schema_version'"
-WRITE_VERSION = (
-    "INSERT INTO noormme_meta (key, value) VALUES ('schema_version', %(version)s)"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
-# Unversioned: a table this library did not create, which it refuses to touch.
-JOBS_TABLE_EXISTS = "SELECT 1 WHERE to_regclass('noormme_jobs') IS NOT NULL"
-
-# PostgreSQL only: the schema the tables go in (it names the LISTEN channel), and the lock
-# that makes one process of many migrate. Any key works: it only has to be the same in every
-# process of every version. LOCK_TIMEOUT bounds the wait for it (SQLite: a busy timeout).
-CURRENT_SCHEMA = "SELECT current_schema()"
-MIGRATION_LOCK = 0x6E71_6D69_6772  # "nqmigr"
-LOCK_MIGRATIONS = "SELECT pg_advisory_xact_lock(%(key)s)"
-LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %(timeout)s, true)"
-# PostgreSQL only: fresh planner statistics. With stale ones (a bulk load autovacuum has not
-# seen yet) the claim sorts every pending row instead of walking its index.
-ANALYZE = "ANALYZE noormme_jobs"
-
 # -- enqueue -----------------------------------------------------------------------------------
 
 # A batch in one statement; the first of several jobs with one unique_key wins, as in SQLite.
+# The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
 ENQUEUE = _waking(
-    "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, run_at,"
-    "  created_at, retry_policy, unique_key, timeout, schedule)"
-    " SELECT id, type, payload, 'pending', priority, max_attempts, run_at, created_at,"
-    "  retry_policy, unique_key, timeout, schedule"
-    " FROM unnest(%(id)s::text[], %(type)s::text[], %(payload)s::text[], %(priority)s::int[],"
-    "  %(max_attempts)s::int[], %(run_at)s::float8[], %(created_at)s::float8[],"
-    "  %(retry_policy)s::text[], %(unique_key)s::text[], %(timeout)s::float8[],"
-    "  %(schedule)s::text[])"
-    "  WITH ORDINALITY AS v(id, type, payload, priority, max_attempts, run_at, created_at,"
-    "  retry_policy, unique_key, timeout, schedule, ord)"
+    "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
+    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule)"
+    " SELECT id, type, payload, status, priority, max_attempts, max_attempts, run_at,"
+    "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule"
+    " FROM unnest(%(id)s::text[], %(type)s::text[], %(payload)s::text[], %(status)s::text[],"
+    "  %(priority)s::int[], %(max_attempts)s::int[], %(run_at)s::float8[],"
+    "  %(created_at)s::float8[], %(retry_policy)s::text[], %(unique_key)s::text[],"
+    "  %(timeout)s::float8[], %(queue)s::text[], %(limit_key)s::text[], %(schedule)s::text[])"
+    "  WITH ORDINALITY AS v(id, type, payload, status, priority, max_attempts, run_at,"
+    "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule, ord)"
     " ORDER BY ord"
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
     " RETURNING id",
@@ -159,29 +71,90 @@ LIVE_BY_UNIQUE_KEY = (
 )
 
 # -- claim -------------------------------------------------------------------------------------
+# Types without limits (most) are claimed by CLAIM_READY, one statement. Limited types are
+# claimed in a transaction that locks their noormme_types rows, reads what they use, picks
+# in Python (store/claiming.py) and marks the picks by id (CLAIM), as SQLite does.
 
-# The locking subselect is a MATERIALIZED CTE so that it runs exactly once: the row locks it
-# takes (skipping rows other claims hold) decide which jobs this claim gets.
-CLAIM = (
-    "WITH picked AS MATERIALIZED ("
-    " SELECT id FROM noormme_jobs"
-    " WHERE status = 'pending' AND run_at <= %(now)s AND type = ANY(%(types)s::text[])"
-    " ORDER BY priority DESC, run_at, id"
-    " LIMIT %(limit)s"
-    " FOR UPDATE SKIP LOCKED)"
-    " UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
+# ARRAY(...): the chosen ids are looked up by primary key, never joined by a table scan.
+STAGE = (
+    "UPDATE noormme_jobs SET status = 'pending' WHERE id = ANY(ARRAY(SELECT id FROM noormme_jobs"
+    "  WHERE status = 'scheduled' AND run_at <= %(now)s ORDER BY run_at LIMIT %(stage)s"
+    "  FOR UPDATE SKIP LOCKED))"
+)
+_LIMITED = "(t.concurrency IS NOT NULL OR t.rate_count IS NOT NULL)"
+_PAIRS = (
+    "SELECT c.queue, c.type FROM noormme_counts c WHERE c.status = 'pending'"
+    " GROUP BY c.queue, c.type HAVING sum(c.n) > 0"
+)
+READY_PAIRS = _PAIRS
+PAUSED_QUEUES = "SELECT name FROM noormme_queues WHERE paused"
+
+# PostgreSQL only: stage, choose the (queue, type) pairs with due jobs from the kept counts
+# (not paused, not limited, of the worker's types and queues), read each pair's first due
+# jobs from the claim index (a LATERAL seek, locked with SKIP LOCKED), keep each queue's
+# budget, and mark the first `limit` processing. Its last row holds the staged count and
+# the next due time instead of a job.
+CLAIM_READY = (
+    f"WITH staged AS ({STAGE} RETURNING 1),"
+    " budgets AS (SELECT * FROM unnest(%(queues)s::text[], %(budgets)s::int[]) AS b(queue, n)),"
+    f" pairs AS MATERIALIZED (SELECT p.queue, p.type, COALESCE(b.n, %(limit)s) AS budget"
+    f"  FROM ({_PAIRS}) p LEFT JOIN budgets b ON b.queue = p.queue"
+    "  WHERE p.type = ANY(%(types)s::text[]) AND (%(all_queues)s OR b.queue IS NOT NULL)"
+    "  AND NOT EXISTS (SELECT 1 FROM noormme_queues q WHERE q.name = p.queue AND q.paused)"
+    f"  AND NOT EXISTS (SELECT 1 FROM noormme_types t WHERE t.type = p.type AND {_LIMITED})),"
+    " cand AS MATERIALIZED (SELECT c.id, c.queue, c.priority, c.run_at, p.budget"
+    "  FROM pairs p CROSS JOIN LATERAL (SELECT id, queue, priority, run_at FROM noormme_jobs"
+    "   WHERE status = 'pending' AND queue = p.queue AND type = p.type AND run_at <= %(now)s"
+    "   ORDER BY priority DESC, run_at, id LIMIT LEAST(p.budget, %(limit)s)"
+    "   FOR UPDATE SKIP LOCKED) c),"
+    " picked AS (SELECT id FROM (SELECT id, priority, run_at, budget, row_number()"
+    "   OVER (PARTITION BY queue ORDER BY priority DESC, run_at, id) AS rank FROM cand) r"
+    "  WHERE rank <= budget ORDER BY priority DESC, run_at, id LIMIT %(limit)s),"
+    " claimed AS (UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
-    "  started_at = %(now)s"
-    " FROM picked WHERE j.id = picked.id"
+    "  started_at = %(now)s FROM picked WHERE j.id = picked.id"
+    f"  RETURNING {_J_SELECTED})"
+    " SELECT *, NULL::bigint, NULL::float8 FROM claimed UNION ALL"
+    f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, (SELECT count(*) FROM staged),"
+    "  (SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled')"
+)
+
+TYPE_LIMITS = (
+    "SELECT type, concurrency, rate_count, rate_window FROM noormme_types t"
+    f" WHERE {_LIMITED} AND type = ANY(%(types)s::text[]) ORDER BY type FOR UPDATE"
+)
+
+RUNNING_BY_KEY = (
+    "SELECT limit_key, count(*) FROM noormme_jobs"
+    " WHERE status = 'processing' AND type = %(type)s GROUP BY limit_key"
+)
+
+STARTS_BY_KEY = (
+    "SELECT limit_key, count(*), min(started_at) FROM noormme_starts"
+    " WHERE type = %(type)s AND started_at > %(since)s GROUP BY limit_key"
+)
+
+CANDIDATES = (
+    "SELECT id, limit_key, priority, run_at FROM noormme_jobs"
+    " WHERE status = 'pending' AND queue = %(queue)s AND type = %(type)s AND run_at <= %(now)s"
+    " ORDER BY priority DESC, run_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+)
+
+CLAIM = (
+    "UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
+    "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
+    "  started_at = %(now)s WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
     f" RETURNING {_J_SELECTED}"
 )
 
-# One index seek per type (a LATERAL LIMIT 1 on the (type, run_at) index).
-NEXT_DUE = (
-    "SELECT MIN(due.run_at) FROM unnest(%(types)s::text[]) AS t(type)"
-    " CROSS JOIN LATERAL (SELECT run_at FROM noormme_jobs j"
-    "  WHERE j.status = 'pending' AND j.type = t.type ORDER BY run_at LIMIT 1) AS due"
+RECORD_START = (
+    "INSERT INTO noormme_starts (type, limit_key, started_at)"
+    " SELECT type, limit_key, %(now)s FROM unnest(%(types)s::text[], %(keys)s::text[])"
+    "  AS v(type, limit_key)"
 )
+FORGET_STARTS = "DELETE FROM noormme_starts WHERE type = %(type)s AND started_at <= %(since)s"
+
+NEXT_DUE = "SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled'"
 
 # A claimed (or expired) row that no Job can hold: failed with why.
 FAIL_UNREADABLE = (
@@ -209,7 +182,8 @@ FAIL = (
     f" WHERE {_HELD} RETURNING j.id"
 )
 RETRY_LATER = (
-    "UPDATE noormme_jobs j SET status = 'pending', error = v.error, run_at = v.retry_at,"
+    "UPDATE noormme_jobs j SET error = v.error, run_at = v.retry_at,"
+    "  status = CASE WHEN v.retry_at <= %(now)s THEN 'pending' ELSE 'scheduled' END,"
     "  claim_token = NULL, lease_until = NULL, "
     + _APPEND_ATTEMPT
     + " FROM unnest(%(l_id)s::text[], %(l_token)s::text[], %(l_error)s::text[],"
@@ -255,36 +229,52 @@ GET = f"SELECT {_SELECTED} FROM noormme_jobs WHERE id = %(id)s"
 
 
 @cache
-def LIST_JOBS(by_status: bool, by_type: bool, paged: bool) -> str:
+def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
     """Newest first; ``paged`` goes on below the id of the previous page's last job.
-    Parameters: status, type, before (those asked for), limit."""
+
+    With statuses, one arm per stored status (pending is 'pending' and 'scheduled'), each
+    walking the (status, id) index newest first and stopping at the limit; the arms merge
+    over at most ``statuses`` * limit rows. Parameters: status0, status1, ..., type, queue,
+    before (those asked for), limit."""
     clauses = [
         clause
         for clause, used in (
-            ("status = %(status)s", by_status),
             ("type = %(type)s", by_type),
+            ("queue = %(queue)s", by_queue),
             ("id < %(before)s", paged),
         )
         if used
     ]
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return f"SELECT {_SELECTED} FROM noormme_jobs{where} ORDER BY id DESC LIMIT %(limit)s"
+    if not statuses:
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return f"SELECT {_SELECTED} FROM noormme_jobs{where} ORDER BY id DESC LIMIT %(limit)s"
+    arms = [
+        f"(SELECT {_SELECTED} FROM noormme_jobs WHERE"
+        f" {' AND '.join([f'status = %(status{n})s', *clauses])}"
+        " ORDER BY id DESC LIMIT %(limit)s)"
+        for n in range(statuses)
+    ]
+    if statuses == 1:
+        return arms[0][1:-1]
+    return f"{' UNION ALL '.join(arms)} ORDER BY id DESC LIMIT %(limit)s"
 
 
-STATS = "SELECT status, COUNT(*) FROM noormme_jobs GROUP BY status"
+# Kept counts: a few rows, whatever the number of jobs.
+STATS = "SELECT status, sum(n) FROM noormme_counts GROUP BY status"
+QUEUE_COUNTS = "SELECT queue, status, sum(n) FROM noormme_counts GROUP BY queue, status"
 
-# A loose index scan over the (type, run_at) index: one seek per distinct type.
 PENDING_TYPES = (
-    "WITH RECURSIVE t(type) AS ("
-    " SELECT MIN(type) FROM noormme_jobs WHERE status = 'pending'"
-    " UNION ALL"
-    " SELECT (SELECT MIN(type) FROM noormme_jobs WHERE status = 'pending' AND type > t.type)"
-    " FROM t WHERE t.type IS NOT NULL"
-    ") SELECT type FROM t WHERE type IS NOT NULL"
+    "SELECT type FROM noormme_counts WHERE status IN ('pending', 'scheduled')"
+    " GROUP BY type HAVING sum(n) > 0 ORDER BY type"
 )
 
-# Completed jobs are many: a range of the partial index on finished_at; failed jobs, the
-# dead-letter record, are few: by status.
+FINISHED_MINUTES = (
+    "SELECT minute, sum(completed), sum(failed) FROM noormme_minutes"
+    " WHERE minute >= %(minute)s GROUP BY minute ORDER BY minute"
+)
+
+# Buckets that are not whole minutes: from the jobs. Completed jobs are many: a range of
+# the partial index on finished_at; failed jobs, the dead-letter record, are few: by status.
 FINISHED_COUNTS = (
     "SELECT floor((finished_at - %(since)s) / %(width)s)::bigint AS bucket,"
     " count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'failed')"
@@ -297,6 +287,34 @@ FINISHED_COUNTS = (
     " ) f GROUP BY bucket ORDER BY bucket"
 )
 
+# -- queues and job types ----------------------------------------------------------------------
+
+QUEUES = "SELECT name, paused FROM noormme_queues"
+SET_PAUSED = (
+    "INSERT INTO noormme_queues (name, paused, updated_at) VALUES (%(name)s, %(paused)s, %(now)s)"
+    " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at"
+    " WHERE noormme_queues.paused <> excluded.paused"
+)
+QUEUE_PAUSED = "SELECT paused FROM noormme_queues WHERE name = %(name)s FOR UPDATE"
+
+TYPES = (
+    "SELECT type, queue, concurrency, rate_count, rate_window, defined_by, updated_at"
+    " FROM noormme_types ORDER BY type"
+)
+GET_TYPE = (
+    "SELECT type, queue, concurrency, rate_count, rate_window, defined_by, updated_at"
+    " FROM noormme_types WHERE type = %(type)s FOR UPDATE"
+)
+DEFINE_TYPE = (
+    "INSERT INTO noormme_types (type, queue, concurrency, rate_count, rate_window,"
+    "  defined_by, updated_at) VALUES (%(type)s, %(queue)s, %(concurrency)s, %(rate_count)s,"
+    "  %(rate_window)s, %(defined_by)s, %(updated_at)s)"
+    " ON CONFLICT (type) DO UPDATE SET queue = excluded.queue,"
+    "  concurrency = excluded.concurrency, rate_count = excluded.rate_count,"
+    "  rate_window = excluded.rate_window, defined_by = excluded.defined_by,"
+    "  updated_at = excluded.updated_at"
+)
+
 # -- control -----------------------------------------------------------------------------------
 
 # The row is locked before its status is read, so the status returned is the one replaced.
@@ -307,9 +325,14 @@ CANCEL = (
     " WHERE j.id = old.id RETURNING old.status"
 )
 
+# A manual retry: the attempts go on counting; max_attempts grows by the job's budget.
+RETRYABLE = (
+    "SELECT attempts, COALESCE(budget, max_attempts) FROM noormme_jobs"
+    " WHERE id = %(id)s AND status IN ('failed', 'cancelled') FOR UPDATE"
+)
 RETRY = _waking(
-    "UPDATE noormme_jobs SET status = 'pending', attempts = 0, run_at = %(now)s,"
-    "  started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
+    "UPDATE noormme_jobs SET status = 'pending', max_attempts = %(max_attempts)s,"
+    "  run_at = %(now)s, started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
     " WHERE id = %(id)s AND status IN ('failed', 'cancelled') RETURNING id",
     1,
 )
@@ -319,6 +342,7 @@ PURGE = (
     "  WHERE status IN ('completed', 'cancelled') AND finished_at < %(before)s"
     "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
 )
+PURGE_MINUTES = "DELETE FROM noormme_minutes WHERE minute < %(minute)s"
 
 # -- schedules ---------------------------------------------------------------------------------
 

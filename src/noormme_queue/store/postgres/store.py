@@ -25,8 +25,9 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -34,22 +35,41 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...core.errors import ConfigError, StoreError, StoreUnavailable
 from ...core.job import Job, JobStatus, QueueStats
+from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
-from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
+from ..base import (
+    Claim,
+    Completed,
+    Expired,
+    Failed,
+    FinishedCount,
+    NewJob,
+    Outcome,
+    Released,
+)
 from ..rows import (
+    SCHEDULED,
     Unreadable,
     attempt_json,
     claim_order,
     due_time,
+    listed_statuses,
     makes_due,
+    minute_buckets,
     read_row,
     read_rows,
     row_to_job,
+    stats_of,
+    type_definition,
 )
+from . import schema as ddl
 from . import sql
+from .claim import claim_planned, claim_ready, less_taken
 from .connect import Server, migrate
+from .inserts import insert_jobs
 from .listener import Listening
 from .pool import Conn, Runner
+from .queues import LIMITS_MAX_AGE, QueueOps
 from .schedules import ScheduleOperations
 
 log = logging.getLogger("noormme_queue.store")
@@ -58,11 +78,10 @@ T = TypeVar("T")
 
 DEFAULT_MAX_CONNECTIONS = 10
 POOL_TIMEOUT = 30.0  # seconds an operation waits for a free connection
-UNIQUE_RACE_RETRIES = 5
 ANALYZE_AFTER_ROWS = 1000  # an enqueue this large refreshes the planner's statistics
 
 
-class PostgresStore(ScheduleOperations):
+class PostgresStore(QueueOps, ScheduleOperations):
     def __init__(
         self,
         url: str,
@@ -81,6 +100,10 @@ class PostgresStore(ScheduleOperations):
         self._sender = uuid.uuid4().hex  # tags our notifications: our own don't wake us
         self._channel = "noormme_queue"
         self._listeners: set[asyncio.Task[None]] = set()
+        # Types with limits take the claim's slower path; the fast path re-checks in SQL,
+        # so a stale list only delays a newly limited type's jobs, never over-claims.
+        self._limited: frozenset[str] = frozenset()
+        self._limited_at = -LIMITS_MAX_AGE
 
     @property
     def description(self) -> str:
@@ -105,7 +128,7 @@ class PostgresStore(ScheduleOperations):
             try:
                 with psycopg.connect(server.url, **server.connect_kwargs) as conn:
                     self._channel = migrate(conn, server)
-                    conn.execute(sql.ANALYZE)
+                    conn.execute(ddl.ANALYZE)
                 pool: ConnectionPool[Conn] = ConnectionPool(
                     server.url,
                     kwargs=server.connect_kwargs,
@@ -191,55 +214,28 @@ class PostgresStore(ScheduleOperations):
                 with conn.transaction():  # several statements may be needed: all or nothing
                     ids = self._insert(conn, jobs)
             if len(jobs) >= ANALYZE_AFTER_ROWS:
-                conn.execute(sql.ANALYZE)  # keep claims on their index
+                conn.execute(ddl.ANALYZE)  # keep claims on their index
             return ids
 
         return await self._run(write, write=True)
 
     def _insert(self, conn: Conn, jobs: Sequence[NewJob]) -> list[str]:
-        """Write ``jobs`` in one statement (more only when unique keys race); a live job
-        with the same unique key wins: its id is returned instead."""
-        ids: list[str | None] = [None] * len(jobs)
-        todo = list(range(len(jobs)))
-        for _ in range(UNIQUE_RACE_RETRIES):
-            batch = [jobs[i] for i in todo]
-            params: dict[str, Any] = {
-                name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
-            }
-            params.update(self._wake_params())
-            inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
-            skipped = [i for i in todo if jobs[i].id not in inserted]
-            for i in todo:
-                if jobs[i].id in inserted:
-                    ids[i] = jobs[i].id
-            if not skipped:
-                break
-            # A live job holds the key (maybe one of this batch): hand back its id.
-            keys = list({jobs[i].unique_key for i in skipped})
-            live = dict(conn.execute(sql.LIVE_BY_UNIQUE_KEY, {"keys": keys}).fetchall())
-            todo = []
-            for i in skipped:
-                holder = live.get(jobs[i].unique_key)
-                if holder is None:
-                    todo.append(i)  # it finished in between: try to insert again
-                else:
-                    ids[i] = holder
-            if not todo:
-                break
-        else:
-            raise StoreError(
-                f"PostgreSQL at {self._server.where}: enqueue kept racing jobs that "
-                "finished with the same unique_key; try again"
-            )
-        return [i for i in ids if i is not None]
+        return insert_jobs(conn, jobs, wake=self._wake_params(), where=self._server.where)
 
     async def claim(
-        self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
+        self,
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
     ) -> Claim:
         token = uuid.uuid4().hex
         if not types or limit <= 0:
             return Claim(token, [], None)
-        params = {
+        params: dict[str, Any] = {
             "token": token,
             "worker_id": worker_id,
             "lease_until": lease_until,
@@ -249,20 +245,40 @@ class PostgresStore(ScheduleOperations):
         }
 
         def write(conn: Conn) -> Claim:
-            jobs, unreadable = read_rows(conn.execute(sql.CLAIM, params).fetchall())
+            staged = 0
+            if any(t in self._limited_types(conn) for t in types):
+                rows, next_run_at = claim_planned(conn, params, types, limit, queues)
+                due = conn.execute(sql.NEXT_DUE).fetchone()
+                scheduled = None if due is None else due_time(due[0])
+                if scheduled is not None:
+                    next_run_at = scheduled if next_run_at is None else min(next_run_at, scheduled)
+            else:
+                rows, staged, next_run_at = claim_ready(conn, params, queues)
+                if staged and len(rows) < limit:
+                    # Jobs it made due are claimable by the next statement: claim them now.
+                    more, staged, next_run_at = claim_ready(
+                        conn, params | {"limit": limit - len(rows)}, less_taken(queues, rows)
+                    )
+                    rows += more
+            jobs, unreadable = read_rows(rows)
             # Autocommit: if this is lost, the lease runs out and recovery marks them.
             self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
             jobs.sort(key=claim_order)
-            next_run_at = None
-            if len(jobs) < limit:
-                row = conn.execute(sql.NEXT_DUE, {"types": params["types"]}).fetchone()
-                next_run_at = None if row is None else due_time(row[0])
-            return Claim(token, jobs, next_run_at)
+            if staged:  # more were staged than this claim could take: look again at once
+                next_run_at = now
+            return Claim(token, jobs, None if len(jobs) >= limit else next_run_at)
 
         runner = self._runner
         if runner is not None:
             await runner.writes_settled()
         return await self._run(write, write=True)
+
+    def _limited_types(self, conn: Conn) -> frozenset[str]:
+        if time.monotonic() - self._limited_at > LIMITS_MAX_AGE:
+            found = [type_definition(r) for r in conn.execute(sql.TYPES)]
+            self._limited = frozenset(d.type for d in found if d.limits.any)
+            self._limited_at = time.monotonic()
+        return self._limited
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
         if not outcomes:
@@ -356,14 +372,12 @@ class PostgresStore(ScheduleOperations):
         type: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
-        query = sql.LIST_JOBS(status is not None, type is not None, before is not None)
-        params = {
-            "status": None if status is None else status.value,
-            "type": type,
-            "before": before,
-            "limit": limit,
-        }
+        statuses = listed_statuses(status)
+        query = sql.LIST_JOBS(len(statuses), type is not None, queue is not None, bool(before))
+        params: dict[str, Any] = {"type": type, "queue": queue, "before": before, "limit": limit}
+        params.update((f"status{n}", value) for n, value in enumerate(statuses))
 
         def read(conn: Conn) -> list[Job]:
             return [row_to_job(r) for r in conn.execute(query, params)]
@@ -372,9 +386,7 @@ class PostgresStore(ScheduleOperations):
 
     async def stats(self) -> QueueStats:
         def read(conn: Conn) -> QueueStats:
-            counts = {status: int(n) for status, n in conn.execute(sql.STATS)}
-            known = {s.value: counts.get(s.value, 0) for s in JobStatus}
-            return QueueStats(total=sum(known.values()), **known)
+            return stats_of(conn.execute(sql.STATS).fetchall())
 
         return await self._run(read)
 
@@ -387,7 +399,9 @@ class PostgresStore(ScheduleOperations):
     async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
         def write(conn: Conn) -> JobStatus | None:
             row = conn.execute(sql.CANCEL, {"id": job_id, "now": now}).fetchone()
-            return None if row is None else JobStatus(row[0])
+            if row is None:
+                return None
+            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._run(write, write=True)
 
@@ -396,7 +410,12 @@ class PostgresStore(ScheduleOperations):
 
         def write(conn: Conn) -> bool:
             try:
-                rows = conn.execute(sql.RETRY, params).fetchall()
+                with conn.transaction():
+                    row = conn.execute(sql.RETRYABLE, params).fetchone()
+                    if row is None:
+                        return False
+                    runs = after_manual_retry(attempts_made=row[0], budget=row[1])
+                    rows = conn.execute(sql.RETRY, params | {"max_attempts": runs}).fetchall()
             except psycopg.errors.UniqueViolation:
                 return False  # another live job holds its unique_key
             return any(r[0] is not None for r in rows)
@@ -409,24 +428,18 @@ class PostgresStore(ScheduleOperations):
 
         return await self._run(write, write=True)
 
+    async def purge_minutes(self, *, before: float) -> int:
+        def write(conn: Conn) -> int:
+            return conn.execute(sql.PURGE_MINUTES, {"minute": int(before // 60)}).rowcount
+
+        return await self._run(write, write=True)
+
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
         def read(conn: Conn) -> list[FinishedCount]:
+            if since % 60 == 0 and width % 60 == 0:  # whole minutes: the kept counts
+                found = conn.execute(sql.FINISHED_MINUTES, {"minute": int(since // 60)})
+                return minute_buckets(found.fetchall(), since=since, width=width)
             rows = conn.execute(sql.FINISHED_COUNTS, {"since": since, "width": width})
             return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
 
         return await self._run(read)
-
-
-_NEW_JOB_COLUMNS = (
-    "id",
-    "type",
-    "payload",
-    "priority",
-    "max_attempts",
-    "run_at",
-    "created_at",
-    "retry_policy",
-    "unique_key",
-    "timeout",
-    "schedule",
-)

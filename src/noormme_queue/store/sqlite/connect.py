@@ -12,7 +12,8 @@ import sqlite3
 from pathlib import Path
 
 from ...core.errors import ConfigError, SchemaTooNew, StoreCorrupt, StoreError, StoreUnavailable
-from . import locks, sql
+from . import locks
+from . import schema as ddl
 
 
 def sqlite_path_from_url(url: str) -> Path:
@@ -86,6 +87,16 @@ def translate(path: Path, exc: BaseException) -> StoreError:
     return error
 
 
+# The WAL: SQLite checkpoints the writer thread's commits every 1000 pages (its default
+# wal_autocheckpoint), and the writer thread checkpoints the loop's commits every
+# writer.CHECKPOINT_EVERY of them (the loop's connection never does: a checkpoint copies
+# pages to the database file and must not hold the loop). Once a checkpoint has copied
+# everything, the next commit starts the WAL over from its beginning, so it stays at the
+# size of the writes between checkpoints; a burst that grew it (one huge transaction, a
+# long reader holding checkpoints back) is cut back to JOURNAL_SIZE_LIMIT when it restarts.
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def writer_connection(path: Path, synchronous: str) -> sqlite3.Connection:
     """The writer thread's connection; opening it migrates the schema."""
     conn = _connect(path)
@@ -97,6 +108,7 @@ def writer_connection(path: Path, synchronous: str) -> sqlite3.Connection:
                 "network filesystem?"
             )
         conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         _migrate(conn, path)
     except sqlite3.Error as exc:
         conn.close()
@@ -113,6 +125,7 @@ def loop_side_connection(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout = 0")  # never wait for another process's lock
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA wal_autocheckpoint = 0")  # the writer thread checkpoints
+    conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
     return conn
 
 
@@ -134,24 +147,24 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     locks.wait_for_lock(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
-        conn.execute(sql.META_DDL)
-        row = conn.execute(sql.READ_VERSION).fetchone()
+        conn.execute(ddl.META_DDL)
+        row = conn.execute(ddl.READ_VERSION).fetchone()
         version = int(row[0]) if row else 0
-        if version > sql.SCHEMA_VERSION:
+        if version > ddl.SCHEMA_VERSION:
             raise SchemaTooNew(
                 f"{path} has queue schema version {version}, but this noormme-queue "
-                f"knows only up to {sql.SCHEMA_VERSION}: upgrade noormme-queue"
+                f"knows only up to {ddl.SCHEMA_VERSION}: upgrade noormme-queue"
             )
-        if version == 0 and conn.execute(sql.JOBS_TABLE_EXISTS).fetchone():
+        if version == 0 and conn.execute(ddl.JOBS_TABLE_EXISTS).fetchone():
             raise StoreCorrupt(
                 f"{path} has a noormme_jobs table but no schema version: refusing to "
                 "touch a table this library did not create"
             )
-        for number in range(version, sql.SCHEMA_VERSION):
-            for statement in sql.split_script(sql.MIGRATIONS[number]):
+        for number in range(version, ddl.SCHEMA_VERSION):
+            for statement in ddl.split_script(ddl.MIGRATIONS[number]):
                 conn.execute(statement)
-        if version != sql.SCHEMA_VERSION:
-            conn.execute(sql.WRITE_VERSION, (str(sql.SCHEMA_VERSION),))
+        if version != ddl.SCHEMA_VERSION:
+            conn.execute(ddl.WRITE_VERSION, (str(ddl.SCHEMA_VERSION),))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -20,145 +20,80 @@ from functools import cache
 from ..rows import COLUMNS, SCHEDULE_COLUMNS
 
 _SELECTED = ", ".join(COLUMNS)
-_LIVE = "status IN ('pending', 'processing')"
+_LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "id = ? AND status = 'processing' AND claim_token = ?"
 _APPEND_ATTEMPT = "history = json_insert(history, '$[#]', json(?))"
 
-# -- schema ------------------------------------------------------------------------------------
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: jobs and the indexes that fit each query below.
-    """
-    CREATE TABLE noormme_jobs (
-        id            TEXT PRIMARY KEY,
-        type          TEXT NOT NULL,
-        payload       TEXT NOT NULL,
-        status        TEXT NOT NULL,
-        priority      INTEGER NOT NULL DEFAULT 0,
-        attempts      INTEGER NOT NULL DEFAULT 0,
-        max_attempts  INTEGER NOT NULL,
-        run_at        REAL NOT NULL,
-        created_at    REAL NOT NULL,
-        started_at    REAL,
-        finished_at   REAL,
-        result        TEXT,
-        error         TEXT,
-        history       TEXT NOT NULL DEFAULT '[]',
-        retry_policy  TEXT,
-        unique_key    TEXT,
-        timeout       REAL,
-        worker_id     TEXT,
-        claim_token   TEXT,
-        lease_until   REAL,
-        progress      TEXT
-    );
-    -- claim: due pending jobs, highest priority, then run_at, then creation order
-    CREATE INDEX noormme_jobs_claim ON noormme_jobs (priority DESC, run_at, id)
-        WHERE status = 'pending';
-    -- next due time per type, and the distinct pending types (skip-scan on the prefix)
-    CREATE INDEX noormme_jobs_due ON noormme_jobs (type, run_at) WHERE status = 'pending';
-    -- counts by status, listing by status newest first, and expired leases (few rows)
-    CREATE INDEX noormme_jobs_status ON noormme_jobs (status, id);
-    -- enqueue is idempotent on unique_key while a job with it is live
-    CREATE UNIQUE INDEX noormme_jobs_unique ON noormme_jobs (unique_key)
-        WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing');
-    -- cleanup of old finished jobs, and the completed side of the throughput chart
-    CREATE INDEX noormme_jobs_finished ON noormme_jobs (finished_at)
-        WHERE status IN ('completed', 'cancelled');
-    """,
-    # 2 (SQLite only): workers waiting for cross-process wake-ups (see wakeup.py).
-    """
-    CREATE TABLE noormme_listeners (
-        name        TEXT PRIMARY KEY,
-        pid         INTEGER NOT NULL,
-        created_at  REAL NOT NULL
-    );
-    """,
-    # 3: recurring jobs, and the link from a job to the schedule that made it.
-    """
-    ALTER TABLE noormme_jobs ADD COLUMN schedule TEXT;
-    CREATE TABLE noormme_schedules (
-        name          TEXT PRIMARY KEY,
-        job           TEXT NOT NULL,
-        cron          TEXT,
-        every         REAL,
-        timezone      TEXT NOT NULL,
-        missed        TEXT NOT NULL,
-        paused        INTEGER NOT NULL DEFAULT 0,
-        next_run_at   REAL NOT NULL,
-        last_run_at   REAL,
-        last_job_id   TEXT,
-        revision      INTEGER NOT NULL DEFAULT 1,
-        created_at    REAL NOT NULL,
-        updated_at    REAL NOT NULL
-    );
-    -- the scheduler's due schedules and its next wake-up
-    CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE paused = 0;
-    """,
-)
-
-SCHEMA_VERSION = len(MIGRATIONS)
-
-META_DDL = "CREATE TABLE IF NOT EXISTS noormme_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-READ_VERSION = "SELECT value FROM noormme_meta WHERE key = 'schema_version'"
-WRITE_VERSION = (
-    "INSERT INTO noormme_meta (key, value) VALUES ('schema_version', ?)"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
-# Unversioned: a table this library did not create, which it refuses to touch.
-JOBS_TABLE_EXISTS = "SELECT 1 FROM sqlite_master WHERE name = 'noormme_jobs'"
-
-
-def split_script(script: str) -> list[str]:
-    """The statements of a migration script (they hold no semicolon inside a literal):
-    sqlite3 runs one statement per call, and ``executescript`` would commit first."""
-    statements = []
-    for chunk in script.split(";"):
-        lines = [ln for ln in chunk.splitlines() if not ln.strip().startswith("--")]
-        text = "\n".join(lines).strip()
-        if text:
-            statements.append(text)
-    return statements
-
-
 # -- enqueue -----------------------------------------------------------------------------------
 
 # One row per statement (an in-process call costs no round trip), after LIVE_BY_UNIQUE_KEY.
+# The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
 ENQUEUE = (
-    "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, run_at,"
-    "  created_at, retry_policy, unique_key, timeout, schedule)"
-    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
+    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 LIVE_BY_UNIQUE_KEY = f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ? AND {_LIVE}"
 
 # -- claim -------------------------------------------------------------------------------------
+# One transaction: stage what fell due, read which (queue, type) pairs have due jobs, the
+# paused queues and the limits, pick candidates pair by pair from the claim index (each an
+# index seek, in claim order), then mark the chosen ones processing by id.
+
+STAGE = (
+    "UPDATE noormme_jobs SET status = 'pending' WHERE id IN (SELECT id FROM noormme_jobs"
+    "  INDEXED BY noormme_jobs_scheduled WHERE status = 'scheduled' AND run_at <= ?"
+    "  ORDER BY run_at LIMIT ?)"
+)
+
+READY_PAIRS = "SELECT queue, type FROM noormme_counts WHERE status = 'pending' AND n > 0"
+
+PAUSED_QUEUES = "SELECT name FROM noormme_queues WHERE paused = 1"
+
+TYPE_LIMITS = (
+    "SELECT type, concurrency, rate_count, rate_window FROM noormme_types"
+    " WHERE concurrency IS NOT NULL OR rate_count IS NOT NULL"
+)
+
+RUNNING_BY_KEY = (
+    "SELECT limit_key, COUNT(*) FROM noormme_jobs INDEXED BY noormme_jobs_running"
+    " WHERE status = 'processing' AND type = ? GROUP BY limit_key"
+)
+
+STARTS_BY_KEY = (
+    "SELECT limit_key, COUNT(*), MIN(started_at) FROM noormme_starts"
+    " WHERE type = ? AND started_at > ? GROUP BY limit_key"
+)
+
+CANDIDATES = (
+    "SELECT id, limit_key, priority, run_at FROM noormme_jobs INDEXED BY noormme_jobs_claim"
+    " WHERE status = 'pending' AND queue = ? AND type = ? AND run_at <= ?"
+    " ORDER BY priority DESC, run_at, id LIMIT ?"
+)
 
 
 @cache
-def CLAIM(type_count: int) -> str:
-    """Parameters: token, worker_id, lease_until, now (started_at), now, *types, limit."""
-    marks = ", ".join("?" * type_count)
+def CLAIM(count: int) -> str:
+    """Parameters: token, worker_id, lease_until, now (started_at), then ``count`` ids."""
+    marks = ", ".join("?" * count)
     return (
         "UPDATE noormme_jobs SET status = 'processing', attempts = attempts + 1,"
         "  claim_token = ?, worker_id = ?, lease_until = ?, started_at = ?"
-        " WHERE id IN (SELECT id FROM noormme_jobs INDEXED BY noormme_jobs_claim"
-        f"  WHERE status = 'pending' AND run_at <= ? AND type IN ({marks})"
-        "  ORDER BY priority DESC, run_at, id LIMIT ?)"
+        f" WHERE status = 'pending' AND id IN ({marks})"
         f" RETURNING {_SELECTED}"
     )
 
 
-@cache
-def NEXT_DUE(type_count: int) -> str:
-    """One index seek per type; MIN over the union."""
-    per_type = " UNION ALL ".join(
-        "SELECT MIN(run_at) AS due FROM noormme_jobs WHERE status = 'pending' AND type = ?"
-        for _ in range(type_count)
-    )
-    return f"SELECT MIN(due) FROM ({per_type})"
+RECORD_START = "INSERT INTO noormme_starts (type, limit_key, started_at) VALUES (?, ?, ?)"
+FORGET_STARTS = "DELETE FROM noormme_starts WHERE type = ? AND started_at <= ?"
 
+# When the earliest scheduled job falls due: one seek.
+NEXT_DUE = (
+    "SELECT MIN(run_at) FROM noormme_jobs INDEXED BY noormme_jobs_scheduled"
+    " WHERE status = 'scheduled'"
+)
 
 # A claimed (or expired) row that no Job can hold: failed with why, in the claim's transaction.
 FAIL_UNREADABLE = (
@@ -189,8 +124,9 @@ FAIL = (
     "UPDATE noormme_jobs SET status = 'failed', error = ?, finished_at = ?,"
     f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT} WHERE {_HELD}"
 )
+# Parameters: status ('pending' when due by now, else 'scheduled'), error, run_at, ...
 RETRY_LATER = (
-    "UPDATE noormme_jobs SET status = 'pending', error = ?, run_at = ?,"
+    "UPDATE noormme_jobs SET status = ?, error = ?, run_at = ?,"
     f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT} WHERE {_HELD}"
 )
 RELEASE = (
@@ -217,34 +153,49 @@ GET = f"SELECT {_SELECTED} FROM noormme_jobs WHERE id = ?"
 
 
 @cache
-def LIST_JOBS(by_status: bool, by_type: bool, paged: bool) -> str:
+def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
     """Newest first; ``paged`` goes on below the id of the previous page's last job.
-    Parameters: status, type, before (those asked for), limit."""
+
+    With statuses, one arm per stored status (pending is 'pending' and 'scheduled'), each
+    walking the (status, id) index newest first and stopping at the limit; the arms merge
+    over at most ``statuses`` * limit rows. Parameters, per arm: status, then type, queue,
+    before (those asked for), limit; without statuses, the same without status; then the
+    limit again when there are arms."""
     clauses = [
         clause
-        for clause, used in (("status = ?", by_status), ("type = ?", by_type), ("id < ?", paged))
+        for clause, used in (("type = ?", by_type), ("queue = ?", by_queue), ("id < ?", paged))
         if used
     ]
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return f"SELECT {_SELECTED} FROM noormme_jobs{where} ORDER BY id DESC LIMIT ?"
+    if not statuses:
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return f"SELECT {_SELECTED} FROM noormme_jobs{where} ORDER BY id DESC LIMIT ?"
+    where = " AND ".join(["status = ?", *clauses])
+    arm = (
+        f"SELECT * FROM (SELECT {_SELECTED} FROM noormme_jobs INDEXED BY noormme_jobs_status"
+        f" WHERE {where} ORDER BY id DESC LIMIT ?)"
+    )
+    if statuses == 1:
+        return arm
+    return f"{' UNION ALL '.join([arm] * statuses)} ORDER BY id DESC LIMIT ?"
 
 
-STATS = "SELECT status, COUNT(*) FROM noormme_jobs GROUP BY status"
+# Kept counts: a few rows, whatever the number of jobs.
+STATS = "SELECT status, SUM(n) FROM noormme_counts GROUP BY status"
+QUEUE_COUNTS = "SELECT queue, status, SUM(n) FROM noormme_counts GROUP BY queue, status"
 
-# A skip-scan over the (type, run_at) index: one seek per distinct type. Named, because the
-# planner otherwise picks the status index and reads every pending row (90 ms at 50k).
 PENDING_TYPES = (
-    "WITH RECURSIVE t(type) AS ("
-    " SELECT MIN(type) FROM noormme_jobs INDEXED BY noormme_jobs_due WHERE status = 'pending'"
-    " UNION ALL"
-    " SELECT (SELECT MIN(type) FROM noormme_jobs INDEXED BY noormme_jobs_due"
-    "  WHERE status = 'pending' AND type > t.type)"
-    " FROM t WHERE t.type IS NOT NULL"
-    ") SELECT type FROM t WHERE type IS NOT NULL"
+    "SELECT DISTINCT type FROM noormme_counts"
+    " WHERE status IN ('pending', 'scheduled') AND n > 0 ORDER BY type"
 )
 
-# Completed jobs are many: a range of the partial index on finished_at (its status IN (...)
-# repeated so the index applies); failed jobs, the dead-letter record, are few: by status.
+FINISHED_MINUTES = (
+    "SELECT minute, SUM(completed), SUM(failed) FROM noormme_minutes"
+    " WHERE minute >= ? GROUP BY minute ORDER BY minute"
+)
+
+# Buckets that are not whole minutes: from the jobs. Completed jobs are many: a range of
+# the partial index on finished_at (its status IN (...) repeated so the index applies);
+# failed jobs, the dead-letter record, are few: by status.
 FINISHED_COUNTS = (
     "SELECT CAST((finished_at - :since) / :width AS INTEGER) AS bucket,"
     " SUM(status = 'completed'), SUM(status = 'failed')"
@@ -258,6 +209,34 @@ FINISHED_COUNTS = (
     " ) GROUP BY bucket ORDER BY bucket"
 )
 
+# -- queues and job types ----------------------------------------------------------------------
+
+QUEUES = "SELECT name, paused FROM noormme_queues"
+# Parameters: name, paused (1 or 0), now. Returns the row only when the state changed.
+SET_PAUSED = (
+    "INSERT INTO noormme_queues (name, paused, updated_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at"
+    " WHERE noormme_queues.paused <> excluded.paused"
+)
+QUEUE_PAUSED = "SELECT paused FROM noormme_queues WHERE name = ?"
+
+TYPES = (
+    "SELECT type, queue, concurrency, rate_count, rate_window, defined_by, updated_at"
+    " FROM noormme_types ORDER BY type"
+)
+GET_TYPE = (
+    "SELECT type, queue, concurrency, rate_count, rate_window, defined_by, updated_at"
+    " FROM noormme_types WHERE type = ?"
+)
+DEFINE_TYPE = (
+    "INSERT INTO noormme_types (type, queue, concurrency, rate_count, rate_window,"
+    "  defined_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (type) DO UPDATE SET queue = excluded.queue,"
+    "  concurrency = excluded.concurrency, rate_count = excluded.rate_count,"
+    "  rate_window = excluded.rate_window, defined_by = excluded.defined_by,"
+    "  updated_at = excluded.updated_at"
+)
+
 # -- control -----------------------------------------------------------------------------------
 
 # SQLite only: RETURNING shows the new row, so CANCEL's caller reads the status it replaces
@@ -268,8 +247,13 @@ CANCEL = (
     f"  claim_token = NULL, lease_until = NULL WHERE id = ? AND {_LIVE}"
 )
 
+# A manual retry: the attempts go on counting; max_attempts grows by the job's budget.
+RETRYABLE = (
+    "SELECT attempts, COALESCE(budget, max_attempts) FROM noormme_jobs"
+    " WHERE id = ? AND status IN ('failed', 'cancelled')"
+)
 RETRY = (
-    "UPDATE noormme_jobs SET status = 'pending', attempts = 0, run_at = ?,"
+    "UPDATE noormme_jobs SET status = 'pending', max_attempts = ?, run_at = ?,"
     "  started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
     " WHERE id = ? AND status IN ('failed', 'cancelled')"
 )
@@ -279,6 +263,7 @@ PURGE = (
     "  INDEXED BY noormme_jobs_finished"
     "  WHERE status IN ('completed', 'cancelled') AND finished_at < ? LIMIT ?)"
 )
+PURGE_MINUTES = "DELETE FROM noormme_minutes WHERE minute < ?"
 
 # -- schedules ---------------------------------------------------------------------------------
 

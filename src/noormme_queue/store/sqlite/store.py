@@ -17,27 +17,42 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ...core.errors import StoreError
 from ...core.job import Job, JobStatus, QueueStats
+from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
-from ..base import Claim, Completed, Expired, Failed, FinishedCount, NewJob, Outcome, Released
+from ..base import (
+    Claim,
+    Completed,
+    Expired,
+    Failed,
+    FinishedCount,
+    NewJob,
+    Outcome,
+    Released,
+)
 from ..rows import (
+    SCHEDULED,
     Unreadable,
     attempt_json,
     claim_order,
-    due_time,
+    listed_statuses,
     makes_due,
+    minute_buckets,
     read_row,
     read_rows,
     row_to_job,
+    stats_of,
 )
 from . import connect, sql
+from .claim import claim_rows
 from .inserts import insert_jobs
+from .queues import QueueOps
 from .schedules import ScheduleOperations
 from .wakeup import WakeupBus
 from .writer import GroupCommitWriter
@@ -50,7 +65,7 @@ LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop st
 COMPLETE_CHUNK = 200  # completions saved by one statement
 
 
-class SQLiteStore(ScheduleOperations):
+class SQLiteStore(QueueOps, ScheduleOperations):
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
@@ -204,25 +219,33 @@ class SQLiteStore(ScheduleOperations):
         )
 
     async def claim(
-        self, types: Sequence[str], limit: int, *, now: float, lease_until: float, worker_id: str
+        self,
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
     ) -> Claim:
         token = uuid.uuid4().hex
         if not types or limit <= 0:
             return Claim(token, [], None)
-        type_list = tuple(types)
 
         def write(conn: sqlite3.Connection) -> Claim:
-            rows = conn.execute(
-                sql.CLAIM(len(type_list)),
-                (token, worker_id, lease_until, now, now, *type_list, limit),
-            ).fetchall()
+            rows, next_run_at = claim_rows(
+                conn,
+                types,
+                limit,
+                queues=queues,
+                now=now,
+                lease_until=lease_until,
+                worker_id=worker_id,
+                token=token,
+            )
             jobs, unreadable = read_rows(rows)
             self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
             jobs.sort(key=claim_order)
-            next_run_at = None
-            if len(jobs) < limit:
-                due = conn.execute(sql.NEXT_DUE(len(type_list)), type_list).fetchone()[0]
-                next_run_at = due_time(due)
             return Claim(token, jobs, next_run_at)
 
         return await self._write(write)
@@ -240,12 +263,15 @@ class SQLiteStore(ScheduleOperations):
                     case Released():
                         cur = conn.execute(sql.RELEASE, (outcome.job_id, outcome.token))
                     case Failed():
-                        statement = sql.FAIL if outcome.retry_at is None else sql.RETRY_LATER
-                        when = now if outcome.retry_at is None else outcome.retry_at
                         error, record = outcome.attempt.error, attempt_json(outcome.attempt)
-                        cur = conn.execute(
-                            statement, (error, when, record, outcome.job_id, outcome.token)
-                        )
+                        if outcome.retry_at is None:
+                            args: tuple[Any, ...] = (error, now, record)
+                            cur = conn.execute(sql.FAIL, (*args, outcome.job_id, outcome.token))
+                        else:
+                            due = outcome.retry_at <= now
+                            args = ("pending" if due else SCHEDULED, error, outcome.retry_at)
+                            args += (record, outcome.job_id, outcome.token)
+                            cur = conn.execute(sql.RETRY_LATER, args)
                 applied.append(cur.rowcount == 1)
             return applied
 
@@ -304,22 +330,23 @@ class SQLiteStore(ScheduleOperations):
         type: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
-        query = sql.LIST_JOBS(status is not None, type is not None, before is not None)
-        params = [
-            p for p in (None if status is None else status.value, type, before) if p is not None
-        ]
+        statuses = listed_statuses(status)
+        query = sql.LIST_JOBS(len(statuses), type is not None, queue is not None, bool(before))
+        rest = [p for p in (type, queue, before) if p is not None]
+        params: list[Any] = [v for s in statuses for v in (s, *rest, limit)] or [*rest, limit]
+        if len(statuses) > 1:
+            params.append(limit)
 
         def read(conn: sqlite3.Connection) -> list[Job]:
-            return [row_to_job(r) for r in conn.execute(query, (*params, limit))]
+            return [row_to_job(r) for r in conn.execute(query, params)]
 
         return await self._read(read)
 
     async def stats(self) -> QueueStats:
         def read(conn: sqlite3.Connection) -> QueueStats:
-            counts = dict(conn.execute(sql.STATS))
-            known = {s.value: int(counts.get(s.value, 0)) for s in JobStatus}
-            return QueueStats(total=sum(known.values()), **known)
+            return stats_of(conn.execute(sql.STATS).fetchall())
 
         return await self._read(read)
 
@@ -335,14 +362,18 @@ class SQLiteStore(ScheduleOperations):
             if row is None:
                 return None
             conn.execute(sql.CANCEL, (now, job_id))
-            return JobStatus(row[0])
+            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._write(write)
 
     async def retry(self, job_id: str, *, now: float) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(sql.RETRYABLE, (job_id,)).fetchone()
+            if row is None:
+                return False
+            runs = after_manual_retry(attempts_made=row[0], budget=row[1])
             try:
-                return conn.execute(sql.RETRY, (now, job_id)).rowcount == 1
+                return conn.execute(sql.RETRY, (runs, now, job_id)).rowcount == 1
             except sqlite3.IntegrityError:
                 return False  # another live job holds its unique_key
 
@@ -354,8 +385,17 @@ class SQLiteStore(ScheduleOperations):
 
         return await self._write(write, on_loop=False)  # up to 500 deletes: not on the loop
 
+    async def purge_minutes(self, *, before: float) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            return conn.execute(sql.PURGE_MINUTES, (int(before // 60),)).rowcount
+
+        return await self._write(write, on_loop=False)
+
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
         def read(conn: sqlite3.Connection) -> list[FinishedCount]:
+            if since % 60 == 0 and width % 60 == 0:  # whole minutes: the kept counts
+                minutes = conn.execute(sql.FINISHED_MINUTES, (int(since // 60),)).fetchall()
+                return minute_buckets(minutes, since=since, width=width)
             rows = conn.execute(sql.FINISHED_COUNTS, {"since": since, "width": width})
             return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
 

@@ -42,7 +42,7 @@ T = TypeVar("T")
 WriteFn = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 512
-CHECKPOINT_EVERY = 1000  # commits on the loop's connection between checkpoints by the thread
+CHECKPOINT_EVERY = 200  # commits on the loop's connection between checkpoints by the thread
 
 
 class _Request:

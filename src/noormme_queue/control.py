@@ -1,0 +1,156 @@
+"""Control and monitoring, the part of :class:`~noormme_queue.QueueManager` that looks at
+and steers jobs and queues: lookups, cancel and retry, listings, counts, throughput,
+status, cleanup, and pausing queues. It delegates to the store and the engine."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from .core.clock import Clock
+from .core.config import QueueConfig
+from .core.errors import InvalidJob
+from .core.job import (
+    Job,
+    JobStatus,
+    QueueInfo,
+    QueueStats,
+    QueueStatus,
+    ThroughputPoint,
+    to_datetime,
+)
+from .core.routing import TypeDefinition, check_queue_name
+from .engine.binding import BoundHandler
+from .engine.cleaner import Cleaner
+from .engine.survey import TypeSurvey
+from .engine.worker import Worker
+from .memory import MemoryQueues
+from .store import JobStore
+
+
+class QueueControl:
+    config: QueueConfig
+    clock: Clock
+    store: JobStore
+    worker: Worker
+    survey: TypeSurvey
+    cleaner: Cleaner
+    memory: MemoryQueues
+    _handlers: dict[str, BoundHandler]
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return await self.store.get(job_id)
+
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending or processing job (a running handler is cancelled too).
+
+        ``False`` when the id is unknown or the job already finished.
+        """
+        before = await self.store.cancel(job_id, now=self.clock.now())
+        if before is JobStatus.PROCESSING:
+            self.worker.cancel_soon(job_id)
+        return before is not None
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Failed or cancelled -> pending, to run now with its attempts reset."""
+        retried = await self.store.retry(job_id, now=self.clock.now())
+        if retried:
+            self.worker.wake()
+        return retried
+
+    async def get_jobs_by_status(self, status: str | JobStatus, limit: int = 10) -> list[Job]:
+        return await self.list_jobs(status=status, limit=limit)
+
+    async def list_jobs(
+        self,
+        *,
+        status: str | JobStatus | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+        queue: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, filtered; ``before`` pages on from the last id seen."""
+        parsed = None if status is None else JobStatus.parse(status)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidJob(f"limit must be a whole number from 1 to 10000, got {limit!r}")
+        if queue is not None:
+            check_queue_name(queue)
+        return await self.store.list_jobs(
+            status=parsed, type=type, limit=limit, before=before, queue=queue
+        )
+
+    async def get_stats(self) -> QueueStats:
+        return await self.store.stats()
+
+    async def get_throughput(
+        self, window: float = 1800.0, bucket: float = 60.0
+    ) -> list[ThroughputPoint]:
+        """Jobs completed and failed per ``bucket`` seconds over the last ``window`` seconds,
+        oldest first, one point per bucket (empty buckets included); the last is the current,
+        partly elapsed one."""
+        if not (0 < bucket <= window <= 86_400 * 31) or window / bucket > 10_000:
+            raise InvalidJob(
+                f"throughput window and bucket must satisfy 0 < bucket <= window <= 31 days "
+                f"with at most 10000 buckets, got window={window!r}, bucket={bucket!r}"
+            )
+        count = math.ceil(window / bucket)
+        # Buckets line up with multiples of `bucket`, so successive polls see the same ones.
+        since = (math.floor(self.clock.now() / bucket) - count + 1) * bucket
+        found = {c.bucket: c for c in await self.store.finished_counts(since=since, width=bucket)}
+        points = []
+        for index in range(count):
+            c = found.get(index)
+            start = to_datetime(since + index * bucket)
+            assert start is not None
+            points.append(ThroughputPoint(start, c.completed if c else 0, c.failed if c else 0))
+        return points
+
+    def get_status(self) -> QueueStatus:
+        return QueueStatus(
+            started=self.worker.started,
+            worker_id=self.worker.worker_id,
+            concurrency=self.config.concurrency,
+            in_flight=self.worker.in_flight,
+            registered_types=tuple(sorted(self._handlers)),
+            unhandled_types=self.survey.unhandled,
+            memory_queues=tuple(self.memory.names()),
+            database=self.store.description,
+        )
+
+    async def cleanup(
+        self, older_than_days: float | None = None, *, on_batch: Callable[[int], None] | None = None
+    ) -> int:
+        """Delete completed and cancelled jobs older than ``older_than_days``
+        (default ``QUEUE_CLEANUP_DAYS``); failed jobs stay as the dead-letter record."""
+        if older_than_days is not None and (
+            isinstance(older_than_days, bool)
+            or not isinstance(older_than_days, int | float)
+            or older_than_days < 0
+        ):
+            raise InvalidJob(f"older_than_days must be a number >= 0, got {older_than_days!r}")
+        return await self.cleaner.run_once(self.clock.now(), older_than_days, on_batch)
+
+    # -- queues ----------------------------------------------------------------------------
+
+    async def pause_queue(self, name: str) -> bool:
+        """Stop every worker from starting jobs of queue ``name`` (stored: each obeys at its
+        next claim). Its jobs stay ``pending`` and spend no attempt. ``False`` if it was
+        paused already."""
+        return await self.store.set_paused(check_queue_name(name), True, now=self.clock.now())
+
+    async def resume_queue(self, name: str) -> bool:
+        """Let workers take jobs of ``name`` again (they are woken at once where the wake-up
+        channel reaches). ``False`` if it was not paused."""
+        resumed = await self.store.set_paused(check_queue_name(name), False, now=self.clock.now())
+        if resumed:
+            self.worker.wake()
+        return resumed
+
+    async def list_queues(self) -> list[QueueInfo]:
+        """Every queue with jobs, paused, or with a type registered for it by any worker."""
+        return await self.store.queues()
+
+    async def list_types(self) -> list[TypeDefinition]:
+        """The job types workers registered (in any process): their queue and limits."""
+        return await self.store.type_definitions()
