@@ -89,3 +89,11 @@ def test_from_mapping_knows_the_same_names() -> None:
     everything = dict.fromkeys(option_names())
     everything["priority"] = 0
     assert JobOptions.from_mapping(everything) == JobOptions()
+
+
+def test_schedule_takes_the_same_options_in_both_faces() -> None:
+    # A schedule's jobs get add_job's options: a new option reaches schedule() on its own.
+    for method in (QueueManager.schedule, SyncQueueManager.schedule):
+        params = inspect.signature(method).parameters
+        assert params["options"].kind is inspect.Parameter.VAR_KEYWORD
+        assert "Unpack[AddJobOptions]" in str(params["options"].annotation)

@@ -14,6 +14,7 @@ from .core.errors import (
     DuplicateQueue,
     InvalidJob,
     InvalidPayload,
+    InvalidSchedule,
     InvalidStatus,
     JobDropped,
     JobNotFound,
@@ -43,6 +44,7 @@ from .core.job import (
 from .core.progress import save_progress
 from .core.retry import RetryPolicy
 from .core.routing import RateLimit, TypeDefinition, TypeLimits
+from .core.schedule import Schedule
 from .core.signals import RetryLater, UnrecoverableError
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
@@ -108,6 +110,7 @@ __all__ = [
     "InMemoryQueue",
     "InvalidJob",
     "InvalidPayload",
+    "InvalidSchedule",
     "InvalidStatus",
     "Job",
     "JobDropped",
@@ -134,6 +137,7 @@ __all__ = [
     "RateLimitedQueue",
     "RetryLater",
     "RetryPolicy",
+    "Schedule",
     "SchemaTooNew",
     "StopReport",
     "StoreCorrupt",

@@ -2,7 +2,8 @@
 
 It validates requests and delegates: jobs run in ``engine/worker.py``, SQL lives in
 ``store/``, and each maintenance service (``engine/leases.py``, ``rescuer.py``,
-``survey.py``, ``cleaner.py``) is a ``run_once(now)`` the manager only runs in a loop.
+``survey.py``, ``cleaner.py``, ``scheduler.py``) is a ``run_once(now)`` the manager only
+runs in a loop.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
@@ -37,6 +38,8 @@ from .engine.enqueue import build_job, job_specs, validate_type
 from .engine.leases import LeaseKeeper, renewal_period
 from .engine.loops import Every, EveryInThread
 from .engine.rescuer import Rescuer
+from .engine.scheduler import Scheduler
+from .engine.schedules import Schedules
 from .engine.survey import TypeSurvey
 from .engine.transaction import enqueue_through
 from .engine.worker import Worker
@@ -50,6 +53,7 @@ from .memory import (
     RateLimitedQueue,
     create_builtin_queues,
 )
+from .schedules import ScheduleControl
 from .store import JobStore, store_from_config
 from .sync import SyncQueueManager
 from .tasks import Task, TaskOptions, make_task
@@ -76,7 +80,7 @@ class StopReport:
     """In-memory items still queued when the grace period ended (lost, by design)."""
 
 
-class QueueManager(QueueControl):
+class QueueManager(QueueControl, ScheduleControl):
     """One process's view of the queue: enqueue, control, monitor, and run a worker."""
 
     def __init__(
@@ -119,12 +123,23 @@ class QueueManager(QueueControl):
             forget_minutes=lambda before: store_.purge_minutes(before=before),
             older_than_days=self.config.cleanup_days,
         )
+        self.scheduler = Scheduler.over(store_, self._enqueued, poll=self.config.interval)
+        self._schedule_loop = self.scheduler.loop(self.config.interval, self.clock)
+        self.schedules = Schedules(
+            store_,
+            self._handlers,
+            self.clock,
+            self.config.max_payload_bytes,
+            changed=self._schedule_loop.wake,
+            enqueued=self._enqueued,
+        )
         self._background = background
         period = renewal_period(self.config.lease_timeout)
         self._lease_loop = EveryInThread("lease-keeper", period, self.leases.run_once, self.clock)
         self._loops = [
             Every("rescuer", period, self.rescuer.run_once, self.clock, at_start=True),
             Every("type survey", period, self.survey.run_once, self.clock, at_start=True),
+            self._schedule_loop,
         ]
         if self.config.cleanup_interval > 0:
             interval = self.config.cleanup_interval
@@ -403,11 +418,13 @@ class QueueManager(QueueControl):
         if not new_jobs:
             return []
         ids = await self.store.enqueue(new_jobs)
-        types = {job.type for job in new_jobs}
+        self._enqueued({job.type for job in new_jobs})
+        return ids
+
+    def _enqueued(self, types: Collection[str]) -> None:
         if any(t in self._handlers for t in types):
             self.worker.wake()
         self.survey.note_pending(types)
-        return ids
 
     # -- tier 1: in-memory queues ----------------------------------------------------------------
 

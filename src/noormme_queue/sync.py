@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
 from .core.job import JSON, Job, JobStatus, QueueInfo, QueueStats, QueueStatus, ThroughputPoint
 from .core.options import AddJobOptions, JobOptions
 from .core.routing import TypeDefinition
+from .core.schedule import Schedule
 from .engine.enqueue import job_specs
 
 if TYPE_CHECKING:
@@ -176,6 +178,51 @@ class SyncQueueManager:
 
     def cleanup(self, older_than_days: float | None = None) -> int:
         return self._call(lambda: self._manager.cleanup(older_than_days))
+
+    def schedule(
+        self,
+        name: str,
+        job_type: str,
+        payload: JSON = None,
+        *,
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        timezone: str = "UTC",
+        missed: str = "latest",
+        **options: Unpack[AddJobOptions],
+    ) -> Schedule:
+        """See :meth:`QueueManager.schedule`."""
+        manager = self._manager
+        return self._call(
+            lambda: manager.schedule(
+                name,
+                job_type,
+                payload,
+                cron=cron,
+                every=every,
+                timezone=timezone,
+                missed=missed,
+                **options,
+            )
+        )
+
+    def unschedule(self, name: str) -> bool:
+        return self._call(lambda: self._manager.unschedule(name))
+
+    def list_schedules(self) -> list[Schedule]:
+        return self._call(self._manager.list_schedules)
+
+    def get_schedule(self, name: str) -> Schedule | None:
+        return self._call(lambda: self._manager.get_schedule(name))
+
+    def pause_schedule(self, name: str) -> bool:
+        return self._call(lambda: self._manager.pause_schedule(name))
+
+    def resume_schedule(self, name: str) -> bool:
+        return self._call(lambda: self._manager.resume_schedule(name))
+
+    def run_schedule_now(self, name: str) -> str | None:
+        return self._call(lambda: self._manager.run_schedule_now(name))
 
     def get_in_memory_queue(self, name: str) -> SyncMemoryQueue:
         """A blocking face of an in-memory queue, for threads without an event loop."""

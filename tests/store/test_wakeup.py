@@ -52,8 +52,24 @@ async def test_a_dead_listener_is_forgotten(tmp_path: Path) -> None:
     )
     conn.commit()
     await producer.enqueue([new_job()])  # the nudge finds nobody there
-    producer._bus._targets_at = -10.0  # the next write refreshes its list (normally after 1 s)
-    await producer.enqueue([new_job()])
+    await producer.enqueue([new_job()])  # the next write prunes it
     assert conn.execute("SELECT COUNT(*) FROM noormme_listeners").fetchone()[0] == 0
     conn.close()
+    await producer.close()
+
+
+async def test_a_worker_that_starts_listening_is_woken_by_the_very_next_enqueue(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "q.db"
+    producer, worker_side = SQLiteStore(path), SQLiteStore(path)
+    await producer.open()
+    await worker_side.open()
+    await producer.enqueue([new_job()])  # the producer has read who listens: nobody yet
+    woken = asyncio.Event()
+    stop = await worker_side.listen(woken.set)
+    await producer.enqueue([new_job()])  # a moment later: the new listener is woken
+    await asyncio.wait_for(woken.wait(), 5)
+    await stop()
+    await worker_side.close()
     await producer.close()

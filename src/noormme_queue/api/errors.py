@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from ..core.errors import (
     InvalidJob,
     InvalidPayload,
+    InvalidSchedule,
     InvalidStatus,
     JobNotFound,
     QueueError,
@@ -105,6 +106,8 @@ def from_exception(exc: Exception, spell: Callable[[str], str] | None = None) ->
         return ApiError(422, "invalid_payload", str(exc), exc.field or "payload")
     if isinstance(exc, InvalidStatus):
         return ApiError(422, "invalid_input", str(exc), "status")
+    if isinstance(exc, InvalidSchedule):  # its field names the request's (cron, every, ...)
+        return ApiError(422, "invalid_input", str(exc), exc.field)
     if isinstance(exc, InvalidJob):
         return ApiError(422, "invalid_input", str(exc), request_field(exc.field, spell))
     if isinstance(exc, JobNotFound):

@@ -228,6 +228,7 @@ class JobOut(BaseModel):
     limit_key: str | None
     worker_id: str | None
     progress: JSON
+    schedule: str | None = Field(default=None, description="the schedule that made it, if any")
 
     @classmethod
     def of(cls, job: Job) -> JobOut:

@@ -38,6 +38,7 @@ from .models import (
 )
 from .openapi_payloads import enqueue_openapi_extra, typed_payload_schemas
 from .route_class import BODY_MARGIN, envelope_route_class
+from .schedules import create_schedule_router
 
 MAX_PAGE = 500
 JobId = Annotated[str, Path(min_length=1, max_length=200, description="a job id (job_...)")]
@@ -304,6 +305,16 @@ def create_router(
             raise JobNotFound(f"no job with id {job_id}")
         return JobOut.of(job)
 
+    router.include_router(
+        create_schedule_router(
+            qm,
+            route_class=route_class,
+            guard=guard,
+            errors=_errors,
+            auth=auth_errors,
+            allowed=allowed,
+        )
+    )
     if dashboard:
         from .dashboard import create_dashboard_router
 

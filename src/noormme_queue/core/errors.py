@@ -7,8 +7,9 @@ them all. Where a builtin category fits, the error inherits it too, so
     QueueError
     ├── ConfigError (ValueError)          a setting or QUEUE_* variable is invalid
     ├── InvalidJob (ValueError)           enqueue options are invalid; nothing written
-    │   └── InvalidPayload                the payload is not JSON or fails its model
-    │       └── PayloadTooLarge           larger than QUEUE_MAX_PAYLOAD_BYTES
+    │   ├── InvalidPayload                the payload is not JSON or fails its model
+    │   │   └── PayloadTooLarge           larger than QUEUE_MAX_PAYLOAD_BYTES
+    │   └── InvalidSchedule               a schedule's name, cron, every, timezone or missed
     ├── InvalidStatus (ValueError)        not one of the five job statuses
     ├── JobNotFound (LookupError)         no job has that id
     ├── UnknownQueue (LookupError)        no in-memory queue has that name
@@ -53,6 +54,12 @@ class InvalidPayload(InvalidJob):
 
 class PayloadTooLarge(InvalidPayload):
     """The encoded payload is larger than ``QUEUE_MAX_PAYLOAD_BYTES``."""
+
+
+class InvalidSchedule(InvalidJob):
+    """A schedule's own settings are invalid (``field``: ``name``, ``cron``, ``every``,
+    ``timezone`` or ``missed``); nothing was stored. Its job options and payload are checked
+    as ``add_job`` checks them, and fail with the same errors."""
 
 
 class InvalidStatus(QueueError, ValueError):

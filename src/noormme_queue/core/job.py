@@ -91,6 +91,8 @@ class Job:
     """What a handler saved with ``save_progress`` during its runs."""
     queue: str = "default"
     limit_key: str | None = None
+    schedule: str | None = None
+    """The name of the schedule that made this job (its ``run_at`` is the tick), if any."""
 
     @property
     def attempt(self) -> int:
@@ -121,6 +123,7 @@ class Job:
             "progress": self.progress,
             "queue": self.queue,
             "limit_key": self.limit_key,
+            "schedule": self.schedule,
         }
 
 

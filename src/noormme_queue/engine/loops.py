@@ -19,21 +19,36 @@ from ..core.clock import Clock
 log = logging.getLogger("noormme_queue.maintenance")
 
 Step = Callable[[float], Awaitable[object]]
+MIN_SLEEP = 0.001  # never spin, even when the next step is wanted "now"
 
 
 class Every:
     """Call ``step(clock.now())`` every ``period`` seconds (first after one period, unless
-    ``at_start``) until stopped; a step that raises is logged and tried again next time."""
+    ``at_start``) until stopped; a step that raises is logged and tried again next time.
+
+    ``until()``, if given, names the clock time the next step is wanted by (the scheduler's
+    next tick): the loop sleeps until then when that is sooner than a period. :meth:`wake`
+    runs the next step at once."""
 
     def __init__(
-        self, name: str, period: float, step: Step, clock: Clock, *, at_start: bool = False
+        self,
+        name: str,
+        period: float,
+        step: Step,
+        clock: Clock,
+        *,
+        at_start: bool = False,
+        until: Callable[[], float | None] | None = None,
     ) -> None:
         self.name = name
         self.period = period
         self._step = step
         self._clock = clock
         self._at_start = at_start
+        self._until = until
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken = asyncio.Event()
 
     @property
     def running(self) -> bool:
@@ -41,7 +56,24 @@ class Every:
 
     def start(self) -> None:
         if not self.running:
+            self._loop = asyncio.get_running_loop()
+            self._woken = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name=f"noormme-queue {self.name}")
+
+    def wake(self) -> None:
+        """Run the next step now rather than at its time. Safe to call from any thread."""
+        loop = self._loop
+        if loop is None or not self.running:
+            return
+        try:
+            here = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            here = False
+        if here:
+            self._woken.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
+                loop.call_soon_threadsafe(self._woken.set)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -52,13 +84,24 @@ class Every:
 
     async def _run(self) -> None:
         if not self._at_start:
-            await asyncio.sleep(self.period)
+            await self._sleep(self.period)
         while True:
+            delay = self.period
             try:
                 await self._step(self._clock.now())
             except Exception:
                 log.exception("%s failed; trying again in %.1fs", self.name, self.period)
-            await asyncio.sleep(self.period)
+            else:
+                wanted = None if self._until is None else self._until()
+                if wanted is not None:
+                    delay = min(delay, max(MIN_SLEEP, wanted - self._clock.now()))
+            await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._woken.wait()
+        self._woken.clear()
 
 
 class EveryInThread:

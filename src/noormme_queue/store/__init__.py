@@ -10,10 +10,13 @@ from .base import (
     Expired,
     Failed,
     FinishedCount,
+    Fire,
     JobStore,
     NewJob,
+    NewSchedule,
     Outcome,
     Released,
+    StoredSchedule,
     TypeDefinition,
 )
 
@@ -23,10 +26,13 @@ __all__ = [
     "Expired",
     "Failed",
     "FinishedCount",
+    "Fire",
     "JobStore",
     "NewJob",
+    "NewSchedule",
     "Outcome",
     "Released",
+    "StoredSchedule",
     "TypeDefinition",
     "store_from_config",
 ]

@@ -37,6 +37,60 @@ class NewJob:
     queue: str | None = None
     """``None``: the queue a worker stored for the type (``noormme_types``), else default."""
     limit_key: str | None = None
+    schedule: str | None = None
+    """The name of the schedule that made it, if one did."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewSchedule:
+    """A checked schedule to create, or to update in place (``save_schedule``)."""
+
+    name: str
+    job: NewJob
+    """The job every tick makes (its ``id``, ``run_at`` and ``created_at`` are stamped then)."""
+    cron: str | None
+    every: float | None
+    timezone: str
+    missed: str
+    next_run_at: float
+    """The first tick, used when the schedule is new or its timing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSchedule:
+    """A schedule as stored. ``revision`` grows with every change of its definition or of
+    its paused state: firing a tick is a compare-and-set on it and on ``next_run_at``."""
+
+    name: str
+    job: NewJob
+    cron: str | None
+    every: float | None
+    timezone: str
+    missed: str
+    paused: bool
+    next_run_at: float
+    last_run_at: float | None
+    last_job_id: str | None
+    last_status: JobStatus | None
+    """The status of the job ``last_job_id`` names, if it still exists."""
+    revision: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """One scheduler pass over one due schedule: applied only if the schedule still has
+    ``revision`` and ``next_run_at``, and then together with its jobs, in one transaction."""
+
+    name: str
+    revision: int
+    next_run_at: float
+    """The tick the caller saw due (the compare-and-set)."""
+    new_next_run_at: float
+    ran_at: float | None
+    """The tick of the last job (the schedule's ``last_run_at``); ``None`` for no job."""
+    jobs: tuple[NewJob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,4 +282,48 @@ class JobStore(Protocol):
     async def finished_counts(self, *, since: float, width: float) -> list[FinishedCount]:
         """Completed and failed jobs per ``width``-second bucket from ``since`` on, by
         ``finished_at``; buckets with no job are left out."""
+        ...
+
+    # -- schedules (recurring jobs) ----------------------------------------------------------
+
+    async def save_schedule(self, schedule: NewSchedule, *, now: float) -> StoredSchedule:
+        """Create a schedule, or update the one with its name: its ``next_run_at`` is kept
+        unless its timing (cron, every, timezone) changed, and so is its paused state; an
+        identical definition changes nothing. Returns it as stored."""
+        ...
+
+    async def get_schedule(self, name: str) -> StoredSchedule | None: ...
+
+    async def list_schedules(self) -> list[StoredSchedule]:
+        """Every schedule, by name."""
+        ...
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Remove it (the jobs it made stay); ``False`` when no schedule has that name."""
+        ...
+
+    async def pause_schedule(self, name: str, *, now: float) -> bool:
+        """No more ticks until resumed; ``False`` when no schedule has that name."""
+        ...
+
+    async def resume_schedule(
+        self, name: str, *, revision: int, next_run_at: float, now: float
+    ) -> bool:
+        """Unpause it with its next tick, if it still has ``revision``."""
+        ...
+
+    async def due_schedules(self, *, now: float, limit: int) -> list[StoredSchedule]:
+        """Up to ``limit`` unpaused schedules whose next tick is at or before ``now``,
+        earliest first."""
+        ...
+
+    async def next_schedule_at(self) -> float | None:
+        """The earliest next tick of any unpaused schedule."""
+        ...
+
+    async def fire_schedules(self, fires: Sequence[Fire], *, now: float) -> list[list[str] | None]:
+        """Apply each fire that still matches its schedule (compare-and-set on revision and
+        next tick), writing its jobs in the same transaction: the ids (a live job with the
+        same unique key wins, as in ``enqueue``), or ``None`` where another process (or a
+        change) got there first. Workers elsewhere are woken for the jobs."""
         ...

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, QueueInfo, QueueStats, to_datetime
 from ..core.retry import RetryPolicy
 from ..core.routing import RateLimit, TypeLimits
-from .base import Failed, FinishedCount, NewJob, Outcome, Released, TypeDefinition
+from .base import Failed, FinishedCount, NewJob, Outcome, Released, StoredSchedule, TypeDefinition
 
 COLUMNS = (
     "id",
@@ -47,6 +47,7 @@ COLUMNS = (
     "progress",
     "queue",
     "limit_key",
+    "schedule",
 )
 """The columns every store selects for a job, in the order :func:`read_row` reads them."""
 
@@ -192,6 +193,7 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         progress,
         queue,
         limit_key,
+        schedule,
     ) = row
     return Job(
         id=str(id_),
@@ -215,6 +217,7 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         progress=None if progress is None else read("progress", progress, json.loads, None),
         queue=queue,
         limit_key=limit_key,
+        schedule=schedule,
     )
 
 
@@ -333,4 +336,76 @@ def type_row(definition: TypeDefinition) -> tuple[Any, ...]:
         None if rate is None else rate.window,
         definition.defined_by,
         definition.updated_at,
+    )
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+SCHEDULE_COLUMNS = (
+    "name",
+    "job",
+    "cron",
+    "every",
+    "timezone",
+    "missed",
+    "paused",
+    "next_run_at",
+    "last_run_at",
+    "last_job_id",
+    "revision",
+    "created_at",
+    "updated_at",
+)
+"""The columns every store selects for a schedule, then the status of its last job."""
+
+_STAMPED = frozenset({"id", "run_at", "created_at", "schedule"})  # set at each tick
+
+
+def job_template(job: NewJob) -> str:
+    """The job a schedule makes at every tick, as the JSON text its ``job`` column holds:
+    every field of :class:`NewJob` but those stamped per tick."""
+    return json.dumps({k: v for k, v in asdict(job).items() if k not in _STAMPED})
+
+
+def template_job(text: str) -> NewJob:
+    """A schedule's job back from its ``job`` column (stamped fields blank); fields a newer
+    version stored and this one does not know are left out."""
+    data = json.loads(text)
+    known = {f.name for f in fields(NewJob)} - _STAMPED
+    return NewJob(id="", run_at=0.0, created_at=0.0, **{k: data[k] for k in known if k in data})
+
+
+def read_schedule(row: Sequence[Any]) -> StoredSchedule:
+    """The schedule in ``row`` (:data:`SCHEDULE_COLUMNS`, then its last job's status)."""
+    (
+        name,
+        job,
+        cron,
+        every,
+        timezone,
+        missed,
+        paused,
+        next_run_at,
+        last_run_at,
+        last_job_id,
+        revision,
+        created_at,
+        updated_at,
+        last_status,
+    ) = row
+    return StoredSchedule(
+        name=name,
+        job=template_job(job),
+        cron=cron,
+        every=every,
+        timezone=timezone,
+        missed=missed,
+        paused=bool(paused),
+        next_run_at=next_run_at,
+        last_run_at=last_run_at,
+        last_job_id=last_job_id,
+        last_status=None if last_status is None else _status(last_status),
+        revision=int(revision),
+        created_at=created_at,
+        updated_at=updated_at,
     )

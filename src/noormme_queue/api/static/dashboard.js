@@ -260,6 +260,51 @@
     }
   }
 
+  // -- schedules -------------------------------------------------------------------------------
+  function renderSchedules(schedules) {
+    const rows = schedules.map((s) => {
+      const tr = document.createElement("tr");
+      tr.dataset.schedule = s.name;
+      if (s.paused) tr.classList.add("paused");
+      tr.appendChild(el("td", s.name, "mono"));
+      tr.appendChild(el("td", s.job_type));
+      tr.appendChild(el("td", s.description));
+      const next = el("td", s.paused ? "paused" : when(s.next_run_at));
+      next.dataset.testid = "schedule-next";
+      if (!s.paused) next.title = `then ${s.upcoming.slice(1).map(when).join(", ")}`;
+      tr.appendChild(next);
+      tr.appendChild(el("td", when(s.last_run_at)));
+      const outcome = document.createElement("td");
+      outcome.dataset.testid = "schedule-outcome";
+      outcome.appendChild(s.last_status ? badge(s.last_status) : el("span", "—", "muted"));
+      tr.appendChild(outcome);
+      const actions = document.createElement("td");
+      const toggle = el("button", s.paused ? "Resume" : "Pause", "ghost");
+      toggle.type = "button";
+      toggle.dataset.testid = "schedule-toggle";
+      toggle.addEventListener("click", () => steer(s.name, s.paused ? "resume" : "pause"));
+      const run = el("button", "Run now", "ghost");
+      run.type = "button";
+      run.dataset.testid = "schedule-run";
+      run.addEventListener("click", () => steer(s.name, "run"));
+      actions.append(toggle, run);
+      tr.appendChild(actions);
+      return tr;
+    });
+    $("schedules").replaceChildren(...rows);
+    $("schedules-empty").hidden = rows.length > 0;
+  }
+
+  async function steer(name, action) {
+    try {
+      const data = await api(`/schedules/${encodeURIComponent(name)}/${action}`, { method: "POST" });
+      toast(action === "run" ? `${name}: job ${data.id} enqueued` : `${name} ${action}d`);
+      await refresh();
+    } catch (e) {
+      handle(e);
+    }
+  }
+
   // -- jobs list -------------------------------------------------------------------------------
   function jobsQuery() {
     const q = new URLSearchParams({ limit: String(PAGE) });
@@ -317,6 +362,7 @@
       ["run at", when(job.run_at)], ["created", when(job.created_at)],
       ["started", when(job.started_at)], ["finished", when(job.finished_at)],
       ["worker", job.worker_id || "—"], ["unique key", job.unique_key || "—"],
+      ["schedule", job.schedule || "—"],
       ["timeout", job.timeout === null ? "—" : `${job.timeout} s`],
       ["retry policy", job.retry_policy ? JSON.stringify(job.retry_policy) : "default"],
     ];
@@ -379,12 +425,13 @@
     if (state.busy) return;
     state.busy = true;
     try {
-      const [stats, queues, page] = await Promise.all([
-        api("/stats"), api("/queues"), api(jobsQuery()),
+      const [stats, queues, page, schedules] = await Promise.all([
+        api("/stats"), api("/queues"), api(jobsQuery()), api("/schedules"),
       ]);
       renderStats(stats);
       renderQueues(queues);
       renderJobs(page);
+      renderSchedules(schedules);
       if (state.selected) {
         try {
           renderDetail(await api(`/jobs/${encodeURIComponent(state.selected)}`));

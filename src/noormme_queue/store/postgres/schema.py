@@ -183,6 +183,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX noormme_starts_window ON noormme_starts (type, started_at);
     """,
+    # 3: recurring jobs, and the link from a job to the schedule that made it.
+    """
+    ALTER TABLE noormme_jobs ADD COLUMN schedule text;
+    CREATE TABLE noormme_schedules (
+        name          text PRIMARY KEY,
+        job           text NOT NULL,
+        cron          text,
+        every         double precision,
+        timezone      text NOT NULL,
+        missed        text NOT NULL,
+        paused        boolean NOT NULL DEFAULT false,
+        next_run_at   double precision NOT NULL,
+        last_run_at   double precision,
+        last_job_id   text,
+        revision      bigint NOT NULL DEFAULT 1,
+        created_at    double precision NOT NULL,
+        updated_at    double precision NOT NULL
+    );
+    -- the scheduler's due schedules and its next wake-up
+    CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE NOT paused;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

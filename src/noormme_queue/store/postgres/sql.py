@@ -22,7 +22,7 @@ from functools import cache
 
 import psycopg.sql
 
-from ..rows import COLUMNS
+from ..rows import COLUMNS, SCHEDULE_COLUMNS
 
 _SELECTED = ", ".join("history::text" if c == "history" else c for c in COLUMNS)
 _J_SELECTED = ", ".join(f"j.{c}" for c in _SELECTED.split(", "))
@@ -52,16 +52,16 @@ def _waking(dml: str, returning_count: int) -> str:
 # The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
-    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key)"
+    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule)"
     " SELECT id, type, payload, status, priority, max_attempts, max_attempts, run_at,"
     "  created_at, retry_policy, unique_key, timeout, COALESCE(queue, (SELECT t.queue"
-    "  FROM noormme_types t WHERE t.type = v.type), 'default'), limit_key"
+    "  FROM noormme_types t WHERE t.type = v.type), 'default'), limit_key, schedule"
     " FROM unnest(%(id)s::text[], %(type)s::text[], %(payload)s::text[], %(status)s::text[],"
     "  %(priority)s::int[], %(max_attempts)s::int[], %(run_at)s::float8[],"
     "  %(created_at)s::float8[], %(retry_policy)s::text[], %(unique_key)s::text[],"
-    "  %(timeout)s::float8[], %(queue)s::text[], %(limit_key)s::text[])"
+    "  %(timeout)s::float8[], %(queue)s::text[], %(limit_key)s::text[], %(schedule)s::text[])"
     "  WITH ORDINALITY AS v(id, type, payload, status, priority, max_attempts, run_at,"
-    "  created_at, retry_policy, unique_key, timeout, queue, limit_key, ord)"
+    "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule, ord)"
     " ORDER BY ord"
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
     " RETURNING id",
@@ -349,6 +349,55 @@ PURGE = (
     "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
 )
 PURGE_MINUTES = "DELETE FROM noormme_minutes WHERE minute < %(minute)s"
+
+# -- schedules ---------------------------------------------------------------------------------
+
+_SCHEDULE = ", ".join(f"s.{c}" for c in SCHEDULE_COLUMNS) + ", j.status"
+_SCHEDULES = "noormme_schedules s LEFT JOIN noormme_jobs j ON j.id = s.last_job_id"
+_SAME_TIMING = (
+    "s.cron IS NOT DISTINCT FROM excluded.cron AND s.every IS NOT DISTINCT FROM excluded.every"
+    " AND s.timezone = excluded.timezone"
+)
+
+# Create, or update in place: the next tick is kept while the timing stays the same, and an
+# identical definition is left alone (its revision too, so no fire under way is spoilt).
+SAVE_SCHEDULE = (
+    "INSERT INTO noormme_schedules AS s (name, job, cron, every, timezone, missed, next_run_at,"
+    "  created_at, updated_at) VALUES (%(name)s, %(job)s, %(cron)s, %(every)s, %(timezone)s,"
+    "  %(missed)s, %(next_run_at)s, %(now)s, %(now)s)"
+    " ON CONFLICT (name) DO UPDATE SET job = excluded.job, missed = excluded.missed,"
+    "  cron = excluded.cron, every = excluded.every, timezone = excluded.timezone,"
+    f"  next_run_at = CASE WHEN {_SAME_TIMING} THEN s.next_run_at"
+    "   ELSE excluded.next_run_at END,"
+    "  revision = s.revision + 1, updated_at = excluded.updated_at"
+    f" WHERE NOT ({_SAME_TIMING} AND s.job = excluded.job AND s.missed = excluded.missed)"
+)
+GET_SCHEDULE = f"SELECT {_SCHEDULE} FROM {_SCHEDULES} WHERE s.name = %(name)s"
+LIST_SCHEDULES = f"SELECT {_SCHEDULE} FROM {_SCHEDULES} ORDER BY s.name"
+DELETE_SCHEDULE = "DELETE FROM noormme_schedules WHERE name = %(name)s"
+PAUSE_SCHEDULE = (
+    "UPDATE noormme_schedules SET paused = true,"
+    "  revision = revision + CASE WHEN paused THEN 0 ELSE 1 END, updated_at = %(now)s"
+    " WHERE name = %(name)s"
+)
+RESUME_SCHEDULE = (
+    "UPDATE noormme_schedules SET paused = false, next_run_at = %(next_run_at)s,"
+    "  revision = revision + 1, updated_at = %(now)s"
+    " WHERE name = %(name)s AND revision = %(revision)s"
+)
+DUE_SCHEDULES = (
+    f"SELECT {_SCHEDULE} FROM {_SCHEDULES}"
+    " WHERE NOT s.paused AND s.next_run_at <= %(now)s ORDER BY s.next_run_at LIMIT %(limit)s"
+)
+NEXT_SCHEDULE_AT = "SELECT MIN(next_run_at) FROM noormme_schedules WHERE NOT paused"
+# A tick is claimed by this compare-and-set (a second process waits for the row lock, then
+# finds next_run_at moved on); its jobs are written in the same transaction.
+FIRE_SCHEDULE = (
+    "UPDATE noormme_schedules SET next_run_at = %(new_next_run_at)s,"
+    "  last_run_at = COALESCE(%(ran_at)s, last_run_at)"
+    " WHERE name = %(name)s AND revision = %(revision)s AND next_run_at = %(next_run_at)s"
+)
+SCHEDULE_LAST_JOB = "UPDATE noormme_schedules SET last_job_id = %(job_id)s WHERE name = %(name)s"
 
 # -- wake-ups (PostgreSQL only: SQLite's workers register in noormme_listeners instead) --------
 

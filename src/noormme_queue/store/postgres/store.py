@@ -52,7 +52,6 @@ from ..rows import (
     attempt_json,
     claim_order,
     due_time,
-    initial_status,
     listed_statuses,
     makes_due,
     minute_buckets,
@@ -66,9 +65,11 @@ from . import sql
 from .caller import CallerTransactions
 from .claim import claim_planned, claim_ready, less_taken
 from .connect import Server, migrate
+from .inserts import insert_jobs
 from .listener import Listening
 from .pool import Conn, Runner
 from .queues import LIMITS_MAX_AGE, QueueOps
+from .schedules import ScheduleOperations
 
 log = logging.getLogger("noormme_queue.store")
 
@@ -76,11 +77,10 @@ T = TypeVar("T")
 
 DEFAULT_MAX_CONNECTIONS = 10
 POOL_TIMEOUT = 30.0  # seconds an operation waits for a free connection
-UNIQUE_RACE_RETRIES = 5
 ANALYZE_AFTER_ROWS = 1000  # an enqueue this large refreshes the planner's statistics
 
 
-class PostgresStore(QueueOps, CallerTransactions):
+class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
     def __init__(
         self,
         url: str,
@@ -214,51 +214,20 @@ class PostgresStore(QueueOps, CallerTransactions):
 
     def _write_jobs(self, conn: Conn, jobs: Sequence[NewJob], wake: dict[str, str]) -> list[str]:
         """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
-
-        def insert(conn: Conn) -> list[str]:
-            ids: list[str | None] = [None] * len(jobs)
-            todo = list(range(len(jobs)))
-            for _ in range(UNIQUE_RACE_RETRIES):
-                batch = [jobs[i] for i in todo]
-                params: dict[str, Any] = {
-                    name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
-                }
-                params["status"] = [initial_status(j) for j in batch]
-                params.update(wake)
-                inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
-                skipped = [i for i in todo if jobs[i].id not in inserted]
-                for i in todo:
-                    if jobs[i].id in inserted:
-                        ids[i] = jobs[i].id
-                if not skipped:
-                    break
-                # A live job holds the key (maybe one of this batch): hand back its id.
-                keys = list({jobs[i].unique_key for i in skipped})
-                live = dict(conn.execute(sql.LIVE_BY_UNIQUE_KEY, {"keys": keys}).fetchall())
-                todo = []
-                for i in skipped:
-                    holder = live.get(jobs[i].unique_key)
-                    if holder is None:
-                        todo.append(i)  # it finished in between: try to insert again
-                    else:
-                        ids[i] = holder
-                if not todo:
-                    break
-            else:
-                raise StoreError(
-                    f"PostgreSQL at {self._server.where}: enqueue kept racing jobs that "
-                    "finished with the same unique_key; try again"
-                )
-            return [i for i in ids if i is not None]
-
         if not any(j.unique_key is not None for j in jobs):
-            ids = insert(conn)  # one statement: atomic, one round trip
+            ids = self._insert(conn, jobs, wake)  # one statement: atomic, one round trip
         else:
             with conn.transaction():  # several statements may be needed: all or nothing
-                ids = insert(conn)
+                ids = self._insert(conn, jobs, wake)
         if len(jobs) >= ANALYZE_AFTER_ROWS:
             conn.execute(ddl.ANALYZE)  # keep claims on their index
         return ids
+
+    def _insert(
+        self, conn: Conn, jobs: Sequence[NewJob], wake: dict[str, str] | None = None
+    ) -> list[str]:
+        wake = self._wake_params() if wake is None else wake
+        return insert_jobs(conn, jobs, wake=wake, where=self._server.where)
 
     async def claim(
         self,
@@ -474,19 +443,3 @@ class PostgresStore(QueueOps, CallerTransactions):
             return [FinishedCount(int(b), int(c), int(f)) for b, c, f in rows]
 
         return await self._run(read)
-
-
-_NEW_JOB_COLUMNS = (
-    "id",
-    "type",
-    "payload",
-    "priority",
-    "max_attempts",
-    "run_at",
-    "created_at",
-    "retry_policy",
-    "unique_key",
-    "timeout",
-    "queue",
-    "limit_key",
-)

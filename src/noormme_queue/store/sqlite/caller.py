@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ...core.errors import InvalidJob, StoreError
 from ..base import NewJob
-from ..rows import initial_status
 from . import sql
+from .inserts import insert_jobs
 from .wakeup import WakeupBus
 
 
@@ -32,7 +32,7 @@ class CallerTransactions:
         conn = self._own_connection(connection)
         try:
             self._refresh_listeners(conn)
-            return write_jobs(conn, jobs)
+            return insert_jobs(conn, jobs)
         except sqlite3.Error as exc:
             raise self.translate(exc) from exc
 
@@ -62,38 +62,6 @@ class CallerTransactions:
                 field="connection",
             )
         return connection
-
-
-def write_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
-    """Insert ``jobs`` on ``conn``: the one write of ``enqueue`` and ``enqueue_on``."""
-    ids: list[str] = []
-    for job in jobs:
-        if job.unique_key is not None:
-            row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
-            if row is not None:
-                ids.append(row[1])
-                continue
-        conn.execute(
-            sql.ENQUEUE,
-            (
-                job.id,
-                job.type,
-                job.payload,
-                initial_status(job),
-                job.priority,
-                job.max_attempts,
-                job.max_attempts,
-                job.run_at,
-                job.created_at,
-                job.retry_policy,
-                job.unique_key,
-                job.timeout,
-                job.queue,
-                job.limit_key,
-            ),
-        )
-        ids.append(job.id)
-    return ids
 
 
 def _same_file(name: str, path: Path) -> bool:

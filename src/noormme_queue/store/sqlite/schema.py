@@ -158,6 +158,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX noormme_starts_window ON noormme_starts (type, started_at);
     """,
+    # 4: recurring jobs, and the link from a job to the schedule that made it.
+    """
+    ALTER TABLE noormme_jobs ADD COLUMN schedule TEXT;
+    CREATE TABLE noormme_schedules (
+        name          TEXT PRIMARY KEY,
+        job           TEXT NOT NULL,
+        cron          TEXT,
+        every         REAL,
+        timezone      TEXT NOT NULL,
+        missed        TEXT NOT NULL,
+        paused        INTEGER NOT NULL DEFAULT 0,
+        next_run_at   REAL NOT NULL,
+        last_run_at   REAL,
+        last_job_id   TEXT,
+        revision      INTEGER NOT NULL DEFAULT 1,
+        created_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL
+    );
+    -- the scheduler's due schedules and its next wake-up
+    CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE paused = 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ..rows import COLUMNS
+from ..rows import COLUMNS, SCHEDULE_COLUMNS
 
 _SELECTED = ", ".join(COLUMNS)
 _LIVE = "status IN ('pending', 'scheduled', 'processing')"
@@ -36,9 +36,9 @@ DATABASE_IDENTITY = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 # stored for its type, else 'default' (?2 is the type).
 ENQUEUE = (
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
-    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key)"
+    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?)"
+    "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?, ?)"
 )
 
 LIVE_BY_UNIQUE_KEY = f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ? AND {_LIVE}"
@@ -270,6 +270,51 @@ PURGE = (
     "  WHERE status IN ('completed', 'cancelled') AND finished_at < ? LIMIT ?)"
 )
 PURGE_MINUTES = "DELETE FROM noormme_minutes WHERE minute < ?"
+
+# -- schedules ---------------------------------------------------------------------------------
+
+_SCHEDULE = ", ".join(f"s.{c}" for c in SCHEDULE_COLUMNS) + ", j.status"
+_SCHEDULES = "noormme_schedules s LEFT JOIN noormme_jobs j ON j.id = s.last_job_id"
+_SAME_TIMING = (
+    "noormme_schedules.cron IS excluded.cron AND noormme_schedules.every IS excluded.every"
+    " AND noormme_schedules.timezone = excluded.timezone"
+)
+
+# Create, or update in place: the next tick is kept while the timing stays the same, and an
+# identical definition is left alone (its revision too, so no fire under way is spoilt).
+SAVE_SCHEDULE = (
+    "INSERT INTO noormme_schedules (name, job, cron, every, timezone, missed, next_run_at,"
+    "  created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET job = excluded.job, missed = excluded.missed,"
+    "  cron = excluded.cron, every = excluded.every, timezone = excluded.timezone,"
+    f"  next_run_at = CASE WHEN {_SAME_TIMING} THEN noormme_schedules.next_run_at"
+    "   ELSE excluded.next_run_at END,"
+    "  revision = noormme_schedules.revision + 1, updated_at = excluded.updated_at"
+    f" WHERE NOT ({_SAME_TIMING} AND noormme_schedules.job = excluded.job"
+    "  AND noormme_schedules.missed = excluded.missed)"
+)
+GET_SCHEDULE = f"SELECT {_SCHEDULE} FROM {_SCHEDULES} WHERE s.name = ?"
+LIST_SCHEDULES = f"SELECT {_SCHEDULE} FROM {_SCHEDULES} ORDER BY s.name"
+DELETE_SCHEDULE = "DELETE FROM noormme_schedules WHERE name = ?"
+PAUSE_SCHEDULE = (
+    "UPDATE noormme_schedules SET paused = 1,"
+    "  revision = revision + CASE WHEN paused THEN 0 ELSE 1 END, updated_at = ? WHERE name = ?"
+)
+RESUME_SCHEDULE = (
+    "UPDATE noormme_schedules SET paused = 0, next_run_at = ?, revision = revision + 1,"
+    "  updated_at = ? WHERE name = ? AND revision = ?"
+)
+DUE_SCHEDULES = (
+    f"SELECT {_SCHEDULE} FROM {_SCHEDULES}"
+    " WHERE s.paused = 0 AND s.next_run_at <= ? ORDER BY s.next_run_at LIMIT ?"
+)
+NEXT_SCHEDULE_AT = "SELECT MIN(next_run_at) FROM noormme_schedules WHERE paused = 0"
+# A tick is claimed by this compare-and-set; its jobs are written in the same transaction.
+FIRE_SCHEDULE = (
+    "UPDATE noormme_schedules SET next_run_at = ?, last_run_at = COALESCE(?, last_run_at)"
+    " WHERE name = ? AND revision = ? AND next_run_at = ?"
+)
+SCHEDULE_LAST_JOB = "UPDATE noormme_schedules SET last_job_id = ? WHERE name = ?"
 
 # -- wake-ups (SQLite only: PostgreSQL has LISTEN/NOTIFY) --------------------------------------
 

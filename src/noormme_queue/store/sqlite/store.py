@@ -50,9 +50,11 @@ from ..rows import (
     stats_of,
 )
 from . import connect, sql
-from .caller import CallerTransactions, write_jobs
+from .caller import CallerTransactions
 from .claim import claim_rows
+from .inserts import insert_jobs
 from .queues import QueueOps
+from .schedules import ScheduleOperations
 from .wakeup import WakeupBus
 from .writer import GroupCommitWriter
 
@@ -64,7 +66,7 @@ LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop st
 COMPLETE_CHUNK = 200  # completions saved by one statement
 
 
-class SQLiteStore(QueueOps, CallerTransactions):
+class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
@@ -156,9 +158,8 @@ class SQLiteStore(QueueOps, CallerTransactions):
         return result
 
     def _refresh_listeners(self, conn: sqlite3.Connection) -> None:
-        """Keep the bus's list of other processes' workers fresh (at most once a second)."""
-        if not self._bus.targets_stale():
-            return
+        """Read the workers to wake in the transaction that makes work available: one small
+        table, so a worker that started listening a moment ago is never missed."""
         dead = self._bus.take_dead()
         if dead:
             conn.executemany(sql.REMOVE_LISTENER, [(n,) for n in dead])
@@ -212,7 +213,7 @@ class SQLiteStore(QueueOps, CallerTransactions):
 
     async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
         return await self._write(
-            lambda conn: write_jobs(conn, jobs),
+            lambda conn: insert_jobs(conn, jobs),
             notify=True,
             on_loop=len(jobs) <= LOOP_SIDE_MAX_ROWS,
         )

@@ -21,13 +21,10 @@ import os
 import socket
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 
 log = logging.getLogger("noormme_queue.store")
-
-TARGETS_MAX_AGE = 1.0  # seconds a producer trusts its cached list of listeners
 
 
 def supported() -> bool:
@@ -38,20 +35,15 @@ class WakeupBus:
     def __init__(self) -> None:
         self._sender: socket.socket | None = None
         self._targets: list[str] = []
-        self._targets_at = -TARGETS_MAX_AGE
         self._dead: set[str] = set()
         self._own: set[str] = set()
         self._lock = threading.Lock()
 
     # -- producer side (the writer thread) -------------------------------------------------------
 
-    def targets_stale(self) -> bool:
-        return time.monotonic() - self._targets_at > TARGETS_MAX_AGE
-
     def set_targets(self, names: list[str]) -> None:
         with self._lock:
             self._targets = [n for n in names if n not in self._own]
-            self._targets_at = time.monotonic()
 
     def take_dead(self) -> list[str]:
         with self._lock:
