@@ -7,12 +7,14 @@ import asyncio
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import psycopg
 import pytest
 
 from noormme_queue import QueueConfig
 from noormme_queue.core.errors import SchemaTooNew, StoreCorrupt, StoreUnavailable
+from noormme_queue.core.routing import TypeDefinition, TypeLimits
 from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
@@ -97,6 +99,33 @@ async def test_a_claim_skips_rows_locked_elsewhere_instead_of_waiting(
         other.rollback()
     got = await pg.claim(["t"], 10, now=T0, lease_until=T0 + 30, worker_id="w")
     assert [j.id for j in got.jobs] == [first.id]
+
+
+def blocked_by(url: str, pid: int) -> bool:
+    """Some other backend waits for a lock that backend ``pid`` holds."""
+    query = f"SELECT count(*) FROM pg_stat_activity WHERE {int(pid)} = ANY(pg_blocking_pids(pid))"
+    return int(str(sql(url, query)[0][0])) > 0
+
+
+async def test_defining_types_never_deadlocks_with_a_claim_of_limited_types(
+    pg: PostgresStore, url: str
+) -> None:
+    """A worker that starts while others claim limited types defines its types (locking their
+    rows) as a claim locks them (sql.TYPE_LIMITS: by name): it waits for the claim, and the
+    two never deadlock (which killed the starting worker)."""
+    limits = TypeLimits(concurrency=2)
+    mine = [TypeDefinition(t, "default", limits, "w1", T0) for t in ("zeta", "alpha")]
+    await pg.define_types(mine)  # in the order they were registered, not by name
+    again = [replace(d, defined_by="w2", updated_at=T0 + 1) for d in mine]
+    with psycopg.connect(url) as claim:
+        # A claim of both limited types, half way through locking them: 'alpha' is locked.
+        claim.execute(pg_sql.TYPE_LIMITS, {"types": ["alpha"]})
+        defining = asyncio.create_task(pg.define_types(again))
+        pid = claim.info.backend_pid
+        await wait_until(lambda: blocked_by(url, pid), 10, "define_types to wait for the claim")
+        claim.execute(pg_sql.TYPE_LIMITS, {"types": ["alpha", "zeta"]})  # and now 'zeta'
+        claim.commit()
+    assert await defining == []  # the same definitions: nothing replaced
 
 
 async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) -> None:
