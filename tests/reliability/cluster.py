@@ -128,6 +128,13 @@ class Cluster:
             wait_for(partial(_ready_or_gone, worker), 30, f"{worker.name} to start")
             assert worker.alive(), worker.log()
 
+    def running(self, workers: Iterable[WorkerProcess]) -> int:
+        """How many of ``workers`` have started; fails if one not killed has exited."""
+        for worker in workers:
+            if worker.pid not in self.killed and not worker.alive():
+                raise AssertionError(f"{worker.name} exited on its own:\n{worker.log()}")
+        return sum(map(ready, workers))
+
     def by_pid(self, pid: int) -> WorkerProcess:
         return next(w for w in self.workers if w.pid == pid)
 
@@ -196,9 +203,12 @@ class Cluster:
     def stop(self) -> None:
         """Stop every worker not killed gracefully; each must exit cleanly."""
         graceful = [w for w in self.workers if w.pid not in self.killed]
+        # A worker told to stop while it still imports has no signal handler yet (SIGTERM
+        # then ends it as it would any program): wait until each one runs.
+        self.wait_ready(w for w in graceful if not w.stopping)
         stop_all(graceful)
         for worker in graceful:
-            assert worker.proc.returncode == 0, worker.log()
+            assert worker.proc.returncode == 0, (worker.name, worker.proc.returncode, worker.log())
 
     def close(self) -> None:
         try:
@@ -210,8 +220,13 @@ class Cluster:
             self.qm.sync.close()
 
 
+def ready(worker: WorkerProcess) -> bool:
+    """The worker has started: it claims jobs."""
+    return READY in worker.log()
+
+
 def _ready_or_gone(worker: WorkerProcess) -> bool:
-    return READY in worker.log() or not worker.alive()
+    return ready(worker) or not worker.alive()
 
 
 async def _migrate(url: str) -> None:
