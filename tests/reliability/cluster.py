@@ -170,11 +170,6 @@ class Cluster:
             before = page[-1].id
         return found
 
-    def get(self, job_id: str) -> Job:
-        job = self.qm.sync.get_job(job_id)
-        assert job is not None, job_id
-        return job
-
     def wait_completed(self, total: int, timeout: float) -> None:
         """Until ``total`` jobs are completed; fails at once if any failed."""
 
@@ -183,7 +178,10 @@ class Cluster:
             assert stats.failed == 0, self.failures()
             return stats.completed >= total
 
-        wait_for(done, timeout, f"{total} jobs to complete ({self.stats()})")
+        try:
+            wait_for(done, timeout, f"{total} jobs to complete")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} ({self.stats()})") from None
 
     def failures(self) -> list[tuple[str, str | None]]:
         return [(j.id, j.error) for j in self.jobs().values() if j.status == "failed"]
