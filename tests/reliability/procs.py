@@ -35,10 +35,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     waiting.wait_for(predicate, timeout, what, poll=POLL)
 
 
-def worker_env(db: Path, **settings: str) -> dict[str, str]:
+def worker_env(db: Path | str, **settings: str) -> dict[str, str]:
+    """The environment of a worker on the SQLite file ``db``, or on the database URL ``db``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "RECORD_"))}
     env.update(
-        QUEUE_DATABASE_URL=f"sqlite:///{db}",
+        QUEUE_DATABASE_URL=db if isinstance(db, str) else f"sqlite:///{db}",
         QUEUE_LEASE_TIMEOUT="2000",
         QUEUE_INTERVAL="200",
         QUEUE_CLEANUP_INTERVAL="0",
@@ -51,15 +52,15 @@ def worker_env(db: Path, **settings: str) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """One ``noormme-queue worker`` process."""
+    """One ``noormme-queue worker`` process (of the application ``app``)."""
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path, name: str) -> None:
+    def __init__(self, env: Mapping[str, str], log_dir: Path, name: str, app: str = APP) -> None:
         self.name = name
         self._terminated = False
         self.log_path = log_dir / f"{name}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "noormme_queue", "worker", "--app", APP],
+            [sys.executable, "-m", "noormme_queue", "worker", "--app", app],
             cwd=ROOT,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -71,6 +72,11 @@ class WorkerProcess:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    @property
+    def stopping(self) -> bool:
+        """Told to stop (SIGTERM sent), or exited."""
+        return self._terminated or not self.alive()
 
     def alive(self) -> bool:
         return self.proc.poll() is None

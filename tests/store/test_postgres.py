@@ -7,12 +7,14 @@ import asyncio
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import psycopg
 import pytest
 
 from noormme_queue import QueueConfig
 from noormme_queue.core.errors import SchemaTooNew, StoreCorrupt, StoreUnavailable
+from noormme_queue.core.routing import RateLimit, TypeDefinition, TypeLimits
 from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
@@ -97,6 +99,118 @@ async def test_a_claim_skips_rows_locked_elsewhere_instead_of_waiting(
         other.rollback()
     got = await pg.claim(["t"], 10, now=T0, lease_until=T0 + 30, worker_id="w")
     assert [j.id for j in got.jobs] == [first.id]
+
+
+def blocked_by(url: str, pid: int) -> bool:
+    """Some other backend waits for a lock that backend ``pid`` holds."""
+    query = f"SELECT count(*) FROM pg_stat_activity WHERE {int(pid)} = ANY(pg_blocking_pids(pid))"
+    return int(str(sql(url, query)[0][0])) > 0
+
+
+async def test_defining_types_never_deadlocks_with_a_claim_of_limited_types(
+    pg: PostgresStore, url: str
+) -> None:
+    """A worker that starts while others claim limited types defines its types (locking their
+    rows) as a claim locks them (sql.TYPE_LIMITS: by name): it waits for the claim, and the
+    two never deadlock (which killed the starting worker)."""
+    limits = TypeLimits(concurrency=2)
+    mine = [TypeDefinition(t, "default", limits, "w1", T0) for t in ("zeta", "alpha")]
+    await pg.define_types(mine)  # in the order they were registered, not by name
+    again = [replace(d, defined_by="w2", updated_at=T0 + 1) for d in mine]
+    with psycopg.connect(url) as claim:
+        # A claim of both limited types, half way through locking them: 'alpha' is locked.
+        claim.execute(pg_sql.TYPE_LIMITS, {"types": ["alpha"]})
+        defining = asyncio.create_task(pg.define_types(again))
+        pid = claim.info.backend_pid
+        await wait_until(lambda: blocked_by(url, pid), 10, "define_types to wait for the claim")
+        claim.execute(pg_sql.TYPE_LIMITS, {"types": ["alpha", "zeta"]})  # and now 'zeta'
+        claim.commit()
+    assert await defining == []  # the same definitions: nothing replaced
+
+
+def waits_for(url: str, waiter: int, holder: int) -> bool:
+    """Backend ``waiter`` waits for a lock that backend ``holder`` holds."""
+    query = f"SELECT {int(holder)} = ANY(pg_blocking_pids({int(waiter)}))"
+    return bool(sql(url, query)[0][0])
+
+
+async def backend_pid(store: PostgresStore) -> int:
+    runner = store._runner
+    assert runner is not None
+    return int(runner.call(lambda conn: conn.info.backend_pid))
+
+
+async def test_a_settle_and_a_claim_of_a_limited_type_never_deadlock(url: str) -> None:
+    """A worker saves its outcomes and claims in one transaction (the pool groups the two
+    writes), and a claim of a limited type first locks the type's row. Worker A's settle
+    adds to the counts of its connection's shard (backend pid % 16) and A's claim then waits
+    for the type's row, which B's claim holds; when B's claim marks jobs processing, its
+    counts go to the same shard if B's connection shares it: B waits for A, A for B, until
+    PostgreSQL's deadlock_timeout (1 s) aborts one. Here deadlock_timeout is a minute, so the
+    cycle, if any, is seen."""
+    patient = f"{url}%20-cdeadlock_timeout%3D60s"
+    stores: list[PostgresStore] = []
+    by_shard: dict[int, PostgresStore] = {}
+    while True:  # two single-connection stores whose backends share a counts shard
+        store = PostgresStore(patient, max_connections=1)
+        await store.open()
+        stores.append(store)
+        shard = await backend_pid(store) % 16
+        if shard in by_shard:
+            a, b = by_shard[shard], store
+            break
+        by_shard[shard] = store
+    try:
+        limits = TypeLimits(concurrency=10, rate=RateLimit(100, 1.0))
+        await a.define_types([TypeDefinition("t", "default", limits, "a", T0)])
+        first, second, third = new_job(priority=9), new_job(priority=5), new_job()
+        await a.enqueue([first, second, third])
+        held = await a.claim(["t"], 1, now=T0, lease_until=T0 + 30, worker_id="a")
+        assert [j.id for j in held.jobs] == [first.id]
+        pid_a, pid_b = await backend_pid(a), await backend_pid(b)
+        old_start = f"INSERT INTO noormme_starts VALUES ('t', '', {T0 - 60})"
+        sql(url, old_start)
+        with psycopg.connect(url) as other:
+            # B's claim stops after locking the type: it forgets old starts, and one is locked.
+            other.execute("SELECT 1 FROM noormme_starts WHERE type = 't' FOR UPDATE")
+            claim_b = asyncio.create_task(
+                b.claim(["t"], 1, now=T0, lease_until=T0 + 30, worker_id="b")
+            )
+            await wait_until(lambda: blocked_by(url, other.info.backend_pid), 10, "B's claim")
+            done = Completed(first.id, held.token, "1", attempt(1))
+            cycle_a = asyncio.gather(  # as a worker does: one write, one transaction
+                a.settle([done], now=T0),
+                a.claim(["t"], 1, now=T0, lease_until=T0 + 30, worker_id="a"),
+            )
+            await wait_until(
+                lambda: cycle_a.done() or waits_for(url, pid_a, pid_b), 10, "A's settle and claim"
+            )
+            other.rollback()  # B's claim goes on
+        stuck: list[bool] = []
+
+        def finished_or_stuck() -> bool:
+            if claim_b.done():
+                return True
+            if waits_for(url, pid_a, pid_b) and waits_for(url, pid_b, pid_a):
+                stuck.append(True)
+            return bool(stuck)
+
+        await wait_until(finished_or_stuck, 10, "B's claim to finish")
+        if stuck:
+            sql(url, f"SELECT pg_cancel_backend({pid_a})")  # break the cycle, then fail
+        (settled, claimed_a), claimed_b = await asyncio.gather(cycle_a, claim_b)
+        assert not stuck, "deadlock: A's settle and claim wait for B's claim, which waits for A"
+        assert settled == [True]
+        assert [j.id for j in claimed_b.jobs] == [second.id]
+        # A's claim waited for B's, or took nothing and asked to look again at once.
+        got_a = [j.id for j in claimed_a.jobs]
+        assert got_a == [third.id] or (got_a == [] and claimed_a.next_run_at == T0)
+        if not got_a:
+            again = await a.claim(["t"], 1, now=T0, lease_until=T0 + 30, worker_id="a")
+            assert [j.id for j in again.jobs] == [third.id]
+    finally:
+        for store in stores:
+            await store.close()
 
 
 async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) -> None:

@@ -32,6 +32,9 @@ POSTGRES_ONLY = {
     # Data-modifying CTEs: a claim of types without limits in one round trip (SQLite runs
     # the same steps as statements of one in-process transaction).
     "CLAIM_READY",
+    # Row locks: a claim of limited types saved with a settle never waits for the types'
+    # locks (SQLite's BEGIN IMMEDIATE has no row locks to wait for).
+    "TYPE_LIMITS_NOWAIT",
     # LISTEN/NOTIFY wake-ups.
     "NOTIFY",
     "LISTEN",

@@ -19,6 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from psycopg.errors import LockNotAvailable
+from psycopg.pq import TransactionStatus
+
 from ..claiming import STAGE_BATCH, Candidate, Limit, Usage, depth, pick, ready_pairs
 from ..rows import COLUMNS, due_time
 from . import sql
@@ -51,12 +54,37 @@ def claim_planned(
     queues: Mapping[str, int] | None,
 ) -> tuple[list[Any], float | None]:
     """Rows claimed among ``types``, some of them limited (in one transaction), and when a
-    job held back by a rate limit may start."""
+    job held back by a rate limit may start.
+
+    Saved with a settle (the pool groups a worker's two writes in one transaction), the
+    claim already holds row locks of the kept counts when it locks the types' rows; another
+    worker's claim holding those may be about to add to the same counts (connections share
+    a shard when their backend pids do modulo 16): each would wait for the other until
+    PostgreSQL's deadlock_timeout. So a claim inside a transaction never waits for the
+    types' locks: when another claim holds them, it takes nothing and asks to look again at
+    once (alone then, it waits its turn)."""
     now = params["now"]
+    grouped = conn.info.transaction_status != TransactionStatus.IDLE
+    try:
+        return _claim_planned(conn, params, types, limit, queues, nowait=grouped)
+    except LockNotAvailable:
+        return [], now
+
+
+def _claim_planned(
+    conn: Conn,
+    params: dict[str, Any],
+    types: Sequence[str],
+    limit: int,
+    queues: Mapping[str, int] | None,
+    *,
+    nowait: bool,
+) -> tuple[list[Any], float | None]:
+    now = params["now"]
+    locking = sql.TYPE_LIMITS_NOWAIT if nowait else sql.TYPE_LIMITS
     with conn.transaction():
         limits = {
-            t: Limit(c, rc, rw)
-            for t, c, rc, rw in conn.execute(sql.TYPE_LIMITS, {"types": list(types)})
+            t: Limit(c, rc, rw) for t, c, rc, rw in conn.execute(locking, {"types": list(types)})
         }
         conn.execute(sql.STAGE, {"now": now, "stage": STAGE_BATCH})
         pairs = ready_pairs(

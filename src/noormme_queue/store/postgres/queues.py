@@ -64,7 +64,9 @@ class QueueOps:
         def write(conn: Conn) -> list[TypeDefinition]:
             replaced = []
             with conn.transaction():
-                for definition in types:
+                # Row locks in the order a claim takes them (sql.TYPE_LIMITS: by name), so a
+                # worker starting up never deadlocks with the claims of running ones.
+                for definition in sorted(types, key=lambda d: d.type):
                     row = conn.execute(sql.GET_TYPE, {"type": definition.type}).fetchone()
                     if row is not None:
                         before = type_definition(row)

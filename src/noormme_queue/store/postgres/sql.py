@@ -129,6 +129,8 @@ TYPE_LIMITS = (
     "SELECT type, concurrency, rate_count, rate_window FROM noormme_types t"
     f" WHERE {_LIMITED} AND type = ANY(%(types)s::text[]) ORDER BY type FOR UPDATE"
 )
+# PostgreSQL only: the same for a claim that must not wait (see claim.py: claim_planned).
+TYPE_LIMITS_NOWAIT = TYPE_LIMITS + " NOWAIT"
 
 RUNNING_BY_KEY = (
     "SELECT limit_key, count(*) FROM noormme_jobs"
