@@ -373,6 +373,7 @@ async def test_many_stores_opening_at_once_migrate_once(url: str) -> None:
         "noormme_meta",
         "noormme_minutes",
         "noormme_queues",
+        "noormme_rates",
         "noormme_schedules",
         "noormme_starts",
         "noormme_types",

@@ -21,6 +21,8 @@ STORE = Path(rows.__file__).parent
 SQLITE_ONLY = {
     # RETURNING shows the new row, so cancel reads the status it replaces first.
     "LIVE_STATUS",
+    # No data-modifying CTEs: forgetting old starts takes a second statement.
+    "UNCOUNT_STARTS",
     # No LISTEN/NOTIFY: workers register in noormme_listeners (sqlite/wakeup.py).
     "ADD_LISTENER",
     "REMOVE_LISTENER",

@@ -49,7 +49,15 @@ async def test_claim_and_maintenance_queries_use_their_indexes(tmp_path: Path) -
     assert "noormme_jobs_scheduled (run_at<?)" in stage and "TEMP B-TREE" not in stage
     assert "noormme_jobs_scheduled" in sqlite_plan(path, sql.NEXT_DUE)
     assert "noormme_jobs_running (type=?)" in sqlite_plan(path, sql.RUNNING_BY_KEY, ("t",))
-    assert "noormme_starts_window" in sqlite_plan(path, sql.STARTS_BY_KEY, ("t", 0.0))
+    assert "noormme_rates USING PRIMARY KEY (type=? AND limit_key=?)" in sqlite_plan(
+        path, sql.RATE_USAGE(2), ("t", "a", "b")
+    )
+    assert "noormme_starts_key (type=? AND limit_key=? AND started_at>?)" in sqlite_plan(
+        path, sql.OLDEST_START, ("t", "a", 0.0)
+    )
+    assert "noormme_starts_window (type=? AND started_at<?)" in sqlite_plan(
+        path, sql.FORGET_STARTS, ("t", 0.0)
+    )
     assert "noormme_counts" in sqlite_plan(path, sql.READY_PAIRS)
     assert "noormme_counts" in sqlite_plan(path, sql.STATS)
     assert "noormme_jobs_finished" in sqlite_plan(path, sql.PURGE, (0.0, 500))

@@ -23,6 +23,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 LOOK_AHEAD = 100
 STAGE_BATCH = 500  # scheduled jobs made due by one claim
@@ -86,13 +87,82 @@ def ready_pairs(
     )
 
 
-def depth(limit: int, limited: Limit | None, usage: Usage | None) -> int:
-    """How many candidates of one pair to read: enough to fill the claim, and some more
-    past keys that are at their limit."""
-    if limited is None or usage is None:
-        return limit
-    full = any(_budget(limited, usage, key, 0.0) == 0 for key in _keys(usage))
-    return limit + LOOK_AHEAD if full else limit
+class ClaimReader(Protocol):
+    """What :func:`plan` reads, in the claim's transaction, from one backend."""
+
+    def candidates(self, queue: str, type_: str, count: int) -> list[Candidate]:
+        """The pair's first ``count`` due jobs, in claim order."""
+        ...
+
+    def running(self, type_: str) -> dict[str | None, int]:
+        """Jobs of ``type_`` processing now, per limit_key."""
+        ...
+
+    def started(self, type_: str, keys: set[str | None]) -> dict[str | None, int]:
+        """Starts of ``type_`` in its rate window, for each of ``keys`` (expired starts
+        already forgotten)."""
+        ...
+
+    def oldest_start(self, type_: str, key: str | None, since: float) -> float | None:
+        """The earliest start of ``key`` after ``since``."""
+        ...
+
+
+def plan(
+    pairs: Sequence[tuple[str, str]],
+    *,
+    limit: int,
+    queues: Mapping[str, int] | None,
+    limits: Mapping[str, Limit],
+    reader: ClaimReader,
+    now: float,
+) -> Picked:
+    """Read each pair's candidates and what the limited types use, then :func:`pick`.
+
+    A limited type's usage is read only for the keys of its candidates; when one of them is
+    at its limit and the page was full, the pair is read again deeper (LOOK_AHEAD more)."""
+    budgets = {
+        pair: limit if queues is None else min(limit, queues.get(pair[0], 0)) for pair in pairs
+    }
+    found = {pair: reader.candidates(*pair, n) for pair, n in budgets.items() if n > 0}
+    usage = {t: Usage() for t in limits}
+    for type_, limited in limits.items():
+        if limited.concurrency is not None:
+            usage[type_].running = reader.running(type_)
+    _read_starts(found, limits, usage, reader)
+    for pair, jobs in list(found.items()):
+        of_pair = limits.get(pair[1])
+        if of_pair is None or len(jobs) < budgets[pair]:
+            continue
+        if any(_budget(of_pair, usage[pair[1]], job.limit_key) <= 0 for job in jobs):
+            found[pair] = reader.candidates(*pair, budgets[pair] + LOOK_AHEAD)
+    _read_starts(found, limits, usage, reader)
+    for type_, limited in limits.items():
+        if limited.rate_count is None or limited.rate_window is None:
+            continue
+        since = now - limited.rate_window
+        for key, n in usage[type_].started.items():
+            if n >= limited.rate_count:
+                oldest = reader.oldest_start(type_, key, since)
+                if oldest is not None:
+                    usage[type_].oldest_start[key] = oldest
+    return pick(found.values(), limit=limit, queues=queues, limits=limits, usage=usage, now=now)
+
+
+def _read_starts(
+    found: Mapping[tuple[str, str], Sequence[Candidate]],
+    limits: Mapping[str, Limit],
+    usage: Mapping[str, Usage],
+    reader: ClaimReader,
+) -> None:
+    for type_, limited in limits.items():
+        if limited.rate_count is None:
+            continue
+        keys = {j.limit_key for (_, t), jobs in found.items() if t == type_ for j in jobs}
+        keys -= set(usage[type_].started)
+        if keys:
+            counts = reader.started(type_, keys)
+            usage[type_].started.update({k: counts.get(k, 0) for k in keys})
 
 
 def pick(
@@ -120,7 +190,7 @@ def pick(
             key = (job.type, job.limit_key)
             spent = used.get(key, 0)
             type_usage = usage.get(job.type) or Usage()
-            if _budget(limited, type_usage, job.limit_key, now) - spent <= 0:
+            if _budget(limited, type_usage, job.limit_key) - spent <= 0:
                 free_at = _rate_free_at(limited, type_usage, job.limit_key, spent, now)
                 if free_at is not None:
                     retry_at = free_at if retry_at is None else min(retry_at, free_at)
@@ -134,11 +204,7 @@ def pick(
     return Picked(taken, starts, retry_at)
 
 
-def _keys(usage: Usage) -> set[str | None]:
-    return set(usage.running) | set(usage.started)
-
-
-def _budget(limited: Limit, usage: Usage, key: str | None, now: float) -> float:
+def _budget(limited: Limit, usage: Usage, key: str | None) -> float:
     budget = math.inf
     if limited.concurrency is not None:
         budget = limited.concurrency - usage.running.get(key, 0)

@@ -22,7 +22,7 @@ from typing import Any
 from psycopg.errors import LockNotAvailable
 from psycopg.pq import TransactionStatus
 
-from ..claiming import STAGE_BATCH, Candidate, Limit, Usage, depth, pick, ready_pairs
+from ..claiming import STAGE_BATCH, Candidate, Limit, plan, ready_pairs
 from ..rows import COLUMNS, due_time
 from . import sql
 from .pool import Conn
@@ -93,44 +93,50 @@ def _claim_planned(
             queues=queues,
             paused=[r[0] for r in conn.execute(sql.PAUSED_QUEUES)],
         )
-        usage = {t: _usage(conn, t, lim, now) for t, lim in limits.items()}
-        candidates = []
-        for queue, type_ in pairs:
-            budget = limit if queues is None else min(limit, queues[queue])
-            if budget <= 0:
-                continue
-            count = depth(budget, limits.get(type_), usage.get(type_))
-            found = conn.execute(
-                sql.CANDIDATES, {"queue": queue, "type": type_, "now": now, "limit": count}
-            ).fetchall()
-            candidates.append([Candidate(i, queue, type_, k, p, r) for i, k, p, r in found])
-        chosen = pick(candidates, limit=limit, queues=queues, limits=limits, usage=usage, now=now)
+        for type_, limited in limits.items():
+            if limited.rate_window is not None:
+                since = now - limited.rate_window
+                conn.execute(sql.FORGET_STARTS, {"type": type_, "since": since})
+        chosen = plan(
+            pairs, limit=limit, queues=queues, limits=limits, reader=_Reader(conn, now), now=now
+        )
         rows: list[Any] = []
         if chosen.ids:
             rows = conn.execute(sql.CLAIM, params | {"ids": chosen.ids}).fetchall()
         if chosen.starts:
-            conn.execute(
-                sql.RECORD_START,
-                {
-                    "now": now,
-                    "types": [t for t, _ in chosen.starts],
-                    "keys": ["" if k is None else k for _, k in chosen.starts],
-                },
-            )
+            starts = {
+                "now": now,
+                "types": [t for t, _ in chosen.starts],
+                "keys": ["" if k is None else k for _, k in chosen.starts],
+            }
+            conn.execute(sql.RECORD_START, starts)
+            conn.execute(sql.COUNT_STARTS, starts)
     return rows, chosen.retry_at
 
 
-def _usage(conn: Conn, type_: str, limit: Limit, now: float) -> Usage:
-    usage = Usage()
-    if limit.concurrency is not None:
-        usage.running = {k: int(n) for k, n in conn.execute(sql.RUNNING_BY_KEY, {"type": type_})}
-    if limit.rate_count is not None and limit.rate_window is not None:
-        since = now - limit.rate_window
-        conn.execute(sql.FORGET_STARTS, {"type": type_, "since": since})
-        for key, n, oldest in conn.execute(sql.STARTS_BY_KEY, {"type": type_, "since": since}):
-            usage.started[key or None] = int(n)
-            usage.oldest_start[key or None] = float(oldest)
-    return usage
+class _Reader:
+    def __init__(self, conn: Conn, now: float) -> None:
+        self.conn = conn
+        self.now = now
+
+    def candidates(self, queue: str, type_: str, count: int) -> list[Candidate]:
+        params = {"queue": queue, "type": type_, "now": self.now, "limit": count}
+        rows = self.conn.execute(sql.CANDIDATES, params).fetchall()
+        return [Candidate(i, queue, type_, k, p, r) for i, k, p, r in rows]
+
+    def running(self, type_: str) -> dict[str | None, int]:
+        rows = self.conn.execute(sql.RUNNING_BY_KEY, {"type": type_})
+        return {k: int(n) for k, n in rows}
+
+    def started(self, type_: str, keys: set[str | None]) -> dict[str | None, int]:
+        stored = ["" if k is None else k for k in keys]
+        rows = self.conn.execute(sql.RATE_USAGE, {"type": type_, "keys": stored})
+        return {(k or None): int(n) for k, n in rows}
+
+    def oldest_start(self, type_: str, key: str | None, since: float) -> float | None:
+        params = {"type": type_, "key": key or "", "since": since}
+        row = self.conn.execute(sql.OLDEST_START, params).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
 
 def less_taken(queues: Mapping[str, int] | None, rows: Sequence[Any]) -> dict[str, int] | None:

@@ -182,6 +182,15 @@ MIGRATIONS: tuple[str, ...] = (
         started_at  double precision NOT NULL
     );
     CREATE INDEX noormme_starts_window ON noormme_starts (type, started_at);
+    CREATE INDEX noormme_starts_key ON noormme_starts (type, limit_key, started_at);
+    -- ... and how many of them each (type, key) has in its window: a claim reads a count
+    -- per candidate key, never the log (which holds a whole window of starts)
+    CREATE TABLE noormme_rates (
+        type       text NOT NULL,
+        limit_key  text NOT NULL,
+        n          bigint NOT NULL,
+        PRIMARY KEY (type, limit_key)
+    );
     """,
     # 3: recurring jobs, and the link from a job to the schedule that made it.
     """

@@ -137,9 +137,14 @@ RUNNING_BY_KEY = (
     " WHERE status = 'processing' AND type = %(type)s GROUP BY limit_key"
 )
 
-STARTS_BY_KEY = (
-    "SELECT limit_key, count(*), min(started_at) FROM noormme_starts"
-    " WHERE type = %(type)s AND started_at > %(since)s GROUP BY limit_key"
+RATE_USAGE = (
+    "SELECT limit_key, n FROM noormme_rates"
+    " WHERE type = %(type)s AND limit_key = ANY(%(keys)s::text[])"
+)
+
+OLDEST_START = (
+    "SELECT min(started_at) FROM noormme_starts"
+    " WHERE type = %(type)s AND limit_key = %(key)s AND started_at > %(since)s"
 )
 
 CANDIDATES = (
@@ -160,7 +165,20 @@ RECORD_START = (
     " SELECT type, limit_key, %(now)s FROM unnest(%(types)s::text[], %(keys)s::text[])"
     "  AS v(type, limit_key)"
 )
-FORGET_STARTS = "DELETE FROM noormme_starts WHERE type = %(type)s AND started_at <= %(since)s"
+COUNT_STARTS = (
+    "INSERT INTO noormme_rates (type, limit_key, n)"
+    " SELECT type, limit_key, count(*) FROM unnest(%(types)s::text[], %(keys)s::text[])"
+    "  AS v(type, limit_key) GROUP BY type, limit_key"
+    " ON CONFLICT (type, limit_key) DO UPDATE SET n = noormme_rates.n + excluded.n"
+)
+# Starts that left the window: deleted, and taken off their key's count, in one statement.
+FORGET_STARTS = (
+    "WITH gone AS (DELETE FROM noormme_starts"
+    "  WHERE type = %(type)s AND started_at <= %(since)s RETURNING limit_key)"
+    " UPDATE noormme_rates r SET n = r.n - g.n"
+    " FROM (SELECT limit_key, count(*) AS n FROM gone GROUP BY limit_key) g"
+    " WHERE r.type = %(type)s AND r.limit_key = g.limit_key"
+)
 
 NEXT_DUE = "SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled'"
 

@@ -11,10 +11,11 @@ records the starts of rate-limited types.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..claiming import STAGE_BATCH, Candidate, Limit, Usage, depth, pick, ready_pairs
+from ..claiming import STAGE_BATCH, Candidate, Limit, plan, ready_pairs
 from ..rows import due_time
 from . import sql
 
@@ -38,26 +39,23 @@ def claim_rows(
         queues=queues,
         paused=[r[0] for r in conn.execute(sql.PAUSED_QUEUES)],
     )
-    limits = {
-        t: Limit(c, rc, rw) for t, c, rc, rw in conn.execute(sql.TYPE_LIMITS) if t in set(types)
-    }
-    usage = {t: _usage(conn, t, lim, now) for t, lim in limits.items()}
-    candidates = []
-    for queue, type_ in pairs:
-        budget = limit if queues is None else min(limit, queues[queue])
-        if budget <= 0:
-            continue
-        count = depth(budget, limits.get(type_), usage.get(type_))
-        rows = conn.execute(sql.CANDIDATES, (queue, type_, now, count)).fetchall()
-        candidates.append([Candidate(i, queue, type_, k, p, r) for i, k, p, r in rows])
-    chosen = pick(candidates, limit=limit, queues=queues, limits=limits, usage=usage, now=now)
+    wanted = set(types)
+    limits = {t: Limit(c, rc, rw) for t, c, rc, rw in conn.execute(sql.TYPE_LIMITS) if t in wanted}
+    for type_, limited in limits.items():
+        if limited.rate_window is not None:
+            _forget_starts(conn, type_, now - limited.rate_window)
+    chosen = plan(
+        pairs, limit=limit, queues=queues, limits=limits, reader=_Reader(conn, now), now=now
+    )
     rows = []
     if chosen.ids:
         rows = conn.execute(
             sql.CLAIM(len(chosen.ids)), (token, worker_id, lease_until, now, *chosen.ids)
         ).fetchall()
-    for type_, key in chosen.starts:
-        conn.execute(sql.RECORD_START, (type_, "" if key is None else key, now))
+    if chosen.starts:
+        keys = [(t, "" if k is None else k) for t, k in chosen.starts]
+        conn.executemany(sql.RECORD_START, [(t, k, now) for t, k in keys])
+        conn.executemany(sql.COUNT_STARTS, [(t, k, n) for (t, k), n in Counter(keys).items()])
     next_run_at = None
     if len(rows) < limit:
         next_run_at = due_time(conn.execute(sql.NEXT_DUE).fetchone()[0])
@@ -66,14 +64,28 @@ def claim_rows(
     return rows, next_run_at
 
 
-def _usage(conn: sqlite3.Connection, type_: str, limit: Limit, now: float) -> Usage:
-    usage = Usage()
-    if limit.concurrency is not None:
-        usage.running = {k: n for k, n in conn.execute(sql.RUNNING_BY_KEY, (type_,))}
-    if limit.rate_count is not None and limit.rate_window is not None:
-        since = now - limit.rate_window
-        conn.execute(sql.FORGET_STARTS, (type_, since))
-        for key, n, oldest in conn.execute(sql.STARTS_BY_KEY, (type_, since)):
-            usage.started[key or None] = n
-            usage.oldest_start[key or None] = oldest
-    return usage
+def _forget_starts(conn: sqlite3.Connection, type_: str, since: float) -> None:
+    gone = Counter(r[0] for r in conn.execute(sql.FORGET_STARTS, (type_, since)))
+    conn.executemany(sql.UNCOUNT_STARTS, [(n, type_, key) for key, n in gone.items()])
+
+
+class _Reader:
+    def __init__(self, conn: sqlite3.Connection, now: float) -> None:
+        self.conn = conn
+        self.now = now
+
+    def candidates(self, queue: str, type_: str, count: int) -> list[Candidate]:
+        rows = self.conn.execute(sql.CANDIDATES, (queue, type_, self.now, count))
+        return [Candidate(i, queue, type_, k, p, r) for i, k, p, r in rows]
+
+    def running(self, type_: str) -> dict[str | None, int]:
+        return {k: n for k, n in self.conn.execute(sql.RUNNING_BY_KEY, (type_,))}
+
+    def started(self, type_: str, keys: set[str | None]) -> dict[str | None, int]:
+        stored = ["" if k is None else k for k in keys]
+        rows = self.conn.execute(sql.RATE_USAGE(len(stored)), (type_, *stored))
+        return {(k or None): int(n) for k, n in rows}
+
+    def oldest_start(self, type_: str, key: str | None, since: float) -> float | None:
+        row = self.conn.execute(sql.OLDEST_START, (type_, key or "", since)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])

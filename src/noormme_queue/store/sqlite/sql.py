@@ -68,9 +68,17 @@ RUNNING_BY_KEY = (
     " WHERE status = 'processing' AND type = ? GROUP BY limit_key"
 )
 
-STARTS_BY_KEY = (
-    "SELECT limit_key, COUNT(*), MIN(started_at) FROM noormme_starts"
-    " WHERE type = ? AND started_at > ? GROUP BY limit_key"
+
+@cache
+def RATE_USAGE(keys: int) -> str:
+    """Starts in the window of each of ``keys`` keys. Parameters: type, then the keys."""
+    marks = ", ".join("?" * keys)
+    return f"SELECT limit_key, n FROM noormme_rates WHERE type = ? AND limit_key IN ({marks})"
+
+
+OLDEST_START = (
+    "SELECT MIN(started_at) FROM noormme_starts INDEXED BY noormme_starts_key"
+    " WHERE type = ? AND limit_key = ? AND started_at > ?"
 )
 
 CANDIDATES = (
@@ -93,7 +101,16 @@ def CLAIM(count: int) -> str:
 
 
 RECORD_START = "INSERT INTO noormme_starts (type, limit_key, started_at) VALUES (?, ?, ?)"
-FORGET_STARTS = "DELETE FROM noormme_starts WHERE type = ? AND started_at <= ?"
+COUNT_STARTS = (
+    "INSERT INTO noormme_rates (type, limit_key, n) VALUES (?, ?, ?)"
+    " ON CONFLICT (type, limit_key) DO UPDATE SET n = n + excluded.n"
+)
+# Starts that left the window: deleted, and taken off their key's count (UNCOUNT_STARTS).
+FORGET_STARTS = (
+    "DELETE FROM noormme_starts INDEXED BY noormme_starts_window"
+    " WHERE type = ? AND started_at <= ? RETURNING limit_key"
+)
+UNCOUNT_STARTS = "UPDATE noormme_rates SET n = n - ? WHERE type = ? AND limit_key = ?"
 
 # When the earliest scheduled job falls due: one seek.
 NEXT_DUE = (
