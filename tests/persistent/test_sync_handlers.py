@@ -54,7 +54,7 @@ async def test_a_timed_out_thread_finishes_before_the_retry_starts(
     await qm.start()
     try:
         job_id = await qm.add_job(
-            "slow", {}, timeout=0.05, retry_policy={"max_retries": 2, "base_delay": 0, "jitter": 0}
+            "slow", {}, timeout=0.2, retry_policy={"max_retries": 4, "base_delay": 0, "jitter": 0}
         )
         await wait_until(lambda: attempts == [1], what="the first attempt")
         await wait_until(_logged(caplog, "ran past its timeout"), what="the timeout")
@@ -64,10 +64,13 @@ async def test_a_timed_out_thread_finishes_before_the_retry_starts(
         await wait_status(qm, job_id, "completed")
     finally:
         await qm.stop()
-    assert not overlapped and attempts == [1, 2]
+    # Attempt 2 returns at once; on a machine loaded enough to keep even that past the
+    # timeout, a third attempt may follow it: never while another attempt's thread runs.
+    assert not overlapped and attempts == list(range(1, len(attempts) + 1)) and len(attempts) >= 2
     job = await QueueManager(qm.config).get_job(job_id)
     assert job is not None
-    assert [a.outcome for a in job.history] == [AttemptOutcome.TIMED_OUT, AttemptOutcome.COMPLETED]
+    timed_out = [AttemptOutcome.TIMED_OUT] * (len(attempts) - 1)
+    assert [a.outcome for a in job.history] == [*timed_out, AttemptOutcome.COMPLETED]
 
 
 async def test_a_thread_that_finishes_after_the_grace_period_keeps_its_result(
