@@ -149,3 +149,21 @@ async def test_a_batch_and_a_transactional_enqueue_are_traced_per_job(
     assert set(sends) == {*ids, in_tx}
     for job in jobs:
         assert job is not None and job.traceparent == _traceparent(sends[job.id])
+
+
+def test_sync_code_enqueues_under_its_own_current_span(
+    config: QueueConfig, spans: InMemorySpanExporter
+) -> None:
+    # Flask or Django: the manager runs on its own loop thread; the caller's span is the
+    # parent all the same (the sync twin hands its context to the loop with the call).
+    qm = QueueManager(config, background=False)
+    qm.sync.start()
+    try:
+        with tracer.start_as_current_span("GET /flask-view") as view:
+            job_id = qm.sync.add_job("elsewhere", {"n": 1})
+        job = qm.sync.get_job(job_id)
+    finally:
+        qm.sync.stop()
+    (send,) = _named(spans, "send")  # no handler here: the queue is settled by the store
+    assert send.parent is not None and send.parent.span_id == view.get_span_context().span_id
+    assert job is not None and job.traceparent == _traceparent(send)
