@@ -50,3 +50,38 @@ def test_without_opentelemetry_jobs_run_and_nothing_imports_it(tmp_path: Path) -
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False None [] None []"
+
+
+NO_SDK = """
+import asyncio, sys
+from opentelemetry import context, trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from noormme_queue import QueueConfig, QueueManager
+
+UPSTREAM = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+async def main() -> None:
+    qm = QueueManager(QueueConfig(database_url=sys.argv[1], interval=30.0, cleanup_interval=0))
+    qm.register_handler("ping", lambda job: None)
+    await qm.start()
+    # a request that came with a trace context, in a process with no SDK provider
+    token = context.attach(TraceContextTextMapPropagator().extract({"traceparent": UPSTREAM}))
+    job_id = await qm.add_job("ping", {"n": 1})
+    context.detach(token)
+    while (job := await qm.get_job(job_id)).status != "completed":
+        await asyncio.sleep(0.01)
+    await qm.stop(timeout=5)
+    print(qm._tracing is not None, qm._tracing.recording, job.traceparent)
+
+asyncio.run(main())
+"""
+
+
+def test_with_the_api_but_no_sdk_provider_nothing_is_traced(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    out = subprocess.run(
+        [sys.executable, "-c", NO_SDK, url], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True False None"
