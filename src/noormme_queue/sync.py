@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
@@ -242,6 +242,24 @@ class SyncTask(Generic[P]):
         task = self._task
         payload = task.payload(args, kwargs)
         return task.manager.sync.add_job(task.name, payload, **task.options())
+
+    def schedule(
+        self,
+        name: str,
+        *,
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        timezone: str = "UTC",
+        missed: str = "latest",
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Schedule:
+        """See :meth:`Task.schedule`."""
+        task = self._task
+        timing: dict[str, Any] = {"cron": cron, "every": every, "timezone": timezone}
+        return task.manager.sync._call(
+            lambda: task.schedule(name, **timing, missed=missed, args=args, kwargs=kwargs)
+        )
 
 
 class SyncMemoryQueue:

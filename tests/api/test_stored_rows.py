@@ -98,3 +98,23 @@ def test_a_lone_surrogate_is_refused(client: TestClient) -> None:
     )
     assert_error(response, 422, "invalid_payload", "payload")
     assert client.get("/api/queue/jobs").json()["data"]["jobs"] == []
+
+
+def test_a_row_with_a_time_no_datetime_holds_lists_as_failed(
+    client: TestClient, api_config: QueueConfig
+) -> None:
+    path = api_config.database_url.removeprefix("sqlite:///")
+    client.get("/api/queue/stats")  # the schema exists
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO noormme_jobs (id, type, payload, status, max_attempts, run_at, "
+            "created_at, history) VALUES ('job_00000000000000year0', 'ok', '{}', 'pending', 3, "
+            "-62167219200.0, 1.7e9, '[]')"
+        )
+    db.close()
+    listing = client.get("/api/queue/jobs")
+    assert listing.status_code == 200, listing.text
+    (job,) = listing.json()["data"]["jobs"]
+    assert job["id"] == "job_00000000000000year0" and job["status"] == "failed"
+    assert "year 0 is out of range" in job["error"]
+    assert client.get("/api/queue/jobs/job_00000000000000year0").status_code == 200

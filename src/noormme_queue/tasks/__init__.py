@@ -8,6 +8,7 @@
     job_id = await send_welcome.enqueue(42, lang="fr")     # arguments checked now
     job_id = send_welcome.sync.enqueue(42)                 # from sync code
     job_id = await send_welcome.using(priority=9, delay=30.0).enqueue(42)
+    await send_welcome.schedule("welcome-7", cron="0 9 * * *", args=(7,))  # recurring
     send_welcome(42)                                       # still a plain call
 
 The job type is ``name=`` when given, else the function's ``module.qualname``: the name a
@@ -23,7 +24,8 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
@@ -31,6 +33,7 @@ from ..core.errors import InvalidJob
 from ..core.job import JSON, Job
 from ..core.options import AddJobOptions
 from ..core.retry import RetryPolicy
+from ..core.schedule import Schedule
 from ..core.threads import is_async_callable
 from ..sync import SyncTask
 from .arguments import Arguments, to_result
@@ -113,6 +116,26 @@ class Task(Generic[P, R]):
         """Save a job that calls the function with these arguments; return its id."""
         payload = self._arguments.to_payload(args, kwargs)
         return await self._manager.add_job(self._name, payload, **self.options())
+
+    async def schedule(
+        self,
+        name: str,
+        *,
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        timezone: str = "UTC",
+        missed: str = "latest",
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Schedule:
+        """Call the function with ``args``/``kwargs`` on each tick of ``cron`` or ``every``,
+        exactly once across all processes: :meth:`QueueManager.schedule` with this task's
+        type, payload and options (``task.using(...)`` sets them per schedule)."""
+        payload = self._arguments.to_payload(tuple(args), kwargs or {})
+        timing: dict[str, Any] = {"cron": cron, "every": every, "timezone": timezone}
+        return await self._manager.schedule(
+            name, self._name, payload, **timing, missed=missed, **self.options()
+        )
 
     @property
     def sync(self) -> SyncTask[P]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.errors import InvalidPayload
 from ...core.job import JSON, Job
+from ...core.threads import is_async_callable
 from .compat import Task, TaskContext, TaskResultStatus, normalize_json, task_finished, task_started
 from .results import job_result
 
@@ -28,7 +29,7 @@ class DjangoTaskHandler:
         self.task = task
         self.signature = inspect.signature(task.func)
         self.process: Callable[[Job], Any] = (
-            self._process_async if inspect.iscoroutinefunction(task.func) else self._process_sync
+            self._process_async if is_async_callable(task.func) else self._process_sync
         )
 
     # -- enqueue: the call must fit the function --------------------------------------------
