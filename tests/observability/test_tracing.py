@@ -167,3 +167,24 @@ def test_sync_code_enqueues_under_its_own_current_span(
     (send,) = _named(spans, "send")  # no handler here: the queue is settled by the store
     assert send.parent is not None and send.parent.span_id == view.get_span_context().span_id
     assert job is not None and job.traceparent == _traceparent(send)
+
+
+async def test_a_sync_handler_runs_inside_its_attempts_span(
+    config: QueueConfig, spans: InMemorySpanExporter
+) -> None:
+    qm = QueueManager(config)
+    seen: list[tuple[int, int]] = []
+
+    def blocking(job: Job) -> None:  # on a pool thread: the span goes along with the context
+        ctx = trace.get_current_span().get_span_context()
+        seen.append((ctx.trace_id, ctx.span_id))
+
+    qm.register_handler("blocking", blocking)
+    await qm.start()
+    try:
+        job_id = await qm.add_job("blocking")
+        await wait_status(qm, job_id, JobStatus.COMPLETED)
+    finally:
+        await qm.stop(timeout=5)
+    (process,) = _named(spans, "process default")
+    assert seen == [_ids(process)]
