@@ -2,8 +2,9 @@
 
 Whether OpenTelemetry's API is installed is looked up once, when this module is imported,
 without importing it; a manager made where it is absent gets no tracing at all (no import,
-no work per job). Where it is present, :func:`job_tracing` imports it once and every manager
-traces (spans record once an SDK's ``TracerProvider`` is set; until then they cost little).
+no work per job). Where it is present, :func:`job_tracing` imports it once and every
+manager traces once a real ``TracerProvider`` (an SDK's) is set, before or after the manager
+is made; until then an enqueue or an attempt costs one check.
 
 - **Enqueue**: a ``PRODUCER`` span ``send <queue>`` per job, a child of the caller's current
   span, around the write. Its W3C ``traceparent`` is stored with the job (column
@@ -73,9 +74,19 @@ class JobTracing(Observer):
         self._context = context
         self._tracer = trace.get_tracer("noormme_queue")  # follows a provider set later
         self._w3c = TraceContextTextMapPropagator()  # W3C whatever the global propagator
+        self._idle = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+
+    @property
+    def recording(self) -> bool:
+        """Whether a real ``TracerProvider`` (an SDK's) is set: until one is, nothing is
+        traced and no job does any tracing work but this check."""
+        return not isinstance(self._trace.get_tracer_provider(), self._idle)
 
     @contextlib.contextmanager
-    def enqueue(self, jobs: Sequence[NewJob]) -> Iterator[list[NewJob]]:
+    def enqueue(self, jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:
+        if not self.recording:
+            yield jobs
+            return
         trace = self._trace
         spans = []
         stamped = []
@@ -100,6 +111,8 @@ class JobTracing(Observer):
                 span.end()
 
     def attempt(self, job: Job, now: float) -> AttemptWatch | None:
+        if not self.recording:
+            return None
         trace, otel_context = self._trace, self._context
         links = []
         if job.traceparent:
