@@ -358,7 +358,7 @@ SCHEDULE_COLUMNS = (
 )
 """The columns every store selects for a schedule, then the status of its last job."""
 
-_STAMPED = frozenset({"id", "run_at", "created_at", "schedule"})  # set at each tick
+_STAMPED = frozenset({"id", "run_at", "created_at", "schedule", "by"})  # set at each tick
 
 
 def job_template(job: NewJob) -> str:

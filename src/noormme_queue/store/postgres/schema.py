@@ -213,6 +213,22 @@ MIGRATIONS: tuple[str, ...] = (
     -- the scheduler's due schedules and its next wake-up
     CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE NOT paused;
     """,
+    # 4: each job's timeline (store/events.py), written in the transaction of each change;
+    # its order is seq. Jobs from before have no events.
+    """
+    CREATE TABLE noormme_events (
+        seq      bigint GENERATED ALWAYS AS IDENTITY,
+        job_id   text NOT NULL,
+        at       double precision NOT NULL,
+        kind     text NOT NULL,
+        worker   text,
+        actor    text,
+        attempt  integer,
+        detail   text
+    );
+    -- one job's timeline in order, and cleanup's deletes
+    CREATE INDEX noormme_events_job ON noormme_events (job_id, seq);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,13 +32,39 @@ _HELD = "j.id = v.id AND j.status = 'processing' AND j.claim_token = v.token"
 _APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt)"
 
 
-def _waking(dml: str, returning_count: int) -> str:
+# Events (store/events.py), passed as one array per column, in their order.
+_EVENTS = (
+    "SELECT job_id, at, kind, worker, actor, attempt, detail FROM unnest(%(e_job_id)s::text[],"
+    "  %(e_at)s::float8[], %(e_kind)s::text[], %(e_worker)s::text[], %(e_actor)s::text[],"
+    "  %(e_attempt)s::int[], %(e_detail)s::text[])"
+    "  WITH ORDINALITY AS e(job_id, at, kind, worker, actor, attempt, detail, ord)"
+)
+
+
+def _events_of(applied: str) -> str:
+    """A CTE's insert of the events of the jobs ``applied`` (a query of ids) names: a
+    compare-and-set that lost records nothing."""
+    return (
+        "INSERT INTO noormme_events (job_id, at, kind, worker, actor, attempt, detail)"
+        f" {_EVENTS} WHERE e.job_id = ANY(ARRAY({applied})) ORDER BY ord"
+    )
+
+
+# A claim's events: one row per job, from the claimed rows (in the claim's statement).
+_CLAIM_EVENTS = (
+    "INSERT INTO noormme_events (job_id, at, kind, worker, attempt)"
+    " SELECT id, %(now)s, 'claimed', %(worker_id)s, attempts FROM claimed"
+)
+
+
+def _waking(dml: str, returning_count: int, events: bool = False) -> str:
     """``dml`` (a statement with RETURNING) that also notifies listeners, in the same
     transaction, when it returned rows. The notification shows up as one extra row of
     NULLs, which callers skip."""
     nulls = ", ".join(["NULL"] * returning_count)
+    logged = f" ev AS ({_events_of('SELECT id FROM changed')})," if events else ""
     return (
-        f"WITH changed AS ({dml}),"
+        f"WITH changed AS ({dml}),{logged}"
         " wake AS (SELECT pg_notify(%(channel)s, %(sender)s)"
         "  WHERE EXISTS (SELECT 1 FROM changed))"
         f" SELECT * FROM changed UNION ALL SELECT {nulls} FROM wake"
@@ -66,6 +92,7 @@ ENQUEUE = _waking(
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
     " RETURNING id",
     1,
+    events=True,
 )
 
 # Which database a connection writes to: enqueue_on joins only a transaction on the queue's
@@ -119,7 +146,8 @@ CLAIM_READY = (
     " claimed AS (UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
     "  started_at = %(now)s FROM picked WHERE j.id = picked.id"
-    f"  RETURNING {_J_SELECTED})"
+    f"  RETURNING {_J_SELECTED}),"
+    f" ev AS ({_CLAIM_EVENTS})"
     " SELECT *, NULL::bigint, NULL::float8 FROM claimed UNION ALL"
     f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, (SELECT count(*) FROM staged),"
     "  (SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled')"
@@ -154,10 +182,13 @@ CANDIDATES = (
 )
 
 CLAIM = (
-    "UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
-    "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
-    "  started_at = %(now)s WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
-    f" RETURNING {_J_SELECTED}"
+    "WITH claimed AS (UPDATE noormme_jobs j SET status = 'processing',"
+    "  attempts = j.attempts + 1, claim_token = %(token)s, worker_id = %(worker_id)s,"
+    "  lease_until = %(lease_until)s, started_at = %(now)s"
+    "  WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
+    f" RETURNING {_J_SELECTED}),"
+    f" ev AS ({_CLAIM_EVENTS})"
+    " SELECT * FROM claimed"
 )
 
 RECORD_START = (
@@ -224,8 +255,13 @@ RELEASE = (
 )
 # PostgreSQL only: all four kinds of outcome in one statement, whatever the batch's size
 # (SQLite has no data-modifying CTEs; its statements run in-process, in one transaction).
+_SETTLED = (
+    "SELECT id FROM c UNION ALL SELECT id FROM f UNION ALL SELECT id FROM l"
+    " UNION ALL SELECT id FROM r"
+)
 SETTLE = (
-    f"WITH c AS ({COMPLETE}), f AS ({FAIL}), l AS ({RETRY_LATER}), r AS ({RELEASE})"
+    f"WITH c AS ({COMPLETE}), f AS ({FAIL}), l AS ({RETRY_LATER}), r AS ({RELEASE}),"
+    f" ev AS ({_events_of(_SETTLED)})"
     " SELECT 'c', id FROM c UNION ALL SELECT 'f', id FROM f"
     " UNION ALL SELECT 'l', id FROM l UNION ALL SELECT 'r', id FROM r"
 )
@@ -366,9 +402,24 @@ RETRY = _waking(
 PURGE = (
     "DELETE FROM noormme_jobs WHERE id IN (SELECT id FROM noormme_jobs"
     "  WHERE status IN ('completed', 'cancelled') AND finished_at < %(before)s"
-    "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING id"
 )
+# ... and their timelines, in the same transaction: one index seek per job.
+PURGE_EVENTS = "DELETE FROM noormme_events WHERE job_id = ANY(%(ids)s::text[])"
 PURGE_MINUTES = "DELETE FROM noormme_minutes WHERE minute < %(minute)s"
+
+# -- timelines (store/events.py) -------------------------------------------------------------
+
+ADD_EVENTS = (
+    "INSERT INTO noormme_events (job_id, at, kind, worker, actor, attempt, detail)"
+    f" {_EVENTS} ORDER BY ord"
+)
+
+# One job's events in order: a seek in its index.
+JOB_EVENTS = (
+    "SELECT seq, job_id, at, kind, worker, actor, attempt, detail FROM noormme_events"
+    " WHERE job_id = %(id)s ORDER BY seq LIMIT %(limit)s"
+)
 
 # -- schedules ---------------------------------------------------------------------------------
 

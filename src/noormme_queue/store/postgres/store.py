@@ -33,6 +33,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...core.errors import ConfigError, StoreError, StoreUnavailable
+from ...core.events import PYTHON, JobEvent
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
@@ -46,6 +47,7 @@ from ..base import (
     Outcome,
     Released,
 )
+from ..events import cancelled, columns, read_events, retried, settled, unreadable
 from ..rows import (
     SCHEDULED,
     Unreadable,
@@ -200,7 +202,10 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
         for bad, token in rows:
             log.error("job %s was marked failed: its row %s", bad.job_id, bad.error)
             params = {"error": bad.error, "now": now, "id": bad.job_id, "token": token}
-            conn.execute(sql.FAIL_UNREADABLE, params)
+            with conn.transaction():
+                if conn.execute(sql.FAIL_UNREADABLE, params).rowcount:
+                    event = unreadable(bad.job_id, bad.error, now)
+                    conn.execute(sql.ADD_EVENTS, columns([event]))
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -304,6 +309,7 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
             "l_attempt": [attempt_json(o.attempt) for o in later],
             "r_id": [o.job_id for o in released],
             "r_token": [o.token for o in released],
+            **columns([e for o in outcomes for e in settled(o, now)]),
         }
         wake = any(makes_due(o, now) for o in outcomes)
 
@@ -358,6 +364,12 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._run(write, write=True)
 
+    async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
+        def read(conn: Conn) -> list[JobEvent]:
+            return read_events(conn.execute(sql.JOB_EVENTS, {"id": job_id, "limit": limit}))
+
+        return await self._run(read)
+
     async def get(self, job_id: str) -> Job | None:
         def read(conn: Conn) -> Job | None:
             row = conn.execute(sql.GET, {"id": job_id}).fetchone()
@@ -396,16 +408,19 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._run(read)
 
-    async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
+    async def cancel(self, job_id: str, *, now: float, by: str = PYTHON) -> JobStatus | None:
         def write(conn: Conn) -> JobStatus | None:
-            row = conn.execute(sql.CANCEL, {"id": job_id, "now": now}).fetchone()
-            if row is None:
-                return None
-            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
+            with conn.transaction():
+                row = conn.execute(sql.CANCEL, {"id": job_id, "now": now}).fetchone()
+                if row is None:
+                    return None
+                before = JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
+                conn.execute(sql.ADD_EVENTS, columns([cancelled(job_id, before, by, now)]))
+            return before
 
         return await self._run(write, write=True)
 
-    async def retry(self, job_id: str, *, now: float) -> bool:
+    async def retry(self, job_id: str, *, now: float, by: str = PYTHON) -> bool:
         params = {"id": job_id, "now": now, **self._wake_params()}
 
         def write(conn: Conn) -> bool:
@@ -416,15 +431,23 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
                         return False
                     runs = after_manual_retry(attempts_made=row[0], budget=row[1])
                     rows = conn.execute(sql.RETRY, params | {"max_attempts": runs}).fetchall()
+                    if not any(r[0] is not None for r in rows):
+                        return False
+                    conn.execute(sql.ADD_EVENTS, columns([retried(job_id, by, now)]))
             except psycopg.errors.UniqueViolation:
                 return False  # another live job holds its unique_key
-            return any(r[0] is not None for r in rows)
+            return True
 
         return await self._run(write, write=True)
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         def write(conn: Conn) -> int:
-            return conn.execute(sql.PURGE, {"before": finished_before, "limit": limit}).rowcount
+            with conn.transaction():
+                params = {"before": finished_before, "limit": limit}
+                ids = [r[0] for r in conn.execute(sql.PURGE, params)]
+                if ids:
+                    conn.execute(sql.PURGE_EVENTS, {"ids": ids})
+            return len(ids)
 
         return await self._run(write, write=True)
 

@@ -188,6 +188,21 @@ MIGRATIONS: tuple[str, ...] = (
     -- the scheduler's due schedules and its next wake-up
     CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE paused = 0;
     """,
+    # 5: each job's timeline (store/events.py), written in the transaction of each change;
+    # its order is the rowid. Jobs from before have no events.
+    """
+    CREATE TABLE noormme_events (
+        job_id   TEXT NOT NULL,
+        at       REAL NOT NULL,
+        kind     TEXT NOT NULL,
+        worker   TEXT,
+        actor    TEXT,
+        attempt  INTEGER,
+        detail   TEXT
+    );
+    -- one job's timeline in order (the index holds the rowid), and cleanup's deletes
+    CREATE INDEX noormme_events_job ON noormme_events (job_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

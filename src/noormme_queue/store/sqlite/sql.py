@@ -284,9 +284,35 @@ RETRY = (
 PURGE = (
     "DELETE FROM noormme_jobs WHERE id IN (SELECT id FROM noormme_jobs"
     "  INDEXED BY noormme_jobs_finished"
-    "  WHERE status IN ('completed', 'cancelled') AND finished_at < ? LIMIT ?)"
+    "  WHERE status IN ('completed', 'cancelled') AND finished_at < ? LIMIT ?) RETURNING id"
+)
+# ... and their timelines, in the same transaction: one index seek per job.
+# Parameter: the ids as a JSON array.
+PURGE_EVENTS = (
+    "DELETE FROM noormme_events INDEXED BY noormme_events_job"
+    " WHERE job_id IN (SELECT value FROM json_each(?))"
 )
 PURGE_MINUTES = "DELETE FROM noormme_minutes WHERE minute < ?"
+
+# -- timelines (store/events.py) -------------------------------------------------------------
+
+
+@cache
+def ADD_EVENTS(rows: int) -> str:
+    """Events, in the transaction of the change they record. Parameters: (job_id, at, kind,
+    worker, actor, attempt, detail) for each row."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "INSERT INTO noormme_events (job_id, at, kind, worker, actor, attempt, detail)"
+        f" VALUES {values}"
+    )
+
+
+# One job's events in order: a seek in its index, which holds the rowid.
+JOB_EVENTS = (
+    "SELECT rowid, job_id, at, kind, worker, actor, attempt, detail"
+    " FROM noormme_events INDEXED BY noormme_events_job WHERE job_id = ? ORDER BY rowid LIMIT ?"
+)
 
 # -- schedules ---------------------------------------------------------------------------------
 

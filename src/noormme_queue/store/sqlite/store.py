@@ -11,6 +11,7 @@ The statements are in ``sql.py``; this module is the plumbing around them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sqlite3
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...core.errors import StoreError
+from ...core.events import PYTHON, JobEvent
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
@@ -36,6 +38,7 @@ from ..base import (
     Outcome,
     Released,
 )
+from ..events import EventRow, cancelled, read_events, retried, settled, unreadable
 from ..rows import (
     SCHEDULED,
     Unreadable,
@@ -52,7 +55,7 @@ from ..rows import (
 from . import connect, sql
 from .caller import CallerTransactions
 from .claim import claim_rows
-from .inserts import insert_jobs
+from .inserts import add_events, insert_jobs
 from .queues import QueueOps
 from .schedules import ScheduleOperations
 from .wakeup import WakeupBus
@@ -205,9 +208,12 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
         self, conn: sqlite3.Connection, rows: Sequence[tuple[Unreadable, str]], now: float
     ) -> None:
         """Mark held rows that no Job can hold failed, saying why; the rest goes on."""
+        events = []
         for bad, token in rows:
             log.error("job %s was marked failed: its row %s", bad.job_id, bad.error)
-            conn.execute(sql.FAIL_UNREADABLE, (bad.error, now, bad.job_id, token))
+            if conn.execute(sql.FAIL_UNREADABLE, (bad.error, now, bad.job_id, token)).rowcount:
+                events.append(unreadable(bad.job_id, bad.error, now))
+        add_events(conn, events)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -255,10 +261,13 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
             completed = [o for o in outcomes if isinstance(o, Completed)]
             applied_ids = _complete_many(conn, completed, now) if completed else set()
             applied: list[bool] = []
+            events: list[EventRow] = []
             for outcome in outcomes:
                 match outcome:
                     case Completed():
                         applied.append(outcome.job_id in applied_ids)
+                        if applied[-1]:
+                            events += settled(outcome, now)
                         continue
                     case Released():
                         cur = conn.execute(sql.RELEASE, (outcome.job_id, outcome.token))
@@ -273,6 +282,9 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
                             args += (record, outcome.job_id, outcome.token)
                             cur = conn.execute(sql.RETRY_LATER, args)
                 applied.append(cur.rowcount == 1)
+                if applied[-1]:
+                    events += settled(outcome, now)
+            add_events(conn, events)
             return applied
 
         return await self._write(
@@ -316,6 +328,12 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._write(write)
 
+    async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
+        def read(conn: sqlite3.Connection) -> list[JobEvent]:
+            return read_events(conn.execute(sql.JOB_EVENTS, (job_id, limit)))
+
+        return await self._read(read)
+
     async def get(self, job_id: str) -> Job | None:
         def read(conn: sqlite3.Connection) -> Job | None:
             row = conn.execute(sql.GET, (job_id,)).fetchone()
@@ -356,32 +374,40 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._read(read)
 
-    async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
+    async def cancel(self, job_id: str, *, now: float, by: str = PYTHON) -> JobStatus | None:
         def write(conn: sqlite3.Connection) -> JobStatus | None:
             row = conn.execute(sql.LIVE_STATUS, (job_id,)).fetchone()
             if row is None:
                 return None
             conn.execute(sql.CANCEL, (now, job_id))
-            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
+            before = JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
+            add_events(conn, [cancelled(job_id, before, by, now)])
+            return before
 
         return await self._write(write)
 
-    async def retry(self, job_id: str, *, now: float) -> bool:
+    async def retry(self, job_id: str, *, now: float, by: str = PYTHON) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             row = conn.execute(sql.RETRYABLE, (job_id,)).fetchone()
             if row is None:
                 return False
             runs = after_manual_retry(attempts_made=row[0], budget=row[1])
             try:
-                return conn.execute(sql.RETRY, (runs, now, job_id)).rowcount == 1
+                if conn.execute(sql.RETRY, (runs, now, job_id)).rowcount != 1:
+                    return False
             except sqlite3.IntegrityError:
                 return False  # another live job holds its unique_key
+            add_events(conn, [retried(job_id, by, now)])
+            return True
 
         return await self._write(write, notify=True)
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         def write(conn: sqlite3.Connection) -> int:
-            return conn.execute(sql.PURGE, (finished_before, limit)).rowcount
+            ids = [r[0] for r in conn.execute(sql.PURGE, (finished_before, limit))]
+            if ids:
+                conn.execute(sql.PURGE_EVENTS, (json.dumps(ids),))
+            return len(ids)
 
         return await self._write(write, on_loop=False)  # up to 500 deletes: not on the loop
 
