@@ -248,7 +248,7 @@ class SyncTask(Generic[P]):
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> str:
         task = self._task
         payload = task.payload(args, kwargs)
-        return task.manager.sync.add_job(task.name, payload, **task.options())
+        return task.manager.sync.add_job(task.name, payload, by="task", **task.options())
 
 
 class SyncMemoryQueue:

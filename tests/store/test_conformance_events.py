@@ -1,4 +1,4 @@
-"""Every store keeps each job's timeline with it: events written in the transaction of the
+"""Every store keeps each job's timeline with it: events written by the statement of the
 change they record, only for changes that applied, read back in order, deleted with the
 job."""
 
@@ -117,7 +117,7 @@ async def test_cancel_and_retry_record_who_asked(store: JobStore) -> None:
         ("retried", None, "cli", None),
     ]
     assert events[0].detail == {"run_at": T0 + 60}
-    assert events[1].detail == {"from": "pending"}
+    assert events[1].detail == {}
 
 
 async def test_release_and_a_final_failure(store: JobStore) -> None:

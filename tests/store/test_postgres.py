@@ -369,7 +369,6 @@ async def test_many_stores_opening_at_once_migrate_once(url: str) -> None:
     tables = sql(url, f"SELECT tablename FROM pg_tables WHERE schemaname = '{schema_of(url)}'")
     assert sorted(str(t[0]) for t in tables) == [
         "noormme_counts",
-        "noormme_events",
         "noormme_jobs",
         "noormme_meta",
         "noormme_minutes",

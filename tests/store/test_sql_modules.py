@@ -117,7 +117,7 @@ async def test_every_sqlite_statement_prepares_on_the_migrated_schema(tmp_path: 
     await store.close()
     statements = [value for name, value in vars(sqlite_sql).items() if name in names(sqlite_sql)]
     texts = [s for s in statements if isinstance(s, str)]
-    texts += [sqlite_sql.CLAIM(3), sqlite_sql.COMPLETE(2), sqlite_sql.ADD_EVENTS(2)]
+    texts += [sqlite_sql.CLAIM(3), sqlite_sql.COMPLETE(2)]
     flags = (False, True)
     texts += [
         sqlite_sql.LIST_JOBS(n, a, b, c)

@@ -1,122 +1,121 @@
-"""The rows of ``noormme_events`` (a job's timeline), shared by both backends.
+"""A job's timeline, kept in its own row (the ``events`` column), shared by both backends.
 
-Each store writes the events of a state change in the transaction that makes it, and only
-for the jobs the change applied to (a compare-and-set that lost writes nothing), so a
-timeline never disagrees with its job. The rows are built here, in Python, from what the
-store was asked to do; SQL only inserts them.
+Each statement that changes a job appends that change's events to the row it changes, so a
+timeline never disagrees with its job: a compare-and-set that lost records nothing, cleanup
+deletes the events with the job, and reading them is the job's primary-key lookup. Keeping
+them in the row, not in a table of their own, costs the claim and the settle no extra write
+(docs/timeline.md has the figures).
+
+An event is stored as a JSON array ``[at, kind, worker, by, attempt, detail]`` (``detail``
+an object or null). The events are built here, in Python, from what the store was asked to
+do; SQL only appends them. The one exception is the claim's, whose attempt number only the
+row knows: the claim statements build ``[now, "claimed", worker_id, null, attempts + 1,
+null]`` themselves.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..core.events import EventKind, JobEvent
-from ..core.job import AttemptOutcome, JobStatus, to_datetime
+from ..core.job import AttemptOutcome, to_datetime
 from .base import Completed, Failed, NewJob, Outcome, Released
 
-EventRow = tuple[str, float, str, str | None, str | None, int | None, str | None]
-"""``(job_id, at, kind, worker, actor, attempt, detail)``: the columns written."""
+Event = list[Any]
+"""``[at, kind, worker, by, attempt, detail]``, as stored."""
 
-EVENT_COLUMNS = ("job_id", "at", "kind", "worker", "actor", "attempt", "detail")
 MAX_ERROR_CHARS = 2000  # the full message and traceback stay in the job's history
 RESCUER = "rescuer"
 
 
-def _detail(values: dict[str, Any]) -> str | None:
-    kept = {k: v for k, v in values.items() if v is not None}
-    return json.dumps(kept, separators=(",", ":")) if kept else None
+def _event(
+    at: float,
+    kind: EventKind,
+    worker: str | None = None,
+    by: str | None = None,
+    attempt: int | None = None,
+    **detail: Any,
+) -> Event:
+    kept = {k: v for k, v in detail.items() if v is not None}
+    return [at, kind.value, worker, by, attempt, kept or None]
 
 
-def enqueued(job: NewJob) -> EventRow:
+def dumps(events: list[Event]) -> str:
+    return json.dumps(events, separators=(",", ":"))
+
+
+def enqueued(job: NewJob) -> str:
+    """A new job's ``events``: the one event of its enqueue, as JSON text."""
     later = job.run_at if job.run_at > job.created_at else None
-    detail = _detail({"run_at": later, "schedule": job.schedule})
-    return (job.id, job.created_at, EventKind.ENQUEUED.value, None, job.by, None, detail)
+    return dumps(
+        [_event(job.created_at, EventKind.ENQUEUED, by=job.by, run_at=later, schedule=job.schedule)]
+    )
 
 
-def claimed(job_id: str, attempt: int, worker: str, now: float) -> EventRow:
-    return (job_id, now, EventKind.CLAIMED.value, worker, None, attempt, None)
-
-
-def settled(outcome: Outcome, now: float) -> list[EventRow]:
+def settled(outcome: Outcome, now: float) -> list[Event]:
     """The events of one outcome: completed; failed (or lease expired), then retry
     scheduled when it runs again; released."""
     if isinstance(outcome, Released):
-        return [
-            (outcome.job_id, now, EventKind.RELEASED.value, outcome.worker_id, None, None, None)
-        ]
+        return [_event(now, EventKind.RELEASED, outcome.worker_id)]
     a = outcome.attempt
     if isinstance(outcome, Completed):
-        return [
-            (outcome.job_id, now, EventKind.COMPLETED.value, a.worker_id, None, a.attempt, None)
-        ]
-    rows: list[EventRow] = []
-    if a.outcome is AttemptOutcome.LEASE_EXPIRED:
-        rows.append(
-            (
-                outcome.job_id,
-                now,
-                EventKind.LEASE_EXPIRED.value,
-                a.worker_id,
-                RESCUER,
-                a.attempt,
-                None,
-            )
-        )
+        return [_event(now, EventKind.COMPLETED, a.worker_id, attempt=a.attempt)]
+    lost = a.outcome is AttemptOutcome.LEASE_EXPIRED
+    if lost:
+        events = [_event(now, EventKind.LEASE_EXPIRED, a.worker_id, RESCUER, a.attempt)]
     else:
-        detail = _detail(
-            {
-                "error_type": a.error_type,
-                "error": None if a.error is None else a.error[:MAX_ERROR_CHARS],
-                "timed_out": True if a.outcome is AttemptOutcome.TIMED_OUT else None,
-            }
-        )
-        rows.append(
-            (outcome.job_id, now, EventKind.FAILED.value, a.worker_id, None, a.attempt, detail)
-        )
+        events = [
+            _event(
+                now,
+                EventKind.FAILED,
+                a.worker_id,
+                attempt=a.attempt,
+                error_type=a.error_type,
+                error=None if a.error is None else a.error[:MAX_ERROR_CHARS],
+                timed_out=True if a.outcome is AttemptOutcome.TIMED_OUT else None,
+            )
+        ]
     if isinstance(outcome, Failed) and outcome.retry_at is not None:
-        by = RESCUER if a.outcome is AttemptOutcome.LEASE_EXPIRED else None
-        detail = _detail({"retry_at": outcome.retry_at})
-        rows.append(
-            (outcome.job_id, now, EventKind.RETRY_SCHEDULED.value, None, by, a.attempt, detail)
+        by = RESCUER if lost else None
+        retry = _event(
+            now, EventKind.RETRY_SCHEDULED, None, by, a.attempt, retry_at=outcome.retry_at
         )
-    return rows
+        events.append(retry)
+    return events
 
 
-def unreadable(job_id: str, error: str, now: float) -> EventRow:
-    return (job_id, now, EventKind.FAILED.value, None, None, None, _detail({"error": error}))
+def unreadable(error: str, now: float) -> Event:
+    return _event(now, EventKind.FAILED, error=error[:MAX_ERROR_CHARS])
 
 
-def cancelled(job_id: str, before: JobStatus | str, by: str, now: float) -> EventRow:
-    return (job_id, now, EventKind.CANCELLED.value, None, by, None, _detail({"from": str(before)}))
+def cancelled(by: str, now: float) -> Event:
+    return _event(now, EventKind.CANCELLED, by=by)
 
 
-def retried(job_id: str, by: str, now: float) -> EventRow:
-    return (job_id, now, EventKind.RETRIED.value, None, by, None, None)
+def retried(by: str, now: float) -> Event:
+    return _event(now, EventKind.RETRIED, by=by)
 
 
-def columns(rows: Sequence[EventRow]) -> dict[str, list[Any]]:
-    """The rows as one array per column (PostgreSQL's ``unnest``), keyed ``e_<column>``."""
-    return {f"e_{name}": [r[i] for r in rows] for i, name in enumerate(EVENT_COLUMNS)}
-
-
-def read_events(rows: Iterable[Sequence[Any]]) -> list[JobEvent]:
-    """``(seq, job_id, at, kind, worker, actor, attempt, detail)`` rows -> events."""
-    events = []
-    for seq, job_id, at, kind, worker, actor, attempt, detail in rows:
+def read_events(job_id: str, stored: Any, limit: int) -> list[JobEvent]:
+    """The first ``limit`` events of a job's ``events`` column (JSON text)."""
+    found: list[JobEvent] = []
+    for seq, item in enumerate(json.loads(stored) if stored else [], start=1):
+        if len(found) >= limit:
+            break
+        at, kind, worker, by, attempt, detail = item
         when = to_datetime(float(at))
         assert when is not None
-        events.append(
+        found.append(
             JobEvent(
                 job_id=job_id,
-                seq=int(seq),
+                seq=seq,
                 at=when,
                 kind=EventKind(kind),
                 worker=worker,
-                by=actor,
+                by=by,
                 attempt=None if attempt is None else int(attempt),
-                detail={} if detail is None else json.loads(detail),
+                detail=dict(detail or {}),
             )
         )
-    return events
+    return found

@@ -213,21 +213,10 @@ MIGRATIONS: tuple[str, ...] = (
     -- the scheduler's due schedules and its next wake-up
     CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE NOT paused;
     """,
-    # 4: each job's timeline (store/events.py), written in the transaction of each change;
-    # its order is seq. Jobs from before have no events.
+    # 4: each job's timeline, in its own row (store/events.py): every statement that changes
+    # a job appends that change's events. Jobs from before start with none.
     """
-    CREATE TABLE noormme_events (
-        seq      bigint GENERATED ALWAYS AS IDENTITY,
-        job_id   text NOT NULL,
-        at       double precision NOT NULL,
-        kind     text NOT NULL,
-        worker   text,
-        actor    text,
-        attempt  integer,
-        detail   text
-    );
-    -- one job's timeline in order, and cleanup's deletes
-    CREATE INDEX noormme_events_job ON noormme_events (job_id, seq);
+    ALTER TABLE noormme_jobs ADD COLUMN events jsonb NOT NULL DEFAULT '[]';
     """,
 )
 

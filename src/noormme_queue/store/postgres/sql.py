@@ -30,41 +30,22 @@ _LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "j.id = v.id AND j.status = 'processing' AND j.claim_token = v.token"
 _APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt)"
-
-
-# Events (store/events.py), passed as one array per column, in their order.
-_EVENTS = (
-    "SELECT job_id, at, kind, worker, actor, attempt, detail FROM unnest(%(e_job_id)s::text[],"
-    "  %(e_at)s::float8[], %(e_kind)s::text[], %(e_worker)s::text[], %(e_actor)s::text[],"
-    "  %(e_attempt)s::int[], %(e_detail)s::text[])"
-    "  WITH ORDINALITY AS e(job_id, at, kind, worker, actor, attempt, detail, ord)"
+# A job's timeline is in its row (store/events.py): each change appends its events (an array).
+_APPEND_EVENTS = "events = j.events || v.events"
+# The claimed event is built here: only the row knows its attempt number.
+_CLAIMED_EVENT = (
+    "events = j.events || jsonb_build_array(jsonb_build_array(%(now)s::float8, 'claimed',"
+    "  %(worker_id)s::text, NULL, j.attempts + 1, NULL))"
 )
 
 
-def _events_of(applied: str) -> str:
-    """A CTE's insert of the events of the jobs ``applied`` (a query of ids) names: a
-    compare-and-set that lost records nothing."""
-    return (
-        "INSERT INTO noormme_events (job_id, at, kind, worker, actor, attempt, detail)"
-        f" {_EVENTS} WHERE e.job_id = ANY(ARRAY({applied})) ORDER BY ord"
-    )
-
-
-# A claim's events: one row per job, from the claimed rows (in the claim's statement).
-_CLAIM_EVENTS = (
-    "INSERT INTO noormme_events (job_id, at, kind, worker, attempt)"
-    " SELECT id, %(now)s, 'claimed', %(worker_id)s, attempts FROM claimed"
-)
-
-
-def _waking(dml: str, returning_count: int, events: bool = False) -> str:
+def _waking(dml: str, returning_count: int) -> str:
     """``dml`` (a statement with RETURNING) that also notifies listeners, in the same
     transaction, when it returned rows. The notification shows up as one extra row of
     NULLs, which callers skip."""
     nulls = ", ".join(["NULL"] * returning_count)
-    logged = f" ev AS ({_events_of('SELECT id FROM changed')})," if events else ""
     return (
-        f"WITH changed AS ({dml}),{logged}"
+        f"WITH changed AS ({dml}),"
         " wake AS (SELECT pg_notify(%(channel)s, %(sender)s)"
         "  WHERE EXISTS (SELECT 1 FROM changed))"
         f" SELECT * FROM changed UNION ALL SELECT {nulls} FROM wake"
@@ -78,21 +59,22 @@ def _waking(dml: str, returning_count: int, events: bool = False) -> str:
 # The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
-    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule)"
+    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
+    "  events)"
     " SELECT id, type, payload, status, priority, max_attempts, max_attempts, run_at,"
     "  created_at, retry_policy, unique_key, timeout, COALESCE(queue, (SELECT t.queue"
-    "  FROM noormme_types t WHERE t.type = v.type), 'default'), limit_key, schedule"
+    "  FROM noormme_types t WHERE t.type = v.type), 'default'), limit_key, schedule, events"
     " FROM unnest(%(id)s::text[], %(type)s::text[], %(payload)s::text[], %(status)s::text[],"
     "  %(priority)s::int[], %(max_attempts)s::int[], %(run_at)s::float8[],"
     "  %(created_at)s::float8[], %(retry_policy)s::text[], %(unique_key)s::text[],"
-    "  %(timeout)s::float8[], %(queue)s::text[], %(limit_key)s::text[], %(schedule)s::text[])"
+    "  %(timeout)s::float8[], %(queue)s::text[], %(limit_key)s::text[], %(schedule)s::text[],"
+    "  %(events)s::jsonb[])"
     "  WITH ORDINALITY AS v(id, type, payload, status, priority, max_attempts, run_at,"
-    "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule, ord)"
+    "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule, events, ord)"
     " ORDER BY ord"
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
     " RETURNING id",
     1,
-    events=True,
 )
 
 # Which database a connection writes to: enqueue_on joins only a transaction on the queue's
@@ -145,9 +127,8 @@ CLAIM_READY = (
     "  WHERE rank <= budget ORDER BY priority DESC, run_at, id LIMIT %(limit)s),"
     " claimed AS (UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
-    "  started_at = %(now)s FROM picked WHERE j.id = picked.id"
-    f"  RETURNING {_J_SELECTED}),"
-    f" ev AS ({_CLAIM_EVENTS})"
+    f"  started_at = %(now)s, {_CLAIMED_EVENT} FROM picked WHERE j.id = picked.id"
+    f"  RETURNING {_J_SELECTED})"
     " SELECT *, NULL::bigint, NULL::float8 FROM claimed UNION ALL"
     f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, (SELECT count(*) FROM staged),"
     "  (SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled')"
@@ -182,13 +163,11 @@ CANDIDATES = (
 )
 
 CLAIM = (
-    "WITH claimed AS (UPDATE noormme_jobs j SET status = 'processing',"
-    "  attempts = j.attempts + 1, claim_token = %(token)s, worker_id = %(worker_id)s,"
-    "  lease_until = %(lease_until)s, started_at = %(now)s"
-    "  WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
-    f" RETURNING {_J_SELECTED}),"
-    f" ev AS ({_CLAIM_EVENTS})"
-    " SELECT * FROM claimed"
+    "UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
+    "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
+    f"  started_at = %(now)s, {_CLAIMED_EVENT}"
+    " WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
+    f" RETURNING {_J_SELECTED}"
 )
 
 RECORD_START = (
@@ -216,7 +195,7 @@ NEXT_DUE = "SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled'"
 # A claimed (or expired) row that no Job can hold: failed with why.
 FAIL_UNREADABLE = (
     "UPDATE noormme_jobs SET status = 'failed', error = %(error)s, finished_at = %(now)s,"
-    "  claim_token = NULL, lease_until = NULL"
+    "  claim_token = NULL, lease_until = NULL, events = events || %(events)s::jsonb"
     " WHERE id = %(id)s AND status = 'processing' AND claim_token = %(token)s"
 )
 
@@ -225,43 +204,40 @@ FAIL_UNREADABLE = (
 COMPLETE = (
     "UPDATE noormme_jobs j SET status = 'completed', result = v.result, error = NULL,"
     "  finished_at = %(now)s, claim_token = NULL, lease_until = NULL, "
-    + _APPEND_ATTEMPT
+    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
     + " FROM unnest(%(c_id)s::text[], %(c_token)s::text[], %(c_result)s::text[],"
-    "  %(c_attempt)s::jsonb[]) AS v(id, token, result, attempt)"
+    "  %(c_attempt)s::jsonb[], %(c_events)s::jsonb[]) AS v(id, token, result, attempt, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 FAIL = (
     "UPDATE noormme_jobs j SET status = 'failed', error = v.error, finished_at = %(now)s,"
     "  claim_token = NULL, lease_until = NULL, "
-    + _APPEND_ATTEMPT
+    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
     + " FROM unnest(%(f_id)s::text[], %(f_token)s::text[], %(f_error)s::text[],"
-    "  %(f_attempt)s::jsonb[]) AS v(id, token, error, attempt)"
+    "  %(f_attempt)s::jsonb[], %(f_events)s::jsonb[]) AS v(id, token, error, attempt, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RETRY_LATER = (
     "UPDATE noormme_jobs j SET error = v.error, run_at = v.retry_at,"
     "  status = CASE WHEN v.retry_at <= %(now)s THEN 'pending' ELSE 'scheduled' END,"
     "  claim_token = NULL, lease_until = NULL, "
-    + _APPEND_ATTEMPT
+    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
     + " FROM unnest(%(l_id)s::text[], %(l_token)s::text[], %(l_error)s::text[],"
-    "  %(l_retry_at)s::float8[], %(l_attempt)s::jsonb[]) AS v(id, token, error, retry_at, attempt)"
+    "  %(l_retry_at)s::float8[], %(l_attempt)s::jsonb[], %(l_events)s::jsonb[])"
+    "  AS v(id, token, error, retry_at, attempt, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RELEASE = (
     "UPDATE noormme_jobs j SET status = 'pending', attempts = j.attempts - 1,"
-    "  claim_token = NULL, lease_until = NULL"
-    " FROM unnest(%(r_id)s::text[], %(r_token)s::text[]) AS v(id, token)"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENTS}"
+    " FROM unnest(%(r_id)s::text[], %(r_token)s::text[], %(r_events)s::jsonb[])"
+    "  AS v(id, token, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 # PostgreSQL only: all four kinds of outcome in one statement, whatever the batch's size
 # (SQLite has no data-modifying CTEs; its statements run in-process, in one transaction).
-_SETTLED = (
-    "SELECT id FROM c UNION ALL SELECT id FROM f UNION ALL SELECT id FROM l"
-    " UNION ALL SELECT id FROM r"
-)
 SETTLE = (
-    f"WITH c AS ({COMPLETE}), f AS ({FAIL}), l AS ({RETRY_LATER}), r AS ({RELEASE}),"
-    f" ev AS ({_events_of(_SETTLED)})"
+    f"WITH c AS ({COMPLETE}), f AS ({FAIL}), l AS ({RETRY_LATER}), r AS ({RELEASE})"
     " SELECT 'c', id FROM c UNION ALL SELECT 'f', id FROM f"
     " UNION ALL SELECT 'l', id FROM l UNION ALL SELECT 'r', id FROM r"
 )
@@ -288,6 +264,8 @@ SAVE_PROGRESS = (
 # -- reads -------------------------------------------------------------------------------------
 
 GET = f"SELECT {_SELECTED} FROM noormme_jobs WHERE id = %(id)s"
+# A job's timeline: its row's events (store/events.py), by primary key.
+JOB_EVENTS = "SELECT events::text FROM noormme_jobs WHERE id = %(id)s"
 
 
 @cache
@@ -382,7 +360,7 @@ DEFINE_TYPE = (
 # The row is locked before its status is read, so the status returned is the one replaced.
 CANCEL = (
     "UPDATE noormme_jobs j SET status = 'cancelled', finished_at = %(now)s,"
-    "  claim_token = NULL, lease_until = NULL"
+    "  claim_token = NULL, lease_until = NULL, events = j.events || %(events)s::jsonb"
     f" FROM (SELECT id, status FROM noormme_jobs WHERE id = %(id)s AND {_LIVE} FOR UPDATE) old"
     " WHERE j.id = old.id RETURNING old.status"
 )
@@ -394,7 +372,8 @@ RETRYABLE = (
 )
 RETRY = _waking(
     "UPDATE noormme_jobs SET status = 'pending', max_attempts = %(max_attempts)s,"
-    "  run_at = %(now)s, started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
+    "  run_at = %(now)s, started_at = NULL, finished_at = NULL, error = NULL, result = NULL,"
+    "  events = events || %(events)s::jsonb"
     " WHERE id = %(id)s AND status IN ('failed', 'cancelled') RETURNING id",
     1,
 )
@@ -402,24 +381,9 @@ RETRY = _waking(
 PURGE = (
     "DELETE FROM noormme_jobs WHERE id IN (SELECT id FROM noormme_jobs"
     "  WHERE status IN ('completed', 'cancelled') AND finished_at < %(before)s"
-    "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING id"
+    "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
 )
-# ... and their timelines, in the same transaction: one index seek per job.
-PURGE_EVENTS = "DELETE FROM noormme_events WHERE job_id = ANY(%(ids)s::text[])"
 PURGE_MINUTES = "DELETE FROM noormme_minutes WHERE minute < %(minute)s"
-
-# -- timelines (store/events.py) -------------------------------------------------------------
-
-ADD_EVENTS = (
-    "INSERT INTO noormme_events (job_id, at, kind, worker, actor, attempt, detail)"
-    f" {_EVENTS} ORDER BY ord"
-)
-
-# One job's events in order: a seek in its index.
-JOB_EVENTS = (
-    "SELECT seq, job_id, at, kind, worker, actor, attempt, detail FROM noormme_events"
-    " WHERE job_id = %(id)s ORDER BY seq LIMIT %(limit)s"
-)
 
 # -- schedules ---------------------------------------------------------------------------------
 

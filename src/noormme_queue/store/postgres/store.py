@@ -47,7 +47,7 @@ from ..base import (
     Outcome,
     Released,
 )
-from ..events import cancelled, columns, read_events, retried, settled, unreadable
+from ..events import cancelled, dumps, read_events, retried, settled, unreadable
 from ..rows import (
     SCHEDULED,
     Unreadable,
@@ -202,10 +202,8 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
         for bad, token in rows:
             log.error("job %s was marked failed: its row %s", bad.job_id, bad.error)
             params = {"error": bad.error, "now": now, "id": bad.job_id, "token": token}
-            with conn.transaction():
-                if conn.execute(sql.FAIL_UNREADABLE, params).rowcount:
-                    event = unreadable(bad.job_id, bad.error, now)
-                    conn.execute(sql.ADD_EVENTS, columns([event]))
+            params["events"] = dumps([unreadable(bad.error, now)])
+            conn.execute(sql.FAIL_UNREADABLE, params)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -292,8 +290,16 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
         failed = [o for o in outcomes if isinstance(o, Failed) and o.retry_at is None]
         later = [o for o in outcomes if isinstance(o, Failed) and o.retry_at is not None]
         released = [o for o in outcomes if isinstance(o, Released)]
+
+        def events(of: list[Completed] | list[Failed] | list[Released]) -> list[str]:
+            return [dumps(settled(o, now)) for o in of]
+
         params: dict[str, Any] = {
             "now": now,
+            "c_events": events(done),
+            "f_events": events(failed),
+            "l_events": events(later),
+            "r_events": events(released),
             "c_id": [o.job_id for o in done],
             "c_token": [o.token for o in done],
             "c_result": [o.result for o in done],
@@ -309,7 +315,6 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
             "l_attempt": [attempt_json(o.attempt) for o in later],
             "r_id": [o.job_id for o in released],
             "r_token": [o.token for o in released],
-            **columns([e for o in outcomes for e in settled(o, now)]),
         }
         wake = any(makes_due(o, now) for o in outcomes)
 
@@ -366,7 +371,8 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
 
     async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
         def read(conn: Conn) -> list[JobEvent]:
-            return read_events(conn.execute(sql.JOB_EVENTS, {"id": job_id, "limit": limit}))
+            row = conn.execute(sql.JOB_EVENTS, {"id": job_id}).fetchone()
+            return [] if row is None else read_events(job_id, row[0], limit)
 
         return await self._run(read)
 
@@ -409,19 +415,19 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
         return await self._run(read)
 
     async def cancel(self, job_id: str, *, now: float, by: str = PYTHON) -> JobStatus | None:
+        params = {"id": job_id, "now": now, "events": dumps([cancelled(by, now)])}
+
         def write(conn: Conn) -> JobStatus | None:
-            with conn.transaction():
-                row = conn.execute(sql.CANCEL, {"id": job_id, "now": now}).fetchone()
-                if row is None:
-                    return None
-                before = JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
-                conn.execute(sql.ADD_EVENTS, columns([cancelled(job_id, before, by, now)]))
-            return before
+            row = conn.execute(sql.CANCEL, params).fetchone()
+            if row is None:
+                return None
+            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._run(write, write=True)
 
     async def retry(self, job_id: str, *, now: float, by: str = PYTHON) -> bool:
-        params = {"id": job_id, "now": now, **self._wake_params()}
+        params = {"id": job_id, "now": now, "events": dumps([retried(by, now)])}
+        params.update(self._wake_params())
 
         def write(conn: Conn) -> bool:
             try:
@@ -431,23 +437,15 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
                         return False
                     runs = after_manual_retry(attempts_made=row[0], budget=row[1])
                     rows = conn.execute(sql.RETRY, params | {"max_attempts": runs}).fetchall()
-                    if not any(r[0] is not None for r in rows):
-                        return False
-                    conn.execute(sql.ADD_EVENTS, columns([retried(job_id, by, now)]))
             except psycopg.errors.UniqueViolation:
                 return False  # another live job holds its unique_key
-            return True
+            return any(r[0] is not None for r in rows)
 
         return await self._run(write, write=True)
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         def write(conn: Conn) -> int:
-            with conn.transaction():
-                params = {"before": finished_before, "limit": limit}
-                ids = [r[0] for r in conn.execute(sql.PURGE, params)]
-                if ids:
-                    conn.execute(sql.PURGE_EVENTS, {"ids": ids})
-            return len(ids)
+            return conn.execute(sql.PURGE, {"before": finished_before, "limit": limit}).rowcount
 
         return await self._run(write, write=True)
 

@@ -16,12 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..claiming import STAGE_BATCH, Candidate, Limit, plan, ready_pairs
-from ..events import claimed
-from ..rows import COLUMNS, due_time
+from ..rows import due_time
 from . import sql
-from .inserts import add_events
-
-_ID, _ATTEMPTS = COLUMNS.index("id"), COLUMNS.index("attempts")
 
 
 def claim_rows(
@@ -56,7 +52,6 @@ def claim_rows(
         rows = conn.execute(
             sql.CLAIM(len(chosen.ids)), (token, worker_id, lease_until, now, *chosen.ids)
         ).fetchall()
-        add_events(conn, [claimed(r[_ID], r[_ATTEMPTS], worker_id, now) for r in rows])
     if chosen.starts:
         keys = [(t, "" if k is None else k) for t, k in chosen.starts]
         conn.executemany(sql.RECORD_START, [(t, k, now) for t, k in keys])

@@ -6,11 +6,9 @@ import sqlite3
 from collections.abc import Sequence
 
 from ..base import NewJob
-from ..events import EventRow, enqueued
+from ..events import enqueued
 from ..rows import initial_status
 from . import sql
-
-EVENTS_CHUNK = 100  # events written by one statement
 
 
 def insert_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
@@ -18,7 +16,6 @@ def insert_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
     its ``run_at`` (the kept counts follow by trigger); a live job with the same unique key
     wins: its id is returned instead."""
     ids: list[str] = []
-    events: list[EventRow] = []
     for job in jobs:
         if job.unique_key is not None:
             row = conn.execute(sql.LIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
@@ -43,16 +40,8 @@ def insert_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
                 job.queue,
                 job.limit_key,
                 job.schedule,
+                enqueued(job),
             ),
         )
         ids.append(job.id)
-        events.append(enqueued(job))
-    add_events(conn, events)
     return ids
-
-
-def add_events(conn: sqlite3.Connection, rows: Sequence[EventRow]) -> None:
-    """Write timeline events in the caller's transaction, a statement per chunk of rows."""
-    for start in range(0, len(rows), EVENTS_CHUNK):
-        chunk = rows[start : start + EVENTS_CHUNK]
-        conn.execute(sql.ADD_EVENTS(len(chunk)), [value for row in chunk for value in row])

@@ -188,20 +188,10 @@ MIGRATIONS: tuple[str, ...] = (
     -- the scheduler's due schedules and its next wake-up
     CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE paused = 0;
     """,
-    # 5: each job's timeline (store/events.py), written in the transaction of each change;
-    # its order is the rowid. Jobs from before have no events.
+    # 5: each job's timeline, in its own row (store/events.py): every statement that changes
+    # a job appends that change's events. Jobs from before start with none.
     """
-    CREATE TABLE noormme_events (
-        job_id   TEXT NOT NULL,
-        at       REAL NOT NULL,
-        kind     TEXT NOT NULL,
-        worker   TEXT,
-        actor    TEXT,
-        attempt  INTEGER,
-        detail   TEXT
-    );
-    -- one job's timeline in order (the index holds the rowid), and cleanup's deletes
-    CREATE INDEX noormme_events_job ON noormme_events (job_id);
+    ALTER TABLE noormme_jobs ADD COLUMN events TEXT NOT NULL DEFAULT '[]';
     """,
 )
 

@@ -38,7 +38,7 @@ from ..base import (
     Outcome,
     Released,
 )
-from ..events import EventRow, cancelled, read_events, retried, settled, unreadable
+from ..events import cancelled, read_events, retried, settled, unreadable
 from ..rows import (
     SCHEDULED,
     Unreadable,
@@ -55,7 +55,7 @@ from ..rows import (
 from . import connect, sql
 from .caller import CallerTransactions
 from .claim import claim_rows
-from .inserts import add_events, insert_jobs
+from .inserts import insert_jobs
 from .queues import QueueOps
 from .schedules import ScheduleOperations
 from .wakeup import WakeupBus
@@ -208,12 +208,10 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
         self, conn: sqlite3.Connection, rows: Sequence[tuple[Unreadable, str]], now: float
     ) -> None:
         """Mark held rows that no Job can hold failed, saying why; the rest goes on."""
-        events = []
         for bad, token in rows:
             log.error("job %s was marked failed: its row %s", bad.job_id, bad.error)
-            if conn.execute(sql.FAIL_UNREADABLE, (bad.error, now, bad.job_id, token)).rowcount:
-                events.append(unreadable(bad.job_id, bad.error, now))
-        add_events(conn, events)
+            event = json.dumps(unreadable(bad.error, now))
+            conn.execute(sql.FAIL_UNREADABLE, (bad.error, now, event, bad.job_id, token))
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -261,30 +259,27 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
             completed = [o for o in outcomes if isinstance(o, Completed)]
             applied_ids = _complete_many(conn, completed, now) if completed else set()
             applied: list[bool] = []
-            events: list[EventRow] = []
             for outcome in outcomes:
                 match outcome:
                     case Completed():
                         applied.append(outcome.job_id in applied_ids)
-                        if applied[-1]:
-                            events += settled(outcome, now)
                         continue
                     case Released():
-                        cur = conn.execute(sql.RELEASE, (outcome.job_id, outcome.token))
+                        (event,) = (json.dumps(e) for e in settled(outcome, now))
+                        cur = conn.execute(sql.RELEASE, (event, outcome.job_id, outcome.token))
                     case Failed():
                         error, record = outcome.attempt.error, attempt_json(outcome.attempt)
+                        events = [json.dumps(e) for e in settled(outcome, now)]
+                        held = (outcome.job_id, outcome.token)
                         if outcome.retry_at is None:
-                            args: tuple[Any, ...] = (error, now, record)
-                            cur = conn.execute(sql.FAIL, (*args, outcome.job_id, outcome.token))
+                            args: tuple[Any, ...] = (error, now, record, *events, *held)
+                            cur = conn.execute(sql.FAIL, args)
                         else:
                             due = outcome.retry_at <= now
                             args = ("pending" if due else SCHEDULED, error, outcome.retry_at)
-                            args += (record, outcome.job_id, outcome.token)
+                            args += (record, *events, *held)
                             cur = conn.execute(sql.RETRY_LATER, args)
                 applied.append(cur.rowcount == 1)
-                if applied[-1]:
-                    events += settled(outcome, now)
-            add_events(conn, events)
             return applied
 
         return await self._write(
@@ -330,7 +325,8 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
 
     async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
         def read(conn: sqlite3.Connection) -> list[JobEvent]:
-            return read_events(conn.execute(sql.JOB_EVENTS, (job_id, limit)))
+            row = conn.execute(sql.JOB_EVENTS, (job_id,)).fetchone()
+            return [] if row is None else read_events(job_id, row[0], limit)
 
         return await self._read(read)
 
@@ -375,39 +371,35 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
         return await self._read(read)
 
     async def cancel(self, job_id: str, *, now: float, by: str = PYTHON) -> JobStatus | None:
+        event = json.dumps(cancelled(by, now))
+
         def write(conn: sqlite3.Connection) -> JobStatus | None:
             row = conn.execute(sql.LIVE_STATUS, (job_id,)).fetchone()
             if row is None:
                 return None
-            conn.execute(sql.CANCEL, (now, job_id))
-            before = JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
-            add_events(conn, [cancelled(job_id, before, by, now)])
-            return before
+            conn.execute(sql.CANCEL, (now, event, job_id))
+            return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._write(write)
 
     async def retry(self, job_id: str, *, now: float, by: str = PYTHON) -> bool:
+        event = json.dumps(retried(by, now))
+
         def write(conn: sqlite3.Connection) -> bool:
             row = conn.execute(sql.RETRYABLE, (job_id,)).fetchone()
             if row is None:
                 return False
             runs = after_manual_retry(attempts_made=row[0], budget=row[1])
             try:
-                if conn.execute(sql.RETRY, (runs, now, job_id)).rowcount != 1:
-                    return False
+                return conn.execute(sql.RETRY, (runs, now, event, job_id)).rowcount == 1
             except sqlite3.IntegrityError:
                 return False  # another live job holds its unique_key
-            add_events(conn, [retried(job_id, by, now)])
-            return True
 
         return await self._write(write, notify=True)
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
         def write(conn: sqlite3.Connection) -> int:
-            ids = [r[0] for r in conn.execute(sql.PURGE, (finished_before, limit))]
-            if ids:
-                conn.execute(sql.PURGE_EVENTS, (json.dumps(ids),))
-            return len(ids)
+            return conn.execute(sql.PURGE, (finished_before, limit)).rowcount
 
         return await self._write(write, on_loop=False)  # up to 500 deletes: not on the loop
 
@@ -434,7 +426,8 @@ def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now:
         chunk = outcomes[start : start + COMPLETE_CHUNK]
         params: list[Any] = []
         for o in chunk:
-            params += (o.job_id, o.token, o.result, attempt_json(o.attempt))
+            (event,) = settled(o, now)
+            params += (o.job_id, o.token, o.result, attempt_json(o.attempt), json.dumps(event))
         params.append(now)
         applied.update(row[0] for row in conn.execute(sql.COMPLETE(len(chunk)), params))
     return applied
