@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from noormme_queue import QueueManager, UnrecoverableError
+from noormme_queue import QueueConfig, QueueManager, UnrecoverableError
+from noormme_queue.api import create_app
 
+from ..pg import fresh_schema
 from ..waiting import wait_for
-from .conftest import assert_error, enqueue, finished, job_status
+from .conftest import AUTH, TOKEN, assert_error, enqueue, finished, job_status
 
 
 def leaky(job: object) -> None:
@@ -90,3 +92,17 @@ def test_the_route_and_its_model_are_published(client: TestClient) -> None:
     assert set(event["properties"]) == {"seq", "at", "kind", "worker", "by", "attempt", "detail"}
     kinds = spec["components"]["schemas"]["EventKind"]["enum"]
     assert "lease_expired" in kinds and "retry_scheduled" in kinds
+
+
+def test_cancel_over_rest_is_the_apis_on_postgresql_too() -> None:
+    with fresh_schema() as url:
+        config = QueueConfig(database_url=url, interval=30.0, cleanup_interval=0, api_token=TOKEN)
+        qm = QueueManager(config, builtins=False)
+        qm.register_handler("ok", lambda job: "ok")
+        with TestClient(create_app(qm), headers=AUTH) as client:
+            job_id = enqueue(client, "ok", {}, delay=3600)
+            assert client.delete(f"/api/queue/jobs/{job_id}").status_code == 200
+            assert [(e["kind"], e["by"]) for e in events(client, job_id)] == [
+                ("enqueued", "api"),
+                ("cancelled", "api"),
+            ]
