@@ -1,6 +1,6 @@
 """A job's timeline is read by its primary key, on both backends, however many jobs there
-are; the events written by the claim and the settle need no other index, and cleanup's
-batched delete keeps its plan (the events go with the rows)."""
+are; the claim's event needs no other index, and cleanup's batched delete keeps its plan
+(the events go with the rows)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ async def test_sqlite_reads_a_timeline_by_primary_key(tmp_path: Path) -> None:
     assert "USING INDEX sqlite_autoindex_noormme_jobs_1 (id=?)" in read and "SCAN" not in read
     purge = sqlite_plan(path, sql.PURGE, (0.0, 500))
     assert "noormme_jobs_finished" in purge
-    complete = sqlite_plan(path, sql.COMPLETE(2), ("a", "t", "1", "{}", "[]") * 2 + (0.0,))
-    assert "SCAN noormme_jobs" not in complete
+    claim = sqlite_plan(path, sql.CLAIM(2), ("t", "w", 0.0, 0.0, "a", "b"))
+    assert "id=?)" in claim and "SCAN" not in claim  # the claimed event: no other index
 
 
 async def test_postgres_reads_a_timeline_by_primary_key() -> None:

@@ -4,7 +4,9 @@ Each statement that changes a job appends that change's events to the row it cha
 timeline never disagrees with its job: a compare-and-set that lost records nothing, cleanup
 deletes the events with the job, and reading them is the job's primary-key lookup. Keeping
 them in the row, not in a table of their own, costs the claim and the settle no extra write
-(docs/timeline.md has the figures).
+(docs/timeline.md has the figures). A completion, the bulk of all settles, appends nothing:
+nothing can happen to a completed job, so its last event, ``completed``, is read from its
+row (``finished_at``, ``worker_id``, ``attempts``).
 
 An event is stored as a JSON array ``[at, kind, worker, by, attempt, detail]`` (``detail``
 an object or null). The events are built here, in Python, from what the store was asked to
@@ -16,10 +18,11 @@ null]`` themselves.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..core.events import EventKind, JobEvent
-from ..core.job import AttemptOutcome, to_datetime
+from ..core.job import AttemptOutcome, JobStatus, to_datetime
 from .base import Completed, Failed, NewJob, Outcome, Released
 
 Event = list[Any]
@@ -54,13 +57,13 @@ def enqueued(job: NewJob) -> str:
 
 
 def settled(outcome: Outcome, now: float) -> list[Event]:
-    """The events of one outcome: completed; failed (or lease expired), then retry
-    scheduled when it runs again; released."""
+    """The events of one outcome: completed (not stored: see :func:`read_events`); failed
+    (or lease expired), then retry scheduled when it runs again; released."""
     if isinstance(outcome, Released):
         return [_event(now, EventKind.RELEASED, outcome.worker_id)]
     a = outcome.attempt
     if isinstance(outcome, Completed):
-        return [_event(now, EventKind.COMPLETED, a.worker_id, attempt=a.attempt)]
+        return []  # read from the completed row (read_events)
     lost = a.outcome is AttemptOutcome.LEASE_EXPIRED
     if lost:
         events = [_event(now, EventKind.LEASE_EXPIRED, a.worker_id, RESCUER, a.attempt)]
@@ -97,10 +100,16 @@ def retried(by: str, now: float) -> Event:
     return _event(now, EventKind.RETRIED, by=by)
 
 
-def read_events(job_id: str, stored: Any, limit: int) -> list[JobEvent]:
-    """The first ``limit`` events of a job's ``events`` column (JSON text)."""
+def read_events(job_id: str, row: Sequence[Any], limit: int) -> list[JobEvent]:
+    """The first ``limit`` events of a job from its row: ``events`` (JSON text), then
+    ``status``, ``finished_at``, ``worker_id`` and ``attempts`` (a completed job's last
+    event)."""
+    stored, status, finished_at, worker, attempts = row
+    items = json.loads(stored) if stored else []
+    if status == JobStatus.COMPLETED.value and finished_at is not None:
+        items.append(_event(float(finished_at), EventKind.COMPLETED, worker, attempt=attempts))
     found: list[JobEvent] = []
-    for seq, item in enumerate(json.loads(stored) if stored else [], start=1):
+    for seq, item in enumerate(items, start=1):
         if len(found) >= limit:
             break
         at, kind, worker, by, attempt, detail = item

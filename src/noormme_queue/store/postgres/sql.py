@@ -204,9 +204,9 @@ FAIL_UNREADABLE = (
 COMPLETE = (
     "UPDATE noormme_jobs j SET status = 'completed', result = v.result, error = NULL,"
     "  finished_at = %(now)s, claim_token = NULL, lease_until = NULL, "
-    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
+    + _APPEND_ATTEMPT
     + " FROM unnest(%(c_id)s::text[], %(c_token)s::text[], %(c_result)s::text[],"
-    "  %(c_attempt)s::jsonb[], %(c_events)s::jsonb[]) AS v(id, token, result, attempt, events)"
+    "  %(c_attempt)s::jsonb[]) AS v(id, token, result, attempt)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 FAIL = (
@@ -265,7 +265,10 @@ SAVE_PROGRESS = (
 
 GET = f"SELECT {_SELECTED} FROM noormme_jobs WHERE id = %(id)s"
 # A job's timeline: its row's events (store/events.py), by primary key.
-JOB_EVENTS = "SELECT events::text FROM noormme_jobs WHERE id = %(id)s"
+JOB_EVENTS = (
+    "SELECT events::text, status, finished_at, worker_id, attempts FROM noormme_jobs"
+    " WHERE id = %(id)s"
+)
 
 
 @cache

@@ -296,7 +296,6 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         params: dict[str, Any] = {
             "now": now,
-            "c_events": events(done),
             "f_events": events(failed),
             "l_events": events(later),
             "r_events": events(released),
@@ -372,7 +371,7 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
     async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
         def read(conn: Conn) -> list[JobEvent]:
             row = conn.execute(sql.JOB_EVENTS, {"id": job_id}).fetchone()
-            return [] if row is None else read_events(job_id, row[0], limit)
+            return [] if row is None else read_events(job_id, row, limit)
 
         return await self._run(read)
 

@@ -134,15 +134,15 @@ FAIL_UNREADABLE = (
 
 @cache
 def COMPLETE(rows: int) -> str:
-    """Completions, the bulk of all settles: one statement for many rows.
-    Parameters: (id, token, result, attempt, event) for each row, then now."""
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)
+    """Completions, the bulk of all settles: one statement for many rows. They append no
+    event: a completed job's last event is read from its row (store/events.py).
+    Parameters: (id, token, result, attempt) for each row, then now."""
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
     return (
-        f"WITH v(id, token, result, attempt, event) AS (VALUES {values})"
+        f"WITH v(id, token, result, attempt) AS (VALUES {values})"
         " UPDATE noormme_jobs SET status = 'completed', result = v.result, error = NULL,"
         "  finished_at = ?, claim_token = NULL, lease_until = NULL,"
-        "  history = json_insert(history, '$[#]', json(v.attempt)),"
-        "  events = json_insert(events, '$[#]', json(v.event))"
+        "  history = json_insert(history, '$[#]', json(v.attempt))"
         " FROM v WHERE noormme_jobs.id = v.id AND noormme_jobs.status = 'processing'"
         "  AND noormme_jobs.claim_token = v.token"
         " RETURNING noormme_jobs.id"
@@ -184,7 +184,9 @@ SAVE_PROGRESS = f"UPDATE noormme_jobs SET progress = ? WHERE {_HELD}"
 
 GET = f"SELECT {_SELECTED} FROM noormme_jobs WHERE id = ?"
 # A job's timeline: its row's events (store/events.py), by primary key.
-JOB_EVENTS = "SELECT events FROM noormme_jobs WHERE id = ?"
+JOB_EVENTS = (
+    "SELECT events, status, finished_at, worker_id, attempts FROM noormme_jobs WHERE id = ?"
+)
 
 
 @cache

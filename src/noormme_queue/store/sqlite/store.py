@@ -326,7 +326,7 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
     async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
         def read(conn: sqlite3.Connection) -> list[JobEvent]:
             row = conn.execute(sql.JOB_EVENTS, (job_id,)).fetchone()
-            return [] if row is None else read_events(job_id, row[0], limit)
+            return [] if row is None else read_events(job_id, row, limit)
 
         return await self._read(read)
 
@@ -426,8 +426,7 @@ def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now:
         chunk = outcomes[start : start + COMPLETE_CHUNK]
         params: list[Any] = []
         for o in chunk:
-            (event,) = settled(o, now)
-            params += (o.job_id, o.token, o.result, attempt_json(o.attempt), json.dumps(event))
+            params += (o.job_id, o.token, o.result, attempt_json(o.attempt))
         params.append(now)
         applied.update(row[0] for row in conn.execute(sql.COMPLETE(len(chunk)), params))
     return applied
