@@ -123,7 +123,7 @@ def test_the_timeline_shows_each_step_and_markup_as_text(served: Served) -> None
             expect(page.locator("#detail-status")).to_have_text("cancelled")
             last = timeline.locator("li").last
             expect(last).to_have_attribute("data-kind", "cancelled")
-            expect(last).to_contain_text("was pending, by dashboard")
+            expect(last).to_contain_text("by dashboard")
             page.locator('[data-testid="retry"]').click()
             expect(timeline.locator("li")).to_have_count(3)
             expect(last).to_have_attribute("data-kind", "retried")

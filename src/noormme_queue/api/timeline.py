@@ -42,8 +42,8 @@ class JobEventOut(BaseModel):
     by: str | None = Field(description="who made it happen: api, dashboard, cli, python, ...")
     attempt: int | None
     detail: dict[str, JSON] = Field(
-        description="error_type and error (failed), retry_at in Unix seconds (retry_scheduled), "
-        "from (cancelled), run_at and schedule (enqueued)"
+        description="error_type, error and timed_out (failed), retry_at in Unix seconds "
+        "(retry_scheduled), run_at and schedule (enqueued)"
     )
 
     @classmethod

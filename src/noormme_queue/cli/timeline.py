@@ -48,8 +48,6 @@ def describe(event: JobEvent) -> str:
         parts.append(f"due {_when(detail['run_at'])}")
     if "schedule" in detail:
         parts.append(f"schedule {detail['schedule']}")
-    if "from" in detail:
-        parts.append(f"was {detail['from']}")
     if detail.get("timed_out"):
         parts.append("timed out")
     if event.by:

@@ -408,7 +408,6 @@
     if ("retry_at" in d) parts.push(`runs at ${unixTime(d.retry_at)}`);
     if ("run_at" in d) parts.push(`due ${unixTime(d.run_at)}`);
     if ("schedule" in d) parts.push(`schedule ${d.schedule}`);
-    if ("from" in d) parts.push(`was ${d.from}`);
     if (d.timed_out) parts.push("timed out");
     if (e.by) parts.push(`by ${e.by}`);
     return parts.join(", ");
