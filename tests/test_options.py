@@ -26,8 +26,9 @@ def test_every_option_has_a_default_and_a_doc() -> None:
     assert all(option_docs()[name] for name in option_names())
 
 
-# add_job's one keyword that is not a job option: it says how to write, and is not stored.
-NOT_OPTIONS = ("connection",)
+# add_job's keywords that are not job options: how to write, and who enqueues (the first
+# event of its timeline).
+NOT_OPTIONS = ("connection", "by")
 
 
 def test_add_job_takes_exactly_the_options_with_their_types_and_defaults() -> None:

@@ -30,6 +30,7 @@ from .core.errors import (
     StoreUnavailable,
     UnknownQueue,
 )
+from .core.events import EventKind, JobEvent
 from .core.handler import JobHandler
 from .core.job import (
     Attempt,
@@ -105,6 +106,7 @@ __all__ = [
     "DuplicateQueue",
     "EmailPayload",
     "EmailSettings",
+    "EventKind",
     "ImagePayload",
     "ImageSettings",
     "InMemoryQueue",
@@ -114,6 +116,7 @@ __all__ = [
     "InvalidStatus",
     "Job",
     "JobDropped",
+    "JobEvent",
     "JobHandler",
     "JobNotFound",
     "JobStatus",

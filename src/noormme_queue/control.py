@@ -10,6 +10,7 @@ from collections.abc import Callable
 from .core.clock import Clock
 from .core.config import QueueConfig
 from .core.errors import InvalidJob
+from .core.events import EVENTS_LIMIT, JobEvent, check_actor
 from .core.job import (
     Job,
     JobStatus,
@@ -41,19 +42,30 @@ class QueueControl:
     async def get_job(self, job_id: str) -> Job | None:
         return await self.store.get(job_id)
 
-    async def cancel_job(self, job_id: str) -> bool:
+    async def get_job_events(self, job_id: str, *, limit: int = EVENTS_LIMIT) -> list[JobEvent]:
+        """The job's timeline, oldest first (its first ``limit`` events): enqueued, claimed,
+        failed, retry scheduled, lease expired, completed, cancelled, retried, with the
+        worker and who asked. Empty for an unknown id."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidJob(f"limit must be a whole number from 1 to 10000, got {limit!r}")
+        return await self.store.job_events(job_id, limit=limit)
+
+    async def cancel_job(self, job_id: str, *, by: str | None = None) -> bool:
         """Cancel a pending or processing job (a running handler is cancelled too).
 
-        ``False`` when the id is unknown or the job already finished.
+        ``False`` when the id is unknown or the job already finished. ``by``: who asks (its
+        timeline's event; ``python`` when not given).
         """
-        before = await self.store.cancel(job_id, now=self.clock.now())
+        actor = check_actor(by)
+        before = await self.store.cancel(job_id, now=self.clock.now(), by=actor)
         if before is JobStatus.PROCESSING:
             self.worker.cancel_soon(job_id)
         return before is not None
 
-    async def retry_job(self, job_id: str) -> bool:
-        """Failed or cancelled -> pending, to run now with its attempts reset."""
-        retried = await self.store.retry(job_id, now=self.clock.now())
+    async def retry_job(self, job_id: str, *, by: str | None = None) -> bool:
+        """Failed or cancelled -> pending, to run now with its attempts reset; ``by`` as
+        for :meth:`cancel_job`."""
+        retried = await self.store.retry(job_id, now=self.clock.now(), by=check_actor(by))
         if retried:
             self.worker.wake()
         return retried

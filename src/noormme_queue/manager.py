@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 from .control import QueueControl
 from .core.clock import SYSTEM_CLOCK, Clock
 from .core.config import QueueConfig
+from .core.events import check_actor
 from .core.handler import HandlerLike
 from .core.job import JSON
 from .core.options import JobOptions
@@ -348,11 +349,13 @@ class QueueManager(QueueControl, ScheduleControl):
         queue: str | None = None,
         limit_key: str | None = None,
         connection: Any = None,
+        by: str | None = None,
     ) -> str:
         """Save a job and return its id (the existing job's id if ``unique_key`` matches).
 
         ``connection``: write it through this open connection to the queue's database, in
-        the caller's transaction (see :meth:`enqueue_on`)."""
+        the caller's transaction (see :meth:`enqueue_on`). ``by``: who enqueues (the first
+        event of its timeline; ``python`` when not given)."""
         options = JobOptions(
             priority=priority,
             delay=delay,
@@ -364,18 +367,21 @@ class QueueManager(QueueControl, ScheduleControl):
             queue=queue,
             limit_key=limit_key,
         )
+        new_jobs = self.build_jobs([(job_type, payload, options)], by=by)
         if connection is not None:
             await self.store.open()
-            return self.enqueue_on(connection, self.build_jobs([(job_type, payload, options)]))[0]
-        return (await self._enqueue([(job_type, payload, options)]))[0]
+            return self.enqueue_on(connection, new_jobs)[0]
+        return (await self.save_jobs(new_jobs))[0]
 
-    async def add_jobs(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
+    async def add_jobs(
+        self, jobs: Iterable[JobSpec], *, connection: Any = None, by: str | None = None
+    ) -> list[str]:
         """Save many jobs in one transaction: all of them, or (on bad input) none."""
-        specs = job_specs(jobs)
+        new_jobs = self.build_jobs(job_specs(jobs), by=by)
         if connection is not None:
             await self.store.open()
-            return self.enqueue_on(connection, self.build_jobs(specs))
-        return await self._enqueue(specs)
+            return self.enqueue_on(connection, new_jobs)
+        return await self.save_jobs(new_jobs)
 
     def enqueue_on(self, connection: object, new_jobs: Sequence[NewJob]) -> list[str]:
         """Write jobs (from :meth:`build_jobs`) through the caller's open ``connection`` to
@@ -399,13 +405,12 @@ class QueueManager(QueueControl, ScheduleControl):
         if any(t in self._handlers for t in types):
             self.worker.wake()
 
-    async def _enqueue(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[str]:
-        return await self.save_jobs(self.build_jobs(specs))
-
-    def build_jobs(self, specs: Sequence[tuple[str, JSON, JobOptions]]) -> list[NewJob]:
+    def build_jobs(
+        self, specs: Sequence[tuple[str, JSON, JobOptions]], *, by: str | None = None
+    ) -> list[NewJob]:
         """Check ``(type, payload, options)`` requests and give each its id, to save now
         (``add_job``) or later (:meth:`save_jobs`, e.g. when a transaction commits)."""
-        now = self.clock.now()
+        now, actor = self.clock.now(), check_actor(by)
         return [
             build_job(
                 job_type,
@@ -414,6 +419,7 @@ class QueueManager(QueueControl, ScheduleControl):
                 handler=self._handlers.get(job_type),
                 now=now,
                 max_payload_bytes=self.config.max_payload_bytes,
+                by=actor,
             )
             for job_type, payload, options in specs
         ]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
+from .core.events import EVENTS_LIMIT, JobEvent
 from .core.job import JSON, Job, JobStatus, QueueInfo, QueueStats, QueueStatus, ThroughputPoint
 from .core.options import AddJobOptions, JobOptions
 from .core.routing import TypeDefinition
@@ -98,6 +99,7 @@ class SyncQueueManager:
         payload: JSON = None,
         *,
         connection: Any = None,
+        by: str | None = None,
         **options: Unpack[AddJobOptions],
     ) -> str:
         """See :meth:`QueueManager.add_job` for the options. With ``connection``, the job is
@@ -105,14 +107,16 @@ class SyncQueueManager:
         transaction."""
         if connection is not None:
             specs = [(job_type, payload, JobOptions(**options))]
-            return self.enqueue_on(connection, self._manager.build_jobs(specs))[0]
-        return self._call(lambda: self._manager.add_job(job_type, payload, **options))
+            return self.enqueue_on(connection, self._manager.build_jobs(specs, by=by))[0]
+        return self._call(lambda: self._manager.add_job(job_type, payload, by=by, **options))
 
-    def add_jobs(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
+    def add_jobs(
+        self, jobs: Iterable[JobSpec], *, connection: Any = None, by: str | None = None
+    ) -> list[str]:
         specs = list(jobs)
         if connection is not None:
-            return self.enqueue_on(connection, self._manager.build_jobs(job_specs(specs)))
-        return self._call(lambda: self._manager.add_jobs(specs))
+            return self.enqueue_on(connection, self._manager.build_jobs(job_specs(specs), by=by))
+        return self._call(lambda: self._manager.add_jobs(specs, by=by))
 
     def enqueue_on(self, connection: object, new_jobs: Sequence[NewJob]) -> list[str]:
         """See :meth:`QueueManager.enqueue_on`: here, on the calling thread (where the
@@ -131,11 +135,14 @@ class SyncQueueManager:
     def get_job(self, job_id: str) -> Job | None:
         return self._call(lambda: self._manager.get_job(job_id))
 
-    def cancel_job(self, job_id: str) -> bool:
-        return self._call(lambda: self._manager.cancel_job(job_id))
+    def get_job_events(self, job_id: str, *, limit: int = EVENTS_LIMIT) -> list[JobEvent]:
+        return self._call(lambda: self._manager.get_job_events(job_id, limit=limit))
 
-    def retry_job(self, job_id: str) -> bool:
-        return self._call(lambda: self._manager.retry_job(job_id))
+    def cancel_job(self, job_id: str, *, by: str | None = None) -> bool:
+        return self._call(lambda: self._manager.cancel_job(job_id, by=by))
+
+    def retry_job(self, job_id: str, *, by: str | None = None) -> bool:
+        return self._call(lambda: self._manager.retry_job(job_id, by=by))
 
     def get_jobs_by_status(self, status: str | JobStatus, limit: int = 10) -> list[Job]:
         return self._call(lambda: self._manager.get_jobs_by_status(status, limit))
@@ -241,7 +248,7 @@ class SyncTask(Generic[P]):
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> str:
         task = self._task
         payload = task.payload(args, kwargs)
-        return task.manager.sync.add_job(task.name, payload, **task.options())
+        return task.manager.sync.add_job(task.name, payload, by="task", **task.options())
 
     def schedule(
         self,

@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class Model:
     token: str | None = None
     lease_until: float | None = None
     finished_at: float | None = None
+    events: list[str] = field(default_factory=list)
+    """The kinds its timeline must show, in order."""
 
 
 def _attempt(n: int, now: float) -> Attempt:
@@ -62,6 +64,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.jobs: dict[str, Model] = {}
         self.created = 0
         self.paused: set[str] = set()
+        self.purged: list[str] = []
         # "u" may have one job processing at a time, across every worker.
         limited = TypeDefinition("u", "default", TypeLimits(concurrency=U_LIMIT), "model", T0)
         self.run(self.store.define_types([limited]))
@@ -109,6 +112,7 @@ class StoreMachine(RuleBasedStateMachine):
             budget=max_attempts,
             type=type_,
             queue=queue,
+            events=["enqueued"],
         )
 
     @rule(queue=st.sampled_from(QUEUES), paused=st.booleans())
@@ -158,6 +162,7 @@ class StoreMachine(RuleBasedStateMachine):
             m = self.jobs[job_id]
             m.status, m.token, m.lease_until = "processing", got.token, self.now + LEASE
             m.attempts += 1
+            m.events.append("claimed")
 
     @rule(data=st.data(), outcome=st.sampled_from(["complete", "retry", "fail", "release"]))
     def settle(self, data: st.DataObject, outcome: str) -> None:
@@ -183,6 +188,12 @@ class StoreMachine(RuleBasedStateMachine):
         if stale:
             return
         m.token = m.lease_until = None
+        m.events += {
+            "complete": ["completed"],
+            "retry": ["failed", "retry_scheduled"],
+            "fail": ["failed"],
+            "release": ["released"],
+        }[outcome]
         if outcome == "complete":
             m.status, m.finished_at = "completed", self.now
         elif outcome == "retry":
@@ -203,6 +214,7 @@ class StoreMachine(RuleBasedStateMachine):
         if m.status in ("pending", "processing"):
             assert before == JobStatus(m.status)
             m.status, m.finished_at, m.token, m.lease_until = "cancelled", self.now, None, None
+            m.events.append("cancelled")
         else:
             assert before is None
 
@@ -217,6 +229,7 @@ class StoreMachine(RuleBasedStateMachine):
         if ok:  # the runs go on counting; a fresh budget of them
             m.status, m.run_at, m.finished_at = "pending", self.now, None
             m.max_attempts = m.attempts + m.budget
+            m.events.append("retried")
 
     @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
     def advance_and_recover(self, seconds: float) -> None:
@@ -233,10 +246,12 @@ class StoreMachine(RuleBasedStateMachine):
         for job_id in expected:
             m = self.jobs[job_id]
             m.token = m.lease_until = None
+            m.events.append("lease_expired")
             if m.attempts >= m.max_attempts:
                 m.status, m.finished_at = "failed", self.now
             else:
                 m.status, m.run_at = "pending", self.now
+                m.events.append("retry_scheduled")
 
     @rule(age=st.sampled_from([0.0, 5.0, 100.0]))
     def purge(self, age: float) -> None:
@@ -252,6 +267,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert removed == len(gone)
         for job_id in gone:
             del self.jobs[job_id]
+        self.purged += gone
 
     @invariant()
     def counts_and_rows_match_the_model(self) -> None:
@@ -266,6 +282,10 @@ class StoreMachine(RuleBasedStateMachine):
             assert (row.status.value, row.attempts) == (m.status, m.attempts)
             assert row.max_attempts == m.max_attempts
             assert (row.queue, row.type) == (m.queue, m.type)
+            events = self.run(self.store.job_events(job_id, limit=100))
+            assert [e.kind.value for e in events] == m.events, job_id
+        for job_id in self.purged:  # cleanup takes a job's timeline with it
+            assert self.run(self.store.job_events(job_id, limit=100)) == []
         running_u = sum(1 for m in self.jobs.values() if m.status == "processing" and m.type == "u")
         assert running_u <= U_LIMIT
         queues = {q.name: q for q in self.run(self.store.queues())}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from ..core.errors import InvalidJob, JobNotFound
 from ..core.job import JobStatus, QueueInfo
@@ -39,9 +39,9 @@ from .models import (
 from .openapi_payloads import enqueue_openapi_extra, typed_payload_schemas
 from .route_class import BODY_MARGIN, envelope_route_class
 from .schedules import create_schedule_router
+from .timeline import JobId, create_timeline_router, request_actor
 
 MAX_PAGE = 500
-JobId = Annotated[str, Path(min_length=1, max_length=200, description="a job id (job_...)")]
 QUEUE_NAME_RULE = "1-64 letters, digits, '_', '-', '.' or ':', starting with a letter or digit"
 # The pattern is published, not enforced here: check_queue_name's message says what is wrong.
 QueueName = Annotated[
@@ -170,7 +170,7 @@ def create_router(
             typed_payload_schemas({t: h.source for t, h in qm.handlers.items()})
         ),
     )
-    async def add_job(request: Annotated[EnqueueRequest, Body()]) -> Ok[JobOut]:
+    async def add_job(request: Annotated[EnqueueRequest, Body()], http: Request) -> Ok[JobOut]:
         permitted = allowed if allowed is not None else frozenset(qm.handlers)
         if request.type not in permitted:
             if request.type in qm.handlers:
@@ -188,7 +188,10 @@ def create_router(
                 "type",
             )
         try:
-            job_id = await qm.add_job(request.type, request.payload, **request.options.to_kwargs())
+            options = request.options.to_kwargs()
+            job_id = await qm.add_job(
+                request.type, request.payload, by=request_actor(http), **options
+            )
         except InvalidJob as exc:  # name the option as this request spelled it
             raise from_exception(exc, request.options.spelling) from exc
         return Ok(data=await _load(job_id))
@@ -210,9 +213,9 @@ def create_router(
         responses=_errors(*auth_errors, 404, 409, 422, 503),
         summary="Cancel a pending or running job",
     )
-    async def cancel_job(job_id: JobId) -> Ok[JobOut]:
+    async def cancel_job(job_id: JobId, http: Request) -> Ok[JobOut]:
         await _load(job_id)
-        if not await qm.cancel_job(job_id):
+        if not await qm.cancel_job(job_id, by=request_actor(http)):
             job = await _load(job_id)
             raise ApiError(
                 409,
@@ -229,9 +232,9 @@ def create_router(
         responses=_errors(*auth_errors, 404, 409, 422, 503),
         summary="Run a failed or cancelled job again, now",
     )
-    async def retry_job(job_id: JobId) -> Ok[JobOut]:
+    async def retry_job(job_id: JobId, http: Request) -> Ok[JobOut]:
         await _load(job_id)
-        if not await qm.retry_job(job_id):
+        if not await qm.retry_job(job_id, by=request_actor(http)):
             job = await _load(job_id)
             reason = (
                 "only failed or cancelled jobs can be retried"
@@ -305,6 +308,15 @@ def create_router(
             raise JobNotFound(f"no job with id {job_id}")
         return JobOut.of(job)
 
+    router.include_router(
+        create_timeline_router(
+            qm,
+            route_class=route_class,
+            guard=guard,
+            errors=_errors,
+            auth=auth_errors,
+        )
+    )
     router.include_router(
         create_schedule_router(
             qm,

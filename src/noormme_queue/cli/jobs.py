@@ -6,10 +6,14 @@ import json
 
 import click
 
+from ..core.events import JobEvent
 from ..core.job import Job
 from ..manager import QueueManager
 from .common import Shared, fail, query, shared_options
 from .output import STATUS_COLOURS, echo, job_detail_lines, job_lines, out
+from .timeline import timeline_lines
+
+CLI = "cli"  # who the timeline says cancelled or retried a job from here
 
 
 @click.group()
@@ -58,19 +62,26 @@ def _need(job: Job | None, job_id: str) -> Job:
 @shared_options
 @click.pass_obj
 def jobs_show(obj: Shared, job_id: str, as_json: bool) -> None:
-    """Everything about one job (empty values as null), with each attempt's traceback."""
-    job = _need(query(obj, lambda qm: qm.get_job(job_id)), job_id)
+    """Everything about one job (empty values as null), with each attempt's traceback,
+    then its timeline: what happened when, on which worker, and who asked."""
+    job, events = query(obj, lambda qm: _with_events(qm, job_id))
+    job = _need(job, job_id)
     if as_json:
-        click.echo(json.dumps(job.to_dict()))
+        click.echo(json.dumps({**job.to_dict(), "events": [e.to_dict() for e in events]}))
     else:
-        echo(job_detail_lines(job, out.width))
+        echo([*job_detail_lines(job, out.width), *timeline_lines(events, out.width)])
+
+
+async def _with_events(qm: QueueManager, job_id: str) -> tuple[Job | None, list[JobEvent]]:
+    job = await qm.get_job(job_id)
+    return job, [] if job is None else await qm.get_job_events(job_id)
 
 
 async def _change(qm: QueueManager, job_id: str, retry: bool) -> tuple[Job | None, bool]:
     job = await qm.get_job(job_id)
     if job is None:
         return None, False
-    return job, await (qm.retry_job(job_id) if retry else qm.cancel_job(job_id))
+    return job, await (qm.retry_job(job_id, by=CLI) if retry else qm.cancel_job(job_id, by=CLI))
 
 
 @jobs.command("cancel")

@@ -118,7 +118,9 @@ def build_job(
     handler: BoundHandler | None,
     now: float,
     max_payload_bytes: int,
+    by: str | None = None,
 ) -> NewJob:
+    """``by``: how it was enqueued (checked by the caller, ``core/events.py``)."""
     job_type = validate_type(job_type)
     text = encode_payload(payload, handler, max_payload_bytes)
     priority = check_priority(options.priority)
@@ -151,6 +153,7 @@ def build_job(
         timeout=check_timeout(options.timeout),
         queue=_queue(options, handler),
         limit_key=check_limit_key(options.limit_key),
+        by=by,
     )
 
 

@@ -50,7 +50,7 @@ def settle_attempt(
     cancelled, or is no longer this worker's)."""
     if isinstance(end, Interrupted):
         if end.reason == "shutdown":
-            return Settled(Released(job.id, token), job)
+            return Settled(Released(job.id, token, worker_id), job)
         log.info("job %s (%s) stopped: %s", job.id, job.type, end.reason)
         return None
     if isinstance(end, Returned):

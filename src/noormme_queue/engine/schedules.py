@@ -166,6 +166,7 @@ def stamp(schedule: StoredSchedule, tick: float, now: float) -> NewJob:
         run_at=round(tick, 6),
         created_at=round(now, 6),
         schedule=schedule.name,
+        by="schedule",
     )
 
 

@@ -358,7 +358,9 @@ class Worker:
         if self._stopping and claim.jobs:
             # Stop began while the claim was in flight: hand the jobs straight back.
             with self._slots_lock:
-                self._outbox += [Settled(Released(j.id, claim.token), j) for j in claim.jobs]
+                self._outbox += [
+                    Settled(Released(j.id, claim.token, self.worker_id), j) for j in claim.jobs
+                ]
             return
         for job in claim.jobs:
             slot = _Slot(job, claim.token)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..core.events import JobEvent
 from ..core.job import Attempt, Job, JobStatus, QueueInfo, QueueStats
 from ..core.routing import TypeDefinition as TypeDefinition
 
@@ -41,6 +42,8 @@ class NewJob:
     """The name of the schedule that made it, if one did."""
     traceparent: str | None = None
     """The W3C ``traceparent`` of the span that enqueued it (with the extra ``otel``)."""
+    by: str | None = None
+    """How it was enqueued (``python``, ``api``, ``schedule``, ...): its first event's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,7 @@ class Released:
 
     job_id: str
     token: str
+    worker_id: str | None = None
 
 
 Outcome = Completed | Failed | Released
@@ -230,6 +234,11 @@ class JobStore(Protocol):
 
     async def get(self, job_id: str) -> Job | None: ...
 
+    async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
+        """The first ``limit`` events of the job's timeline, oldest first (one index seek);
+        every change above writes its events in its own transaction (store/events.py)."""
+        ...
+
     async def list_jobs(
         self,
         *,
@@ -248,11 +257,12 @@ class JobStore(Protocol):
         """Distinct types that have pending jobs."""
         ...
 
-    async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
-        """Cancel a pending or processing job; return its status before, or ``None``."""
+    async def cancel(self, job_id: str, *, now: float, by: str = ...) -> JobStatus | None:
+        """Cancel a pending or processing job; return its status before, or ``None``.
+        ``by``: who asked (its event's actor)."""
         ...
 
-    async def retry(self, job_id: str, *, now: float) -> bool:
+    async def retry(self, job_id: str, *, now: float, by: str = ...) -> bool:
         """Failed or cancelled -> pending now with a fresh budget of runs (its attempts go
         on counting: see core/retry.py ``after_manual_retry``), history kept."""
         ...
@@ -274,7 +284,8 @@ class JobStore(Protocol):
     async def type_definitions(self) -> list[TypeDefinition]: ...
 
     async def purge(self, *, finished_before: float, limit: int) -> int:
-        """Delete up to ``limit`` completed or cancelled jobs finished before the time."""
+        """Delete up to ``limit`` completed or cancelled jobs finished before the time, and
+        their events."""
         ...
 
     async def purge_minutes(self, *, before: float) -> int:

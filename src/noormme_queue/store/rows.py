@@ -362,7 +362,7 @@ SCHEDULE_COLUMNS = (
 """The columns every store selects for a schedule, then the status of its last job."""
 
 # Set at each tick (a schedule's jobs carry no enqueuing trace: no traceparent either).
-_STAMPED = frozenset({"id", "run_at", "created_at", "schedule", "traceparent"})
+_STAMPED = frozenset({"id", "run_at", "created_at", "schedule", "traceparent", "by"})
 
 
 def job_template(job: NewJob) -> str:

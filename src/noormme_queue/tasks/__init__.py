@@ -115,7 +115,7 @@ class Task(Generic[P, R]):
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """Save a job that calls the function with these arguments; return its id."""
         payload = self._arguments.to_payload(args, kwargs)
-        return await self._manager.add_job(self._name, payload, **self.options())
+        return await self._manager.add_job(self._name, payload, by="task", **self.options())
 
     async def schedule(
         self,

@@ -8,6 +8,10 @@
   const POLL_MS = 2000;
   const PAGE = 20;
   const STATUSES = ["pending", "processing", "completed", "failed", "cancelled"];
+  const KIND_BADGES = {
+    claimed: "processing", completed: "completed", failed: "failed", lease_expired: "failed",
+    retry_scheduled: "pending", retried: "pending", released: "pending", cancelled: "cancelled",
+  };
   const $ = (id) => document.getElementById(id);
 
   const state = {
@@ -43,7 +47,8 @@
   }
 
   async function api(path, options = {}) {
-    const headers = { Accept: "application/json" };
+    // The dashboard says who it is: a job's timeline tells its clicks from other API calls.
+    const headers = { Accept: "application/json", "X-Queue-Client": "dashboard" };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     const t = token();
     if (t) headers.Authorization = `Bearer ${t}`;
@@ -389,11 +394,53 @@
     $("detail-history").replaceChildren(...rows);
   }
 
+  // -- job timeline: each event as text, never markup ----------------------------------------
+  function unixTime(seconds) {
+    return typeof seconds === "number" ? when(new Date(seconds * 1000).toISOString()) : "—";
+  }
+
+  function describe(e) {
+    const d = e.detail || {};
+    const parts = [];
+    if (e.kind === "lease_expired") parts.push(`lost by ${e.worker || "an unknown worker"}`);
+    else if (e.worker) parts.push(`on ${e.worker}`);
+    if (e.attempt !== null && e.attempt !== undefined) parts.push(`attempt ${e.attempt}`);
+    if ("retry_at" in d) parts.push(`runs at ${unixTime(d.retry_at)}`);
+    if ("run_at" in d) parts.push(`due ${unixTime(d.run_at)}`);
+    if ("schedule" in d) parts.push(`schedule ${d.schedule}`);
+    if (d.timed_out) parts.push("timed out");
+    if (e.by) parts.push(`by ${e.by}`);
+    return parts.join(", ");
+  }
+
+  function renderTimeline(timeline) {
+    const items = timeline.events.map((e) => {
+      const li = el("li", undefined, `event ${e.kind}`);
+      li.dataset.kind = e.kind;
+      li.appendChild(el("span", when(e.at), "at"));
+      li.appendChild(el("span", e.kind, `badge ${KIND_BADGES[e.kind] || ""}`));
+      li.appendChild(el("span", describe(e), "what"));
+      const error = (e.detail || {}).error || (e.detail || {}).error_type;
+      if (error) li.appendChild(el("div", error, "error"));
+      return li;
+    });
+    if (!items.length) items.push(el("li", "no events (a job from before timelines)", "muted"));
+    $("detail-timeline").replaceChildren(...items);
+  }
+
+  async function loadDetail(id) {
+    const path = `/jobs/${encodeURIComponent(id)}`;
+    const [job, timeline] = await Promise.all([api(path), api(`${path}/events`)]);
+    if (state.selected !== id) return; // another job was chosen meanwhile
+    renderDetail(job);
+    renderTimeline(timeline);
+  }
+
   async function select(id) {
     state.selected = id;
     for (const tr of $("jobs").children) tr.classList.toggle("selected", tr.dataset.jobId === id);
     try {
-      renderDetail(await api(`/jobs/${encodeURIComponent(id)}`));
+      await loadDetail(id);
     } catch (e) {
       handle(e);
     }
@@ -403,7 +450,7 @@
     if (!state.selected) return;
     try {
       const job = await api(`/jobs/${encodeURIComponent(state.selected)}${path}`, { method });
-      renderDetail(job);
+      await loadDetail(job.id);
       toast(`${job.id} ${done} (now ${job.status})`);
       await refresh();
     } catch (e) {
@@ -434,7 +481,7 @@
       renderSchedules(schedules);
       if (state.selected) {
         try {
-          renderDetail(await api(`/jobs/${encodeURIComponent(state.selected)}`));
+          await loadDetail(state.selected);
         } catch (e) {
           if (e instanceof ApiError && e.status === 404) closeDetail();
           else throw e;

@@ -171,7 +171,7 @@ class NoormmeTaskBackend(BaseTaskBackend):
             queue=task.queue_name,
             max_attempts=self.max_attempts,
         )
-        (job,) = manager.build_jobs([(task.module_path, payload, options)])
+        (job,) = manager.build_jobs([(task.module_path, payload, options)], by="django")
         result = new_result(task, job.id, call_args, call_kwargs, self.alias, None)
         enqueued_at = to_datetime(job.created_at)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...core.errors import StoreError
 from ..base import NewJob
+from ..events import enqueued
 from ..rows import initial_status
 from . import sql
 from .pool import Conn
@@ -46,6 +47,7 @@ def insert_jobs(
             name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
         }
         params["status"] = [initial_status(j) for j in batch]
+        params["events"] = [enqueued(j) for j in batch]
         params.update(wake)
         inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
         skipped = [i for i in todo if jobs[i].id not in inserted]

@@ -217,6 +217,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE noormme_jobs ADD COLUMN traceparent text;
     """,
+    # 5: each job's timeline, in its own row (store/events.py): every statement that changes
+    # a job appends that change's events. Jobs from before start with none.
+    """
+    ALTER TABLE noormme_jobs ADD COLUMN events jsonb NOT NULL DEFAULT '[]';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,6 +30,13 @@ _LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "j.id = v.id AND j.status = 'processing' AND j.claim_token = v.token"
 _APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt)"
+# A job's timeline is in its row (store/events.py): each change appends its events (an array).
+_APPEND_EVENTS = "events = j.events || v.events"
+# The claimed event is built here: only the row knows its attempt number.
+_CLAIMED_EVENT = (
+    "events = j.events || jsonb_build_array(jsonb_build_array(%(now)s::float8, 'claimed',"
+    "  %(worker_id)s::text, NULL, j.attempts + 1, NULL))"
+)
 
 
 def _waking(dml: str, returning_count: int) -> str:
@@ -53,19 +60,19 @@ def _waking(dml: str, returning_count: int) -> str:
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
-    "  traceparent)"
+    "  traceparent, events)"
     " SELECT id, type, payload, status, priority, max_attempts, max_attempts, run_at,"
     "  created_at, retry_policy, unique_key, timeout, COALESCE(queue, (SELECT t.queue"
     "  FROM noormme_types t WHERE t.type = v.type), 'default'), limit_key, schedule,"
-    "  traceparent"
+    "  traceparent, events"
     " FROM unnest(%(id)s::text[], %(type)s::text[], %(payload)s::text[], %(status)s::text[],"
     "  %(priority)s::int[], %(max_attempts)s::int[], %(run_at)s::float8[],"
     "  %(created_at)s::float8[], %(retry_policy)s::text[], %(unique_key)s::text[],"
     "  %(timeout)s::float8[], %(queue)s::text[], %(limit_key)s::text[], %(schedule)s::text[],"
-    "  %(traceparent)s::text[])"
+    "  %(traceparent)s::text[], %(events)s::jsonb[])"
     "  WITH ORDINALITY AS v(id, type, payload, status, priority, max_attempts, run_at,"
     "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule, traceparent,"
-    "  ord)"
+    "  events, ord)"
     " ORDER BY ord"
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
     " RETURNING id",
@@ -122,7 +129,7 @@ CLAIM_READY = (
     "  WHERE rank <= budget ORDER BY priority DESC, run_at, id LIMIT %(limit)s),"
     " claimed AS (UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
-    "  started_at = %(now)s FROM picked WHERE j.id = picked.id"
+    f"  started_at = %(now)s, {_CLAIMED_EVENT} FROM picked WHERE j.id = picked.id"
     f"  RETURNING {_J_SELECTED})"
     " SELECT *, NULL::bigint, NULL::float8 FROM claimed UNION ALL"
     f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, (SELECT count(*) FROM staged),"
@@ -160,7 +167,8 @@ CANDIDATES = (
 CLAIM = (
     "UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
-    "  started_at = %(now)s WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
+    f"  started_at = %(now)s, {_CLAIMED_EVENT}"
+    " WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
     f" RETURNING {_J_SELECTED}"
 )
 
@@ -189,7 +197,7 @@ NEXT_DUE = "SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled'"
 # A claimed (or expired) row that no Job can hold: failed with why.
 FAIL_UNREADABLE = (
     "UPDATE noormme_jobs SET status = 'failed', error = %(error)s, finished_at = %(now)s,"
-    "  claim_token = NULL, lease_until = NULL"
+    "  claim_token = NULL, lease_until = NULL, events = events || %(events)s::jsonb"
     " WHERE id = %(id)s AND status = 'processing' AND claim_token = %(token)s"
 )
 
@@ -206,24 +214,26 @@ COMPLETE = (
 FAIL = (
     "UPDATE noormme_jobs j SET status = 'failed', error = v.error, finished_at = %(now)s,"
     "  claim_token = NULL, lease_until = NULL, "
-    + _APPEND_ATTEMPT
+    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
     + " FROM unnest(%(f_id)s::text[], %(f_token)s::text[], %(f_error)s::text[],"
-    "  %(f_attempt)s::jsonb[]) AS v(id, token, error, attempt)"
+    "  %(f_attempt)s::jsonb[], %(f_events)s::jsonb[]) AS v(id, token, error, attempt, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RETRY_LATER = (
     "UPDATE noormme_jobs j SET error = v.error, run_at = v.retry_at,"
     "  status = CASE WHEN v.retry_at <= %(now)s THEN 'pending' ELSE 'scheduled' END,"
     "  claim_token = NULL, lease_until = NULL, "
-    + _APPEND_ATTEMPT
+    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
     + " FROM unnest(%(l_id)s::text[], %(l_token)s::text[], %(l_error)s::text[],"
-    "  %(l_retry_at)s::float8[], %(l_attempt)s::jsonb[]) AS v(id, token, error, retry_at, attempt)"
+    "  %(l_retry_at)s::float8[], %(l_attempt)s::jsonb[], %(l_events)s::jsonb[])"
+    "  AS v(id, token, error, retry_at, attempt, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RELEASE = (
     "UPDATE noormme_jobs j SET status = 'pending', attempts = j.attempts - 1,"
-    "  claim_token = NULL, lease_until = NULL"
-    " FROM unnest(%(r_id)s::text[], %(r_token)s::text[]) AS v(id, token)"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENTS}"
+    " FROM unnest(%(r_id)s::text[], %(r_token)s::text[], %(r_events)s::jsonb[])"
+    "  AS v(id, token, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 # PostgreSQL only: all four kinds of outcome in one statement, whatever the batch's size
@@ -256,6 +266,11 @@ SAVE_PROGRESS = (
 # -- reads -------------------------------------------------------------------------------------
 
 GET = f"SELECT {_SELECTED} FROM noormme_jobs WHERE id = %(id)s"
+# A job's timeline: its row's events (store/events.py), by primary key.
+JOB_EVENTS = (
+    "SELECT events::text, status, finished_at, worker_id, attempts FROM noormme_jobs"
+    " WHERE id = %(id)s"
+)
 
 
 @cache
@@ -350,7 +365,7 @@ DEFINE_TYPE = (
 # The row is locked before its status is read, so the status returned is the one replaced.
 CANCEL = (
     "UPDATE noormme_jobs j SET status = 'cancelled', finished_at = %(now)s,"
-    "  claim_token = NULL, lease_until = NULL"
+    "  claim_token = NULL, lease_until = NULL, events = j.events || %(events)s::jsonb"
     f" FROM (SELECT id, status FROM noormme_jobs WHERE id = %(id)s AND {_LIVE} FOR UPDATE) old"
     " WHERE j.id = old.id RETURNING old.status"
 )
@@ -362,7 +377,8 @@ RETRYABLE = (
 )
 RETRY = _waking(
     "UPDATE noormme_jobs SET status = 'pending', max_attempts = %(max_attempts)s,"
-    "  run_at = %(now)s, started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
+    "  run_at = %(now)s, started_at = NULL, finished_at = NULL, error = NULL, result = NULL,"
+    "  events = events || %(events)s::jsonb"
     " WHERE id = %(id)s AND status IN ('failed', 'cancelled') RETURNING id",
     1,
 )

@@ -33,6 +33,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...core.errors import ConfigError, StoreError, StoreUnavailable
+from ...core.events import PYTHON, JobEvent
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
@@ -46,6 +47,7 @@ from ..base import (
     Outcome,
     Released,
 )
+from ..events import cancelled, dumps, read_events, retried, settled, unreadable
 from ..rows import (
     SCHEDULED,
     Unreadable,
@@ -200,6 +202,7 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
         for bad, token in rows:
             log.error("job %s was marked failed: its row %s", bad.job_id, bad.error)
             params = {"error": bad.error, "now": now, "id": bad.job_id, "token": token}
+            params["events"] = dumps([unreadable(bad.error, now)])
             conn.execute(sql.FAIL_UNREADABLE, params)
 
     # -- operations ----------------------------------------------------------------------------
@@ -287,8 +290,15 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
         failed = [o for o in outcomes if isinstance(o, Failed) and o.retry_at is None]
         later = [o for o in outcomes if isinstance(o, Failed) and o.retry_at is not None]
         released = [o for o in outcomes if isinstance(o, Released)]
+
+        def events(of: list[Completed] | list[Failed] | list[Released]) -> list[str]:
+            return [dumps(settled(o, now)) for o in of]
+
         params: dict[str, Any] = {
             "now": now,
+            "f_events": events(failed),
+            "l_events": events(later),
+            "r_events": events(released),
             "c_id": [o.job_id for o in done],
             "c_token": [o.token for o in done],
             "c_result": [o.result for o in done],
@@ -358,6 +368,13 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._run(write, write=True)
 
+    async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
+        def read(conn: Conn) -> list[JobEvent]:
+            row = conn.execute(sql.JOB_EVENTS, {"id": job_id}).fetchone()
+            return [] if row is None else read_events(job_id, row, limit)
+
+        return await self._run(read)
+
     async def get(self, job_id: str) -> Job | None:
         def read(conn: Conn) -> Job | None:
             row = conn.execute(sql.GET, {"id": job_id}).fetchone()
@@ -396,17 +413,20 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._run(read)
 
-    async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
+    async def cancel(self, job_id: str, *, now: float, by: str = PYTHON) -> JobStatus | None:
+        params = {"id": job_id, "now": now, "events": dumps([cancelled(by, now)])}
+
         def write(conn: Conn) -> JobStatus | None:
-            row = conn.execute(sql.CANCEL, {"id": job_id, "now": now}).fetchone()
+            row = conn.execute(sql.CANCEL, params).fetchone()
             if row is None:
                 return None
             return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._run(write, write=True)
 
-    async def retry(self, job_id: str, *, now: float) -> bool:
-        params = {"id": job_id, "now": now, **self._wake_params()}
+    async def retry(self, job_id: str, *, now: float, by: str = PYTHON) -> bool:
+        params = {"id": job_id, "now": now, "events": dumps([retried(by, now)])}
+        params.update(self._wake_params())
 
         def write(conn: Conn) -> bool:
             try:

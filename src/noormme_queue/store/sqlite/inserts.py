@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from ..base import NewJob
+from ..events import enqueued
 from ..rows import initial_status
 from . import sql
 
@@ -40,6 +41,7 @@ def insert_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
                 job.limit_key,
                 job.schedule,
                 job.traceparent,
+                enqueued(job),
             ),
         )
         ids.append(job.id)

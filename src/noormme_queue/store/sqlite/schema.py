@@ -192,6 +192,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE noormme_jobs ADD COLUMN traceparent TEXT;
     """,
+    # 6: each job's timeline, in its own row (store/events.py): every statement that changes
+    # a job appends that change's events. Jobs from before start with none.
+    """
+    ALTER TABLE noormme_jobs ADD COLUMN events TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,6 +24,8 @@ _LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "id = ? AND status = 'processing' AND claim_token = ?"
 _APPEND_ATTEMPT = "history = json_insert(history, '$[#]', json(?))"
+# A job's timeline is in its row (store/events.py): each change appends its events.
+_APPEND_EVENT = "events = json_insert(events, '$[#]', json(?))"
 
 # -- enqueue -----------------------------------------------------------------------------------
 
@@ -37,9 +39,8 @@ DATABASE_IDENTITY = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 ENQUEUE = (
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
-    "  traceparent)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?, ?, ?)"
+    "  traceparent, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?, ?, ?, ?)"
 )
 
 LIVE_BY_UNIQUE_KEY = f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ? AND {_LIVE}"
@@ -91,11 +92,14 @@ CANDIDATES = (
 
 @cache
 def CLAIM(count: int) -> str:
-    """Parameters: token, worker_id, lease_until, now (started_at), then ``count`` ids."""
+    """Parameters: token, worker_id, lease_until, now (started_at), then ``count`` ids. The
+    claimed event is built here: only the row knows its attempt number (store/events.py)."""
     marks = ", ".join("?" * count)
     return (
         "UPDATE noormme_jobs SET status = 'processing', attempts = attempts + 1,"
-        "  claim_token = ?, worker_id = ?, lease_until = ?, started_at = ?"
+        "  claim_token = ?, worker_id = ?, lease_until = ?, started_at = ?,"
+        "  events = json_insert(events, '$[#]',"
+        "   json_array(?4, 'claimed', ?2, NULL, attempts + 1, NULL))"
         f" WHERE status = 'pending' AND id IN ({marks})"
         f" RETURNING {_SELECTED}"
     )
@@ -122,7 +126,7 @@ NEXT_DUE = (
 # A claimed (or expired) row that no Job can hold: failed with why, in the claim's transaction.
 FAIL_UNREADABLE = (
     "UPDATE noormme_jobs SET status = 'failed', error = ?, finished_at = ?,"
-    f"  claim_token = NULL, lease_until = NULL WHERE {_HELD}"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENT} WHERE {_HELD}"
 )
 
 # -- settle ------------------------------------------------------------------------------------
@@ -130,7 +134,8 @@ FAIL_UNREADABLE = (
 
 @cache
 def COMPLETE(rows: int) -> str:
-    """Completions, the bulk of all settles: one statement for many rows.
+    """Completions, the bulk of all settles: one statement for many rows. They append no
+    event: a completed job's last event is read from its row (store/events.py).
     Parameters: (id, token, result, attempt) for each row, then now."""
     values = ", ".join(["(?, ?, ?, ?)"] * rows)
     return (
@@ -146,16 +151,20 @@ def COMPLETE(rows: int) -> str:
 
 FAIL = (
     "UPDATE noormme_jobs SET status = 'failed', error = ?, finished_at = ?,"
-    f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT} WHERE {_HELD}"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}, {_APPEND_EVENT}"
+    f" WHERE {_HELD}"
 )
-# Parameters: status ('pending' when due by now, else 'scheduled'), error, run_at, ...
+# Parameters: status ('pending' when due by now, else 'scheduled'), error, run_at, attempt,
+# then its two events (failed or lease expired, and retry scheduled), id, token.
 RETRY_LATER = (
     "UPDATE noormme_jobs SET status = ?, error = ?, run_at = ?,"
-    f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT} WHERE {_HELD}"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT},"
+    "  events = json_insert(events, '$[#]', json(?), '$[#]', json(?))"
+    f" WHERE {_HELD}"
 )
 RELEASE = (
     "UPDATE noormme_jobs SET status = 'pending', attempts = attempts - 1,"
-    f"  claim_token = NULL, lease_until = NULL WHERE {_HELD}"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENT} WHERE {_HELD}"
 )
 
 # -- leases and progress -----------------------------------------------------------------------
@@ -174,6 +183,10 @@ SAVE_PROGRESS = f"UPDATE noormme_jobs SET progress = ? WHERE {_HELD}"
 # -- reads -------------------------------------------------------------------------------------
 
 GET = f"SELECT {_SELECTED} FROM noormme_jobs WHERE id = ?"
+# A job's timeline: its row's events (store/events.py), by primary key.
+JOB_EVENTS = (
+    "SELECT events, status, finished_at, worker_id, attempts FROM noormme_jobs WHERE id = ?"
+)
 
 
 @cache
@@ -268,7 +281,7 @@ DEFINE_TYPE = (
 LIVE_STATUS = f"SELECT status FROM noormme_jobs WHERE id = ? AND {_LIVE}"
 CANCEL = (
     "UPDATE noormme_jobs SET status = 'cancelled', finished_at = ?,"
-    f"  claim_token = NULL, lease_until = NULL WHERE id = ? AND {_LIVE}"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENT} WHERE id = ? AND {_LIVE}"
 )
 
 # A manual retry: the attempts go on counting; max_attempts grows by the job's budget.
@@ -278,7 +291,7 @@ RETRYABLE = (
 )
 RETRY = (
     "UPDATE noormme_jobs SET status = 'pending', max_attempts = ?, run_at = ?,"
-    "  started_at = NULL, finished_at = NULL, error = NULL, result = NULL"
+    f"  started_at = NULL, finished_at = NULL, error = NULL, result = NULL, {_APPEND_EVENT}"
     " WHERE id = ? AND status IN ('failed', 'cancelled')"
 )
 

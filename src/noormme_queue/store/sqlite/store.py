@@ -11,6 +11,7 @@ The statements are in ``sql.py``; this module is the plumbing around them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sqlite3
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...core.errors import StoreError
+from ...core.events import PYTHON, JobEvent
 from ...core.job import Job, JobStatus, QueueStats
 from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
@@ -36,6 +38,7 @@ from ..base import (
     Outcome,
     Released,
 )
+from ..events import cancelled, read_events, retried, settled, unreadable
 from ..rows import (
     SCHEDULED,
     Unreadable,
@@ -207,7 +210,8 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
         """Mark held rows that no Job can hold failed, saying why; the rest goes on."""
         for bad, token in rows:
             log.error("job %s was marked failed: its row %s", bad.job_id, bad.error)
-            conn.execute(sql.FAIL_UNREADABLE, (bad.error, now, bad.job_id, token))
+            event = json.dumps(unreadable(bad.error, now))
+            conn.execute(sql.FAIL_UNREADABLE, (bad.error, now, event, bad.job_id, token))
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -261,16 +265,19 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
                         applied.append(outcome.job_id in applied_ids)
                         continue
                     case Released():
-                        cur = conn.execute(sql.RELEASE, (outcome.job_id, outcome.token))
+                        (event,) = (json.dumps(e) for e in settled(outcome, now))
+                        cur = conn.execute(sql.RELEASE, (event, outcome.job_id, outcome.token))
                     case Failed():
                         error, record = outcome.attempt.error, attempt_json(outcome.attempt)
+                        events = [json.dumps(e) for e in settled(outcome, now)]
+                        held = (outcome.job_id, outcome.token)
                         if outcome.retry_at is None:
-                            args: tuple[Any, ...] = (error, now, record)
-                            cur = conn.execute(sql.FAIL, (*args, outcome.job_id, outcome.token))
+                            args: tuple[Any, ...] = (error, now, record, *events, *held)
+                            cur = conn.execute(sql.FAIL, args)
                         else:
                             due = outcome.retry_at <= now
                             args = ("pending" if due else SCHEDULED, error, outcome.retry_at)
-                            args += (record, outcome.job_id, outcome.token)
+                            args += (record, *events, *held)
                             cur = conn.execute(sql.RETRY_LATER, args)
                 applied.append(cur.rowcount == 1)
             return applied
@@ -316,6 +323,13 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._write(write)
 
+    async def job_events(self, job_id: str, *, limit: int) -> list[JobEvent]:
+        def read(conn: sqlite3.Connection) -> list[JobEvent]:
+            row = conn.execute(sql.JOB_EVENTS, (job_id,)).fetchone()
+            return [] if row is None else read_events(job_id, row, limit)
+
+        return await self._read(read)
+
     async def get(self, job_id: str) -> Job | None:
         def read(conn: sqlite3.Connection) -> Job | None:
             row = conn.execute(sql.GET, (job_id,)).fetchone()
@@ -356,24 +370,28 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._read(read)
 
-    async def cancel(self, job_id: str, *, now: float) -> JobStatus | None:
+    async def cancel(self, job_id: str, *, now: float, by: str = PYTHON) -> JobStatus | None:
+        event = json.dumps(cancelled(by, now))
+
         def write(conn: sqlite3.Connection) -> JobStatus | None:
             row = conn.execute(sql.LIVE_STATUS, (job_id,)).fetchone()
             if row is None:
                 return None
-            conn.execute(sql.CANCEL, (now, job_id))
+            conn.execute(sql.CANCEL, (now, event, job_id))
             return JobStatus.PENDING if row[0] == SCHEDULED else JobStatus(row[0])
 
         return await self._write(write)
 
-    async def retry(self, job_id: str, *, now: float) -> bool:
+    async def retry(self, job_id: str, *, now: float, by: str = PYTHON) -> bool:
+        event = json.dumps(retried(by, now))
+
         def write(conn: sqlite3.Connection) -> bool:
             row = conn.execute(sql.RETRYABLE, (job_id,)).fetchone()
             if row is None:
                 return False
             runs = after_manual_retry(attempts_made=row[0], budget=row[1])
             try:
-                return conn.execute(sql.RETRY, (runs, now, job_id)).rowcount == 1
+                return conn.execute(sql.RETRY, (runs, now, event, job_id)).rowcount == 1
             except sqlite3.IntegrityError:
                 return False  # another live job holds its unique_key
 
