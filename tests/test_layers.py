@@ -23,7 +23,16 @@ ALLOWED: dict[str, set[str]] = {
     "faces": {"core", "store", "handlers", "memory", "engine", "facade"},
     "root": {"core", "store", "handlers", "memory", "engine", "facade", "faces"},
 }
-FACADE = {"manager", "control", "schedules", "sync", "runner", "tasks", "tracing"}
+FACADE = {
+    "manager",
+    "control",
+    "memory_control",
+    "schedules",
+    "sync",
+    "runner",
+    "tasks",
+    "tracing",
+}
 
 
 def layer_of(module: str) -> str:
