@@ -102,6 +102,62 @@ async def test_a_rate_limit_counts_starts_in_its_window(store: JobStore) -> None
     assert len((await claim(store, now=T0 + 60.5)).jobs) == 3
 
 
+async def test_a_rate_limit_counts_each_limit_key_in_its_own_sliding_window(
+    store: JobStore,
+) -> None:
+    await limit(store, "t", rate=RateLimit(2, 60.0))
+    a = [new_job(limit_key="A", priority=1) for _ in range(3)]  # first in claim order
+    b = [new_job(limit_key="B") for _ in range(3)]
+    await store.enqueue([*a, *b])
+    assert [j.id for j in (await claim(store, 2)).jobs] == [a[0].id, a[1].id]
+    # A has spent its 2 starts: its third is refused while B still starts.
+    assert [j.id for j in (await claim(store, 1, now=T0 + 10)).jobs] == [b[0].id]
+    assert [j.id for j in (await claim(store, 1, now=T0 + 20)).jobs] == [b[1].id]
+    both_full = await claim(store, now=T0 + 30)
+    assert both_full.jobs == [] and both_full.next_run_at == T0 + 60  # A's starts age first
+    third = await store.get(a[2].id)
+    assert third is not None and third.status is JobStatus.PENDING
+    # The window slides: A's starts at T0 leave it at T0 + 60, B's at T0 + 10 and + 20 later.
+    freed = await claim(store, now=T0 + 60)
+    assert [j.id for j in freed.jobs] == [a[2].id] and freed.next_run_at == T0 + 70
+    assert (await claim(store, now=T0 + 69.9)).jobs == []
+    assert [j.id for j in (await claim(store, now=T0 + 70)).jobs] == [b[2].id]
+
+
+async def attempts_of(store: JobStore, job_id: str) -> tuple[JobStatus, int]:
+    job = await store.get(job_id)
+    assert job is not None
+    return job.status, job.attempts
+
+
+async def test_a_job_held_back_by_a_concurrency_limit_spends_no_attempt(store: JobStore) -> None:
+    await limit(store, "t", concurrency=1)
+    first, held = new_job(priority=1), new_job()
+    other = [new_job("other") for _ in range(2)]
+    await store.enqueue([first, held, *other])
+    got = await claim(store, types=("t", "other"))
+    assert [j.id for j in got.jobs] == [first.id, *(j.id for j in other)]  # held is skipped
+    assert (await claim(store, types=("t", "other"))).jobs == []  # skipped again
+    assert await attempts_of(store, held.id) == (JobStatus.PENDING, 0)
+    await store.settle([Completed(first.id, got.token, "1", attempt(1))], now=T0)
+    [taken] = (await claim(store)).jobs
+    assert taken.id == held.id and taken.attempts == 1
+    assert await attempts_of(store, held.id) == (JobStatus.PROCESSING, 1)
+
+
+async def test_a_job_held_back_by_a_rate_limit_spends_no_attempt(store: JobStore) -> None:
+    await limit(store, "t", rate=RateLimit(1, 60.0))
+    first, held = new_job(priority=1), new_job()
+    await store.enqueue([first, held])
+    assert [j.id for j in (await claim(store)).jobs] == [first.id]
+    for now in (T0, T0 + 10, T0 + 59):
+        assert (await claim(store, now=now)).jobs == []
+    assert await attempts_of(store, held.id) == (JobStatus.PENDING, 0)
+    [taken] = (await claim(store, now=T0 + 60)).jobs
+    assert taken.id == held.id and taken.attempts == 1
+    assert await attempts_of(store, held.id) == (JobStatus.PROCESSING, 1)
+
+
 async def test_a_job_not_due_is_scheduled_yet_counts_as_pending(store: JobStore) -> None:
     later = new_job(run_at=T0 + 100)
     await store.enqueue([later])
