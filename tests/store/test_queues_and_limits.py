@@ -202,6 +202,32 @@ async def test_kept_counts_match_the_rows_through_every_transition(store: JobSto
     assert queues["emails"].total + queues["default"].total == stats.total
 
 
+async def test_stats_of_one_queue_count_only_its_jobs(store: JobStore) -> None:
+    mail = [new_job(queue="emails") for _ in range(3)]
+    plain = [new_job() for _ in range(4)] + [new_job(run_at=T0 + 1000)]
+    await store.enqueue([*mail, *plain])
+    got = await claim(store, 10, queues={"emails": 2})
+    await store.settle([Completed(got.jobs[0].id, got.token, "1", attempt(1))], now=T0)
+    await store.cancel(plain[0].id, now=T0)
+    emails = await store.stats(queue="emails")
+    assert emails.to_dict() == {
+        "total": 3,
+        "pending": 1,
+        "processing": 1,
+        "completed": 1,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    default = await store.stats(queue="default")
+    assert (default.total, default.pending, default.cancelled) == (5, 4, 1)  # scheduled: pending
+    every = await store.stats()
+    assert every.total == emails.total + default.total
+    nobody = await store.stats(queue="nobody")
+    assert nobody.to_dict() == dict.fromkeys(nobody.to_dict(), 0)  # unknown: zeros
+    [info] = [q for q in await store.queues() if q.name == "emails"]
+    assert (info.total, info.pending, info.processing) == (3, 1, 1)  # the same kept counts
+
+
 async def test_types_defined_elsewhere_are_reported_when_replaced(store: JobStore) -> None:
     first = TypeDefinition("report", "reports", TypeLimits(concurrency=2), "worker-a", T0)
     same = TypeDefinition("report", "reports", TypeLimits(concurrency=2), "worker-b", T0 + 1)
