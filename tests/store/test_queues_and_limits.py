@@ -82,6 +82,17 @@ async def test_limits_apply_to_each_limit_key_on_its_own(store: JobStore) -> Non
     assert sorted(str(j.limit_key) for j in got.jobs) == ["None", "a", "b"]
 
 
+async def test_a_key_filled_by_the_claim_itself_does_not_cost_the_claim_its_slots(
+    store: JobStore,
+) -> None:
+    # Nothing runs yet, so no key is at its limit before the claim; the claim's first job of
+    # key a fills a's one slot, and the second a is skipped: the b behind them takes its place.
+    await limit(store, "t", concurrency=1)
+    first, second, other = new_job(limit_key="a"), new_job(limit_key="a"), new_job(limit_key="b")
+    await store.enqueue([first, second, other])
+    assert [j.id for j in (await claim(store, 2)).jobs] == [first.id, other.id]
+
+
 async def test_a_held_back_type_does_not_block_others(store: JobStore) -> None:
     await limit(store, "slow", concurrency=1)
     urgent = [new_job("slow", priority=9) for _ in range(3)]
