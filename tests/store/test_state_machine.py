@@ -48,8 +48,8 @@ KEYS = [None, "a"]
 # "t" has no limits; the others hold across every worker, per limit_key.
 LIMITS = {
     "u": TypeLimits(concurrency=1),
-    "r": TypeLimits(rate=RateLimit(2, 10.0)),
-    "w": TypeLimits(concurrency=2, rate=RateLimit(3, 30.0)),
+    "r": TypeLimits(rate=RateLimit(2, 30.0)),
+    "w": TypeLimits(concurrency=2, rate=RateLimit(3, 10.0)),
 }
 TYPES = ["t", *LIMITS]
 CLAIMED = [tuple(TYPES), ("t",), ("u", "r"), ("r", "w")]
@@ -411,7 +411,7 @@ def _settings(examples: int) -> settings:
     )
 
 
-SQLiteMachine.TestCase.settings = _settings(40)
+SQLiteMachine.TestCase.settings = _settings(80)
 PostgresMachine.TestCase.settings = _settings(40)  # a fresh schema per example
 # A failing example is shrunk for up to five minutes (Hypothesis's own bound), each try on a
 # fresh store: the time it needs to name the shortest failing steps, not a passing run's.
