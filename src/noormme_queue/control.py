@@ -92,8 +92,10 @@ class QueueControl:
             status=parsed, type=type, limit=limit, before=before, queue=queue
         )
 
-    async def get_stats(self) -> QueueStats:
-        return await self.store.stats()
+    async def get_stats(self, queue: str | None = None) -> QueueStats:
+        """Jobs by status, from the kept counts (cheap at any size); with ``queue``, of that
+        queue only (a queue nobody used: all zeros)."""
+        return await self.store.stats(None if queue is None else check_queue_name(queue))
 
     async def get_throughput(
         self, window: float = 1800.0, bucket: float = 60.0

@@ -174,8 +174,8 @@ class SyncQueueManager:
     def list_types(self) -> list[TypeDefinition]:
         return self._call(self._manager.list_types)
 
-    def get_stats(self) -> QueueStats:
-        return self._call(self._manager.get_stats)
+    def get_stats(self, queue: str | None = None) -> QueueStats:
+        return self._call(lambda: self._manager.get_stats(queue))
 
     def get_throughput(self, window: float = 1800.0, bucket: float = 60.0) -> list[ThroughputPoint]:
         return self._call(lambda: self._manager.get_throughput(window, bucket))

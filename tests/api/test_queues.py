@@ -172,6 +172,31 @@ def test_a_malformed_queue_filter_is_422_naming_queue(client: TestClient, queue:
     assert_error(response, 422, "invalid_input", "queue")  # the query's name, not options.queue
 
 
+def test_stats_filter_by_queue(client: TestClient, manager: QueueManager) -> None:
+    finished(client, "ok", "completed", queue="emails")
+    enqueue(client, "ok", {}, delay=3600, queue="emails")
+    enqueue(client, "ok", {}, delay=3600)
+
+    def persistent(**params: str) -> dict[str, int]:
+        response = client.get("/api/queue/stats", params=params)
+        assert response.status_code == 200, response.text
+        return dict(response.json()["data"]["persistent"])
+
+    emails = persistent(queue="emails")
+    assert emails == manager.sync.get_stats(queue="emails").to_dict()
+    assert (emails["total"], emails["completed"], emails["pending"]) == (2, 1, 1)
+    assert persistent(queue="default")["total"] == 1
+    assert persistent()["total"] == 3
+    assert persistent(queue="nobody") == dict.fromkeys(emails, 0)
+
+
+@pytest.mark.parametrize("queue", ["", "no spaces", "<script>", "x" * 65])
+def test_a_malformed_stats_queue_is_422_naming_queue(client: TestClient, queue: str) -> None:
+    response = client.get("/api/queue/stats", params={"queue": queue})
+    assert_error(response, 422, "invalid_input", "queue")
+    assert "queue name" in response.json()["message"]
+
+
 def test_the_queue_of_each_job_is_in_its_answer(client: TestClient, manager: QueueManager) -> None:
     job_id = enqueue(client, "ok", {}, delay=3600, queue="emails", limitKey="tenant:7")
     shown = client.get(f"/api/queue/jobs/{job_id}").json()["data"]
@@ -219,6 +244,13 @@ def test_the_openapi_document_describes_the_queue_endpoints(client: TestClient) 
         assert param["schema"]["pattern"] == QUEUE_NAME_PATTERN
     listing = spec["paths"]["/api/queue/jobs"]["get"]["parameters"]
     assert "queue" in {p["name"] for p in listing}
+    stats = spec["paths"]["/api/queue/stats"]["get"]
+    (param,) = stats["parameters"]
+    assert (param["name"], param["in"], param["required"]) == ("queue", "query", False)
+    assert (
+        param["schema"]["pattern"] == QUEUE_NAME_PATTERN and "1-64 letters" in param["description"]
+    )
+    assert "422" in stats["responses"]
 
 
 def test_queue_endpoints_need_the_token(client: TestClient) -> None:

@@ -95,6 +95,9 @@ async def test_refused_at_enqueue(
         ({"timeout": -1}, "timeout"),
         ({"job_type": ""}, "type"),
         ({"payload": {"x": math.inf}}, "payload"),
+        ({"queue": ""}, "queue"),
+        ({"queue": "bad name!"}, "queue"),
+        ({"queue": 7}, "queue"),
     ],
 )
 async def test_the_error_names_its_field(
@@ -104,6 +107,17 @@ async def test_the_error_names_its_field(
     with pytest.raises(InvalidJob) as caught:
         await small.add_job(args.pop("job_type"), args.pop("payload"), **args)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("queue", ["", "bad name!", "-first", "x" * 65])
+async def test_a_bad_queue_name_is_refused_by_every_way_in(small: QueueManager, queue: str) -> None:
+    with pytest.raises(InvalidJob, match="queue name") as caught:
+        await small.add_jobs([("t", {}), ("t", {}, {"queue": queue})])
+    assert caught.value.field == "queue"
+    with pytest.raises(InvalidJob, match="queue name") as caught:
+        small.register_handler("t", lambda job: None, queue=queue)
+    assert caught.value.field == "queue"
+    assert "t" not in small.handlers  # nothing registered
 
 
 async def test_an_unknown_option_in_a_batch_suggests_the_known_one(small: QueueManager) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from noormme_queue import Job, JobStatus, QueueConfig, QueueManager
+from noormme_queue import InvalidJob, Job, JobStatus, QueueConfig, QueueManager
 from noormme_queue.core.clock import ManualClock
 from noormme_queue.store.sqlite import SQLiteStore
 
@@ -104,6 +104,28 @@ async def test_stats_count_every_status_in_one_query(qm: QueueManager) -> None:
     failed = await qm.get_jobs_by_status("failed", limit=10)
     assert [j.id for j in failed] == [bad]
     assert len(await qm.get_jobs_by_status(JobStatus.COMPLETED, limit=2)) == 2
+
+
+async def test_stats_of_one_queue(qm: QueueManager) -> None:
+    mail = [await qm.add_job("idle", i, queue="emails") for i in range(3)]
+    await qm.add_job("idle", {})
+    await qm.cancel_job(mail[0])
+    emails = await qm.get_stats(queue="emails")
+    assert (emails.total, emails.pending, emails.cancelled) == (3, 2, 1)
+    assert (await qm.get_stats("default")).to_dict() == {
+        "total": 1,
+        "pending": 1,
+        "processing": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    assert (await qm.get_stats()).total == 4
+    assert (await qm.get_stats(queue="never-used")).total == 0  # no error: nothing there
+    for bad in ("", "bad name!", 7):
+        with pytest.raises(InvalidJob, match="queue name") as caught:
+            await qm.get_stats(queue=bad)  # type: ignore[arg-type]
+        assert caught.value.field == "queue"
 
 
 async def test_get_status_describes_this_process(qm: QueueManager) -> None:

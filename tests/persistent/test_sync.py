@@ -20,6 +20,8 @@ def test_sync_calls_work_without_any_event_loop(config: QueueConfig) -> None:
         job = qm.sync.get_job(job_id)
         assert job is not None and job.priority == 3 and job.status is JobStatus.PENDING
         assert qm.sync.get_stats().pending == 1
+        assert qm.sync.get_stats(queue="default").pending == 1
+        assert qm.sync.get_stats(queue="emails").total == 0
         assert qm.sync.cancel_job(job_id) is True
         assert qm.sync.retry_job(job_id) is True
         assert [j.id for j in qm.sync.get_jobs_by_status("pending")] == [job_id]

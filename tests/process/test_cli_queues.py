@@ -143,6 +143,34 @@ def test_jobs_list_filters_by_queue_and_shows_it(env: dict[str, str], db_url: st
     assert bad.returncode == 1 and "queue name 'a/b'" in bad.stderr
 
 
+def test_stats_of_one_queue(env: dict[str, str], db_url: str) -> None:
+    seed(db_url)
+    emails = cli(env, "stats", "--queue", "emails", "--json")
+    assert emails.returncode == 0, emails.stderr
+    assert json.loads(emails.stdout) == {
+        "total": 1,
+        "pending": 1,
+        "processing": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    assert json.loads(cli(env, "stats", "--json").stdout)["total"] == 3
+    assert json.loads(cli(env, "stats", "--queue", "nobody", "--json").stdout)["total"] == 0
+    header, row = cli(env, "stats", "--queue", "reports").stdout.splitlines()
+    assert header.split()[:2] == ["total", "pending"] and row.split() == [
+        "1",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+    ]
+    bad = cli(env, "stats", "--queue", "no spaces")
+    assert bad.returncode == 1 and bad.stdout == "" and bad.stderr.count("\n") == 1
+    assert "queue name 'no spaces' must be 1-64 letters" in bad.stderr
+
+
 def test_worker_help_names_queue_queues(env: dict[str, str]) -> None:
     shown = cli(env, "worker", "--help").stdout
     assert "--queues" in shown and "QUEUE_QUEUES" in shown and "default,emails=10" in shown

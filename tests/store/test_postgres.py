@@ -252,6 +252,16 @@ async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) ->
     assert "noormme_jobs_scheduled" in postgres_plan(url, pg_sql.NEXT_DUE)
     assert "noormme_counts" in postgres_plan(url, pg_sql.PENDING_TYPES)
     assert "noormme_counts" in postgres_plan(url, pg_sql.STATS)
+    # One queue's counts read the kept counts only (a few rows per queue and type, whatever
+    # the jobs), and can seek them by the key's first column.
+    of_queue = postgres_plan(url, pg_sql.QUEUE_STATS, {"queue": "emails"})
+    assert "noormme_counts" in of_queue and "noormme_jobs" not in of_queue
+    assert "(queue = 'emails'::text)" in of_queue
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        rows = conn.execute(f"EXPLAIN {pg_sql.QUEUE_STATS}", {"queue": "emails"}).fetchall()
+    seek = "\n".join(str(r[0]) for r in rows)
+    assert "noormme_counts_pkey" in seek and "Index Cond: (queue = 'emails'::text)" in seek, seek
     expired = postgres_plan(url, pg_sql.EXPIRED_LEASES, {"now": 0.0, "limit": 100})
     assert "noormme_jobs_running" in expired or "noormme_jobs_status" in expired
     purge = postgres_plan(url, pg_sql.PURGE, {"before": 0.0, "limit": 500})

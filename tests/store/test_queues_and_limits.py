@@ -82,6 +82,17 @@ async def test_limits_apply_to_each_limit_key_on_its_own(store: JobStore) -> Non
     assert sorted(str(j.limit_key) for j in got.jobs) == ["None", "a", "b"]
 
 
+async def test_a_key_filled_by_the_claim_itself_does_not_cost_the_claim_its_slots(
+    store: JobStore,
+) -> None:
+    # Nothing runs yet, so no key is at its limit before the claim; the claim's first job of
+    # key a fills a's one slot, and the second a is skipped: the b behind them takes its place.
+    await limit(store, "t", concurrency=1)
+    first, second, other = new_job(limit_key="a"), new_job(limit_key="a"), new_job(limit_key="b")
+    await store.enqueue([first, second, other])
+    assert [j.id for j in (await claim(store, 2)).jobs] == [first.id, other.id]
+
+
 async def test_a_held_back_type_does_not_block_others(store: JobStore) -> None:
     await limit(store, "slow", concurrency=1)
     urgent = [new_job("slow", priority=9) for _ in range(3)]
@@ -100,6 +111,62 @@ async def test_a_rate_limit_counts_starts_in_its_window(store: JobStore) -> None
     assert second.jobs == [] and second.next_run_at == T0 + 60  # when the first start ages
     assert (await claim(store, now=T0 + 59.9)).jobs == []
     assert len((await claim(store, now=T0 + 60.5)).jobs) == 3
+
+
+async def test_a_rate_limit_counts_each_limit_key_in_its_own_sliding_window(
+    store: JobStore,
+) -> None:
+    await limit(store, "t", rate=RateLimit(2, 60.0))
+    a = [new_job(limit_key="A", priority=1) for _ in range(3)]  # first in claim order
+    b = [new_job(limit_key="B") for _ in range(3)]
+    await store.enqueue([*a, *b])
+    assert [j.id for j in (await claim(store, 2)).jobs] == [a[0].id, a[1].id]
+    # A has spent its 2 starts: its third is refused while B still starts.
+    assert [j.id for j in (await claim(store, 1, now=T0 + 10)).jobs] == [b[0].id]
+    assert [j.id for j in (await claim(store, 1, now=T0 + 20)).jobs] == [b[1].id]
+    both_full = await claim(store, now=T0 + 30)
+    assert both_full.jobs == [] and both_full.next_run_at == T0 + 60  # A's starts age first
+    third = await store.get(a[2].id)
+    assert third is not None and third.status is JobStatus.PENDING
+    # The window slides: A's starts at T0 leave it at T0 + 60, B's at T0 + 10 and + 20 later.
+    freed = await claim(store, now=T0 + 60)
+    assert [j.id for j in freed.jobs] == [a[2].id] and freed.next_run_at == T0 + 70
+    assert (await claim(store, now=T0 + 69.9)).jobs == []
+    assert [j.id for j in (await claim(store, now=T0 + 70)).jobs] == [b[2].id]
+
+
+async def attempts_of(store: JobStore, job_id: str) -> tuple[JobStatus, int]:
+    job = await store.get(job_id)
+    assert job is not None
+    return job.status, job.attempts
+
+
+async def test_a_job_held_back_by_a_concurrency_limit_spends_no_attempt(store: JobStore) -> None:
+    await limit(store, "t", concurrency=1)
+    first, held = new_job(priority=1), new_job()
+    other = [new_job("other") for _ in range(2)]
+    await store.enqueue([first, held, *other])
+    got = await claim(store, types=("t", "other"))
+    assert [j.id for j in got.jobs] == [first.id, *(j.id for j in other)]  # held is skipped
+    assert (await claim(store, types=("t", "other"))).jobs == []  # skipped again
+    assert await attempts_of(store, held.id) == (JobStatus.PENDING, 0)
+    await store.settle([Completed(first.id, got.token, "1", attempt(1))], now=T0)
+    [taken] = (await claim(store)).jobs
+    assert taken.id == held.id and taken.attempts == 1
+    assert await attempts_of(store, held.id) == (JobStatus.PROCESSING, 1)
+
+
+async def test_a_job_held_back_by_a_rate_limit_spends_no_attempt(store: JobStore) -> None:
+    await limit(store, "t", rate=RateLimit(1, 60.0))
+    first, held = new_job(priority=1), new_job()
+    await store.enqueue([first, held])
+    assert [j.id for j in (await claim(store)).jobs] == [first.id]
+    for now in (T0, T0 + 10, T0 + 59):
+        assert (await claim(store, now=now)).jobs == []
+    assert await attempts_of(store, held.id) == (JobStatus.PENDING, 0)
+    [taken] = (await claim(store, now=T0 + 60)).jobs
+    assert taken.id == held.id and taken.attempts == 1
+    assert await attempts_of(store, held.id) == (JobStatus.PROCESSING, 1)
 
 
 async def test_a_job_not_due_is_scheduled_yet_counts_as_pending(store: JobStore) -> None:
@@ -144,6 +211,32 @@ async def test_kept_counts_match_the_rows_through_every_transition(store: JobSto
     assert stats.total == len(jobs) - 3
     queues = {q.name: q for q in await store.queues()}
     assert queues["emails"].total + queues["default"].total == stats.total
+
+
+async def test_stats_of_one_queue_count_only_its_jobs(store: JobStore) -> None:
+    mail = [new_job(queue="emails") for _ in range(3)]
+    plain = [new_job() for _ in range(4)] + [new_job(run_at=T0 + 1000)]
+    await store.enqueue([*mail, *plain])
+    got = await claim(store, 10, queues={"emails": 2})
+    await store.settle([Completed(got.jobs[0].id, got.token, "1", attempt(1))], now=T0)
+    await store.cancel(plain[0].id, now=T0)
+    emails = await store.stats(queue="emails")
+    assert emails.to_dict() == {
+        "total": 3,
+        "pending": 1,
+        "processing": 1,
+        "completed": 1,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    default = await store.stats(queue="default")
+    assert (default.total, default.pending, default.cancelled) == (5, 4, 1)  # scheduled: pending
+    every = await store.stats()
+    assert every.total == emails.total + default.total
+    nobody = await store.stats(queue="nobody")
+    assert nobody.to_dict() == dict.fromkeys(nobody.to_dict(), 0)  # unknown: zeros
+    [info] = [q for q in await store.queues() if q.name == "emails"]
+    assert (info.total, info.pending, info.processing) == (3, 1, 1)  # the same kept counts
 
 
 async def test_types_defined_elsewhere_are_reported_when_replaced(store: JobStore) -> None:

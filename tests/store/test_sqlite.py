@@ -60,6 +60,10 @@ async def test_claim_and_maintenance_queries_use_their_indexes(tmp_path: Path) -
     )
     assert "noormme_counts" in sqlite_plan(path, sql.READY_PAIRS)
     assert "noormme_counts" in sqlite_plan(path, sql.STATS)
+    # One queue's counts: a seek of the kept counts' key (queue first), no job row read.
+    of_queue = sqlite_plan(path, sql.QUEUE_STATS, ("emails",))
+    assert "SEARCH noormme_counts USING PRIMARY KEY (queue=?)" in of_queue
+    assert "noormme_jobs" not in of_queue
     assert "noormme_jobs_finished" in sqlite_plan(path, sql.PURGE, (0.0, 500))
     assert "noormme_jobs_status" in sqlite_plan(path, sql.EXPIRED_LEASES, (0.0, 100))
     listing = sqlite_plan(path, sql.LIST_JOBS(1, False, False, True), ("failed", "job_x", 50))

@@ -1,4 +1,19 @@
-"""A hypothesis state machine: each store against a plain-Python model, with a pinned clock."""
+"""A hypothesis state machine: each store against a plain-Python model, with a pinned clock.
+
+The model knows every job and every start of a rate-limited type, and says exactly what a
+claim returns: the due jobs (pending, ``run_at`` reached, queue not paused, of the claimed
+types and queues) in claim order (highest priority, then ``run_at``, then creation), taken
+while the claim's limit allows, skipping each job whose type's limits leave its
+``limit_key`` no room (a job without a key shares the key ``None``):
+
+- concurrency: the key's jobs processing now, plus those taken by this claim, < the limit;
+- rate: the key's starts in the window ``(now - window, now]``, plus this claim's, < the
+  count (a start is a claim; a released, failed or cancelled job's start still counts).
+
+So a claim that breaks a limit, and one that withholds a job it should have given, both fail.
+(The store reads at most ``LOOK_AHEAD`` candidates past a saturated key: an example never has
+that many jobs, so the model need not know it.)
+"""
 
 from __future__ import annotations
 
@@ -11,14 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from noormme_queue.core.job import Attempt, AttemptOutcome, JobStatus
-from noormme_queue.core.routing import TypeDefinition, TypeLimits
+from noormme_queue.core.routing import RateLimit, TypeDefinition, TypeLimits
 from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, JobStore, Outcome, Released
+from noormme_queue.store.claiming import LOOK_AHEAD
 from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.sqlite import SQLiteStore
 
@@ -27,7 +44,19 @@ from .conftest import T0, new_job
 
 LEASE = 30.0
 QUEUES = ["default", "emails"]
-U_LIMIT = 1
+KEYS = [None, "a"]
+# "t" has no limits; the others hold across every worker, per limit_key.
+LIMITS = {
+    "u": TypeLimits(concurrency=1),
+    "r": TypeLimits(rate=RateLimit(2, 30.0)),
+    "w": TypeLimits(concurrency=2, rate=RateLimit(3, 10.0)),
+}
+TYPES = ["t", *LIMITS]
+CLAIMED = [tuple(TYPES), ("t",), ("u", "r"), ("r", "w")]
+STEPS, BATCH, INITIAL = 30, 3, 9
+assert (
+    INITIAL + STEPS * BATCH < LOOK_AHEAD
+)  # no example has more jobs than a claim looks past a full key
 
 
 @dataclass
@@ -41,6 +70,7 @@ class Model:
     budget: int = 2
     type: str = "t"
     queue: str = "default"
+    limit_key: str | None = None
     token: str | None = None
     lease_until: float | None = None
     finished_at: float | None = None
@@ -65,9 +95,9 @@ class StoreMachine(RuleBasedStateMachine):
         self.created = 0
         self.paused: set[str] = set()
         self.purged: list[str] = []
-        # "u" may have one job processing at a time, across every worker.
-        limited = TypeDefinition("u", "default", TypeLimits(concurrency=U_LIMIT), "model", T0)
-        self.run(self.store.define_types([limited]))
+        self.starts: dict[tuple[str, str | None], list[float]] = {}
+        limited = [TypeDefinition(t, "default", lim, "model", T0) for t, lim in LIMITS.items()]
+        assert self.run(self.store.define_types(limited)) == []
 
     def make_store(self) -> JobStore:
         raise NotImplementedError
@@ -83,37 +113,96 @@ class StoreMachine(RuleBasedStateMachine):
     def held(self) -> list[str]:
         return sorted(i for i, m in self.jobs.items() if m.status == "processing")
 
-    @rule(
+    def running(self, type_: str, key: str | None) -> int:
+        return sum(
+            1
+            for m in self.jobs.values()
+            if m.status == "processing" and (m.type, m.limit_key) == (type_, key)
+        )
+
+    def started(self, type_: str, key: str | None) -> int:
+        """Starts of the key in its type's rate window ending now."""
+        rate = LIMITS[type_].rate
+        assert rate is not None
+        return sum(1 for at in self.starts.get((type_, key), []) if at > self.now - rate.window)
+
+    def room(self, type_: str, key: str | None) -> float:
+        """How many more jobs of the key may start now."""
+        limits = LIMITS.get(type_)
+        if limits is None:
+            return float("inf")
+        room = float("inf")
+        if limits.concurrency is not None:
+            room = limits.concurrency - self.running(type_, key)
+        if limits.rate is not None:
+            room = min(room, limits.rate.count - self.started(type_, key))
+        return room
+
+    @initialize(
+        groups=st.lists(
+            st.tuples(st.sampled_from(list(LIMITS)), st.sampled_from(KEYS), st.integers(1, BATCH)),
+            min_size=1,
+            max_size=INITIAL // BATCH,
+        ),
         priority=st.integers(-2, 2),
-        delay=st.sampled_from([0.0, 0.0, 5.0, 50.0]),
+    )
+    def due_limited_jobs(self, groups: list[tuple[str, str | None, int]], priority: int) -> None:
+        """Start with due jobs of the limited types, a few of a key at a time, so most
+        examples put the limits to work."""
+        jobs = [(t, "default", key, priority) for t, key, n in groups for _ in range(n)]
+        self.add(jobs, 0.0, 2)
+
+    @rule(
+        priorities=st.lists(st.integers(-2, 2), min_size=1, max_size=BATCH),
+        key=st.sampled_from(KEYS),
+        delay=st.sampled_from([0.0, 0.0, 0.0, 5.0, 50.0]),
         max_attempts=st.integers(1, 3),
-        type_=st.sampled_from(["t", "u"]),
+        type_=st.sampled_from(TYPES),
         queue=st.sampled_from(QUEUES),
     )
     def enqueue(
-        self, priority: int, delay: float, max_attempts: int, type_: str, queue: str
+        self,
+        priorities: list[int],
+        key: str | None,
+        delay: float,
+        max_attempts: int,
+        type_: str,
+        queue: str,
     ) -> None:
-        job = new_job(
-            type_,
-            priority=priority,
-            run_at=self.now + delay,
-            created_at=self.now,
-            max_attempts=max_attempts,
-            queue=queue,
-        )
-        assert self.run(self.store.enqueue([job])) == [job.id]
-        self.created += 1
-        self.jobs[job.id] = Model(
-            "pending",
-            priority,
-            self.now + delay,
-            self.created,
-            max_attempts=max_attempts,
-            budget=max_attempts,
-            type=type_,
-            queue=queue,
-            events=["enqueued"],
-        )
+        """A batch of jobs of one type, queue and limit_key."""
+        self.add([(type_, queue, key, p) for p in priorities], delay, max_attempts)
+
+    def add(
+        self, jobs: list[tuple[str, str, str | None, int]], delay: float, max_attempts: int
+    ) -> None:
+        """Enqueue (type, queue, limit_key, priority) jobs in one batch, due after ``delay``."""
+        batch = [
+            new_job(
+                type_,
+                priority=priority,
+                run_at=self.now + delay,
+                created_at=self.now,
+                max_attempts=max_attempts,
+                queue=queue,
+                limit_key=key,
+            )
+            for type_, queue, key, priority in jobs
+        ]
+        assert self.run(self.store.enqueue(batch)) == [job.id for job in batch]
+        for job, (type_, queue, key, priority) in zip(batch, jobs, strict=True):
+            self.created += 1
+            self.jobs[job.id] = Model(
+                "pending",
+                priority,
+                self.now + delay,
+                self.created,
+                max_attempts=max_attempts,
+                budget=max_attempts,
+                type=type_,
+                queue=queue,
+                limit_key=key,
+                events=["enqueued"],
+            )
 
     @rule(queue=st.sampled_from(QUEUES), paused=st.booleans())
     def pause_or_resume(self, queue: str, paused: bool) -> None:
@@ -124,12 +213,27 @@ class StoreMachine(RuleBasedStateMachine):
         else:
             self.paused.discard(queue)
 
-    @rule(limit=st.integers(1, 4), only=st.sampled_from([None, "default", "emails"]))
-    def claim(self, limit: int, only: str | None) -> None:
+    @precondition(lambda self: any(m.status == "pending" for m in self.jobs.values()))
+    @rule(
+        limit=st.integers(1, 4),
+        only=st.sampled_from([None, "default", "emails"]),
+        types=st.sampled_from(CLAIMED),
+    )
+    def claim(self, limit: int, only: str | None, types: tuple[str, ...]) -> None:
+        self.claim_as(limit, only, types)
+
+    @precondition(lambda self: any(m.status == "pending" for m in self.jobs.values()))
+    @rule(limits=st.lists(st.integers(1, 4), min_size=2, max_size=3))
+    def workers_claim_in_turn(self, limits: list[int]) -> None:
+        """Workers claiming every type one after the other, at the same moment."""
+        for limit in limits:
+            self.claim_as(limit, None, tuple(TYPES))
+
+    def claim_as(self, limit: int, only: str | None, types: tuple[str, ...]) -> None:
         queues = None if only is None else {only: limit}
         got = self.run(
             self.store.claim(
-                ["t", "u"],
+                list(types),
                 limit,
                 now=self.now,
                 lease_until=self.now + LEASE,
@@ -143,19 +247,20 @@ class StoreMachine(RuleBasedStateMachine):
             if m.status == "pending"
             and m.run_at <= self.now
             and m.queue not in self.paused
+            and m.type in types
             and (only is None or m.queue == only)
         )
-        room = U_LIMIT - sum(
-            1 for m in self.jobs.values() if m.status == "processing" and m.type == "u"
-        )
+        room: dict[tuple[str, str | None], float] = {}
         expected: list[str] = []
         for *_, i in due:
             if len(expected) == limit:
                 break
-            if self.jobs[i].type == "u":
-                if room <= 0:
-                    continue  # held back by its limit; the claim takes the next one
-                room -= 1
+            m = self.jobs[i]
+            key = (m.type, m.limit_key)
+            left = room.setdefault(key, self.room(*key))
+            if left <= 0:
+                continue  # held back by its limits; the claim takes the next one
+            room[key] = left - 1
             expected.append(i)
         assert [j.id for j in got.jobs] == expected
         for job_id in expected:
@@ -163,6 +268,9 @@ class StoreMachine(RuleBasedStateMachine):
             m.status, m.token, m.lease_until = "processing", got.token, self.now + LEASE
             m.attempts += 1
             m.events.append("claimed")
+            limits = LIMITS.get(m.type)
+            if limits is not None and limits.rate is not None:
+                self.starts.setdefault((m.type, m.limit_key), []).append(self.now)
 
     @rule(data=st.data(), outcome=st.sampled_from(["complete", "retry", "fail", "release"]))
     def settle(self, data: st.DataObject, outcome: str) -> None:
@@ -231,7 +339,7 @@ class StoreMachine(RuleBasedStateMachine):
             m.max_attempts = m.attempts + m.budget
             m.events.append("retried")
 
-    @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
+    @rule(seconds=st.sampled_from([1.0, 5.0, 10.0, 31.0]))
     def advance_and_recover(self, seconds: float) -> None:
         self.now += seconds
         expired = self.run(self.store.expired_leases(now=self.now, limit=1000))
@@ -281,13 +389,17 @@ class StoreMachine(RuleBasedStateMachine):
             assert row is not None
             assert (row.status.value, row.attempts) == (m.status, m.attempts)
             assert row.max_attempts == m.max_attempts
-            assert (row.queue, row.type) == (m.queue, m.type)
+            assert (row.queue, row.type, row.limit_key) == (m.queue, m.type, m.limit_key)
             events = self.run(self.store.job_events(job_id, limit=100))
             assert [e.kind.value for e in events] == m.events, job_id
         for job_id in self.purged:  # cleanup takes a job's timeline with it
             assert self.run(self.store.job_events(job_id, limit=100)) == []
-        running_u = sum(1 for m in self.jobs.values() if m.status == "processing" and m.type == "u")
-        assert running_u <= U_LIMIT
+        for type_, limits in LIMITS.items():
+            for key in KEYS:
+                if limits.concurrency is not None:
+                    assert self.running(type_, key) <= limits.concurrency
+                if limits.rate is not None:
+                    assert self.started(type_, key) <= limits.rate.count
         queues = {q.name: q for q in self.run(self.store.queues())}
         for name in QUEUES:
             expected_pending = sum(
@@ -313,13 +425,16 @@ class PostgresMachine(StoreMachine):
 def _settings(examples: int) -> settings:
     return settings(
         max_examples=examples,
-        stateful_step_count=25,
+        stateful_step_count=STEPS,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )
 
 
-SQLiteMachine.TestCase.settings = _settings(40)
-PostgresMachine.TestCase.settings = _settings(40)  # a fresh schema per example: ~2 s in all
-TestSQLiteStateMachine = SQLiteMachine.TestCase
-TestPostgresStateMachine = PostgresMachine.TestCase
+SQLiteMachine.TestCase.settings = _settings(80)
+PostgresMachine.TestCase.settings = _settings(40)  # a fresh schema per example
+# A failing example is shrunk for up to five minutes (Hypothesis's own bound), each try on a
+# fresh store: the time it needs to name the shortest failing steps, not a passing run's.
+SHRINKING = pytest.mark.timeout(420)
+TestSQLiteStateMachine = SHRINKING(SQLiteMachine.TestCase)
+TestPostgresStateMachine = SHRINKING(PostgresMachine.TestCase)

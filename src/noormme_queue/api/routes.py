@@ -107,11 +107,20 @@ def create_router(
         "/stats",
         response_model=Ok[StatsOut],
         dependencies=guard,
-        responses=_errors(*auth_errors, 503),
+        responses=_errors(*auth_errors, 422, 503),
         summary="Persistent counts, in-memory queues, worker status and throughput",
     )
-    async def stats() -> Ok[StatsOut]:
-        persistent = await qm.get_stats()
+    async def stats(
+        queue: Annotated[
+            str | None,
+            Query(
+                description="count only the persistent jobs of this queue (throughput stays"
+                f" of every queue; a queue with no jobs counts zeros): {QUEUE_NAME_RULE}",
+                json_schema_extra={"pattern": QUEUE_NAME_PATTERN},
+            ),
+        ] = None,
+    ) -> Ok[StatsOut]:
+        persistent = await qm.get_stats(None if queue is None else _queue_name(queue, "queue"))
         throughput = await qm.get_throughput(window=1800.0, bucket=60.0)
         memory = {
             name: MemoryQueueStatsOut.model_validate(values)

@@ -13,12 +13,13 @@ from .output import echo, out, stats_lines
 
 
 @click.command()
+@click.option("--queue", default=None, help="count only the jobs of this queue")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 @shared_options
 @click.pass_obj
-def stats(obj: Shared, as_json: bool) -> None:
-    """Counts of jobs by status."""
-    counts = query(obj, lambda qm: qm.get_stats()).to_dict()
+def stats(obj: Shared, queue: str | None, as_json: bool) -> None:
+    """Counts of jobs by status (of one queue with --queue)."""
+    counts = query(obj, lambda qm: qm.get_stats(queue)).to_dict()
     if as_json:
         click.echo(json.dumps(counts))
     else:

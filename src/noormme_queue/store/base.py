@@ -251,7 +251,9 @@ class JobStore(Protocol):
         """Jobs newest first; ``before`` is the id of the last job of the previous page."""
         ...
 
-    async def stats(self) -> QueueStats: ...
+    async def stats(self, queue: str | None = None) -> QueueStats:
+        """Jobs by status, from the kept counts; of one queue when ``queue`` is given."""
+        ...
 
     async def pending_types(self) -> list[str]:
         """Distinct types that have pending jobs."""

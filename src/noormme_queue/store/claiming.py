@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -119,8 +120,10 @@ def plan(
 ) -> Picked:
     """Read each pair's candidates and what the limited types use, then :func:`pick`.
 
-    A limited type's usage is read only for the keys of its candidates; when one of them is
-    at its limit and the page was full, the pair is read again deeper (LOOK_AHEAD more)."""
+    A limited type's usage is read only for the keys of its candidates. When a pair's page
+    was full and holds a key with more candidates (in all the type's pages) than the key has
+    room for, some of them will be skipped, and the jobs behind the page may be needed in
+    their place: the pair is read again deeper (LOOK_AHEAD more)."""
     budgets = {
         pair: limit if queues is None else min(limit, queues.get(pair[0], 0)) for pair in pairs
     }
@@ -130,11 +133,13 @@ def plan(
         if limited.concurrency is not None:
             usage[type_].running = reader.running(type_)
     _read_starts(found, limits, usage, reader)
+    wanted = Counter((t, job.limit_key) for (_, t), jobs in found.items() for job in jobs)
     for pair, jobs in list(found.items()):
         of_pair = limits.get(pair[1])
         if of_pair is None or len(jobs) < budgets[pair]:
             continue
-        if any(_budget(of_pair, usage[pair[1]], job.limit_key) <= 0 for job in jobs):
+        room = usage[pair[1]]
+        if any(wanted[pair[1], k] > _budget(of_pair, room, k) for k in {j.limit_key for j in jobs}):
             found[pair] = reader.candidates(*pair, budgets[pair] + LOOK_AHEAD)
     _read_starts(found, limits, usage, reader)
     for type_, limited in limits.items():

@@ -306,6 +306,8 @@ def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
 
 # Kept counts: a few rows, whatever the number of jobs.
 STATS = "SELECT status, sum(n) FROM noormme_counts GROUP BY status"
+# One queue's: a seek of the counts' key, (queue, type, status, shard).
+QUEUE_STATS = "SELECT status, sum(n) FROM noormme_counts WHERE queue = %(queue)s GROUP BY status"
 QUEUE_COUNTS = "SELECT queue, status, sum(n) FROM noormme_counts GROUP BY queue, status"
 
 PENDING_TYPES = (

@@ -401,8 +401,10 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._run(read)
 
-    async def stats(self) -> QueueStats:
+    async def stats(self, queue: str | None = None) -> QueueStats:
         def read(conn: Conn) -> QueueStats:
+            if queue is not None:
+                return stats_of(conn.execute(sql.QUEUE_STATS, {"queue": queue}).fetchall())
             return stats_of(conn.execute(sql.STATS).fetchall())
 
         return await self._run(read)

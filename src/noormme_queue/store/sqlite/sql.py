@@ -218,6 +218,8 @@ def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
 
 # Kept counts: a few rows, whatever the number of jobs.
 STATS = "SELECT status, SUM(n) FROM noormme_counts GROUP BY status"
+# One queue's: a seek of the counts' key, (queue, type, status).
+QUEUE_STATS = "SELECT status, SUM(n) FROM noormme_counts WHERE queue = ? GROUP BY status"
 QUEUE_COUNTS = "SELECT queue, status, SUM(n) FROM noormme_counts GROUP BY queue, status"
 
 PENDING_TYPES = (

@@ -358,8 +358,10 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
 
         return await self._read(read)
 
-    async def stats(self) -> QueueStats:
+    async def stats(self, queue: str | None = None) -> QueueStats:
         def read(conn: sqlite3.Connection) -> QueueStats:
+            if queue is not None:
+                return stats_of(conn.execute(sql.QUEUE_STATS, (queue,)).fetchall())
             return stats_of(conn.execute(sql.STATS).fetchall())
 
         return await self._read(read)
