@@ -20,8 +20,8 @@ command shown without output is not compared.
 ``<!-- run: ... -->`` above a shell block names what it needs first (once per page):
 
 ``serve``
-    a ``noormme-queue serve`` for the rest of the page; ``http://127.0.0.1:8000`` in the
-    blocks becomes its address.
+    a ``noormme-queue serve`` (the demo) for the rest of the page; ``http://127.0.0.1:8000``
+    in the blocks becomes its address. A block that names that address gets it unasked.
 ``job=pending|cancelled``
     a job of type ``docs-example`` (no handler runs it) in that state; the placeholder
     ``job_01J...`` (any ``job_01J`` followed by ``...``) in the blocks becomes its id.
@@ -282,6 +282,8 @@ class ShellPage:
         for text in block.directive("run"):
             for wanted in parse_setups(text, block.where):
                 self.setup(wanted.name, wanted.arg, block.where)
+        if DOCUMENTED_URL in block.code:
+            self.setup("serve", "", block.where)
         if set(k for k, _ in block.directives) - {"run"}:
             raise DocError(f"{block.where}: shell blocks take run: or not-run: only")
         if block.lang != "console":

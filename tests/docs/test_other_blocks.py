@@ -69,8 +69,8 @@ def test_a_block_without_a_language_is_found(tmp_path: Path) -> None:
 
 
 def test_a_failing_command_or_http_error_fails_the_page(tmp_path: Path) -> None:
-    page = write(tmp_path, "<!-- run: serve -->\n```bash\ncurl http://127.0.0.1:8000/nope\n```\n")
-    with pytest.raises(AssertionError, match=r"page\.md:3 failed \(exit 22\)"):
+    page = write(tmp_path, "```bash\ncurl http://127.0.0.1:8000/nope\n```\n")
+    with pytest.raises(AssertionError, match=r"page\.md:2 failed \(exit 22\)"):
         ShellPage(page, tmp_path / "a").run()
     page = write(tmp_path, "```bash\nnoormme-queue jobs show job_nope\n```\n")
     with pytest.raises(AssertionError, match=r"exit 1"):
