@@ -36,6 +36,21 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     waiting.wait_for(healthy, DEADLINE, f"serve at {url} to answer /health", poll=0.05)
 
 
+def served_url(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The address a ``serve`` on ``--port 0`` logged (``API at http://...``)."""
+    pattern = re.compile(r"API at (http://\S+?)/api/queue")
+
+    def logged() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited {process.returncode}:\n{log.read_text()}")
+        return pattern.search(log.read_text(errors="replace")) is not None
+
+    waiting.wait_for(logged, DEADLINE, "serve to log its address", poll=0.05)
+    found = pattern.search(log.read_text(errors="replace"))
+    assert found is not None
+    return found.group(1)
+
+
 def command_name(args: list[str]) -> str | None:
     """The subcommand: the first word that is not an option or an option's value."""
     takes_value = {"--app", "--database-url"}
@@ -90,14 +105,7 @@ def run_until_ready(name: str, args: list[str]) -> int:
 
             waiting.wait_for(ready, DEADLINE, f"{name} to start", poll=0.05)
             if process.poll() is None and name == "serve":
-                found = re.search(r"API at (http://\S+?)/api/queue", log.read_text())
-                if found is None:
-                    waiting.wait_for(
-                        lambda: "API at" in log.read_text(), DEADLINE, "serve's address"
-                    )
-                    found = re.search(r"API at (http://\S+?)/api/queue", log.read_text())
-                assert found is not None, log.read_text()
-                wait_healthy(found.group(1), process, log)
+                wait_healthy(served_url(process, log), process, log)
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=DEADLINE)

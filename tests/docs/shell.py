@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -131,12 +130,6 @@ def _match(shown: list[str], actual: list[str]) -> bool:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class ShellPage:
     """One page's shell blocks, run in order in ``tmp``."""
 
@@ -217,18 +210,17 @@ class ShellPage:
         asyncio.run(go())
 
     def start_server(self) -> None:
-        port = free_port()
+        from .command import served_url, wait_healthy
+
         with self.server_log.open("wb") as log:
             self.server = subprocess.Popen(
-                [sys.executable, "-m", "noormme_queue", "serve", "--port", str(port)],
+                [sys.executable, "-m", "noormme_queue", "serve", "--port", "0"],
                 cwd=self.workdir,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        url = f"http://127.0.0.1:{port}"
-        from .command import wait_healthy
-
+        url = served_url(self.server, self.server_log)
         wait_healthy(url, self.server, self.server_log)
         self.replace[DOCUMENTED_URL] = url
 
