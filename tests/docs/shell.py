@@ -15,7 +15,8 @@ A ``console`` block is a list of ``$ command`` lines, each followed by the outpu
 (stdout and stderr, tables as on a 160-column terminal); each command runs, and its output
 must match the shown one loosely: runs of digits match any digits, ``job_...`` ids any id,
 runs of spaces any spaces, ``...`` or ``…`` any text (a line of only ``...`` any lines). A
-command shown without output is not compared.
+command shown without output is not compared. A command must exit 0, unless the page shows
+it fail: ``$ echo $?`` right below it, showing the non-zero status.
 
 ``<!-- run: ... -->`` above a shell block names what it needs first (once per page):
 
@@ -55,6 +56,7 @@ set -eo pipefail
 curl() { command curl --fail-with-body -sS "$@"; }
 noormme-queue() { "$DOCS_PYTHON" -m tests.docs.command "$@"; }
 """
+STATUS = "echo $?"  # in a console block, shows the exit status of the command above
 COLUMNS = 160  # tables print as on a wide terminal, as the pages show them
 CLEAN = ("QUEUE_", "EMAIL_", "IMAGE_")
 SETUP_NAMES = {"serve", "job", "app", "schedule"}
@@ -247,9 +249,10 @@ class ShellPage:
                 code = code.replace(old, new)
         return code
 
-    def bash(self, code: str, where: str, *, merged: bool = False) -> str:
+    def bash(self, code: str, where: str, *, merged: bool = False, fails: bool = False) -> str:
         """Run ``code``; return its output (stdout, or stdout and stderr as a terminal shows
-        them when ``merged``)."""
+        them when ``merged``). It must exit 0, or non-zero when ``fails``: then the output
+        ends with its exit status."""
         try:
             done = subprocess.run(
                 ["bash", "-c", PRELUDE + self.swap(code)],
@@ -263,12 +266,13 @@ class ShellPage:
             )
         except subprocess.TimeoutExpired:
             raise AssertionError(f"{where} did not finish in {TIMEOUT}s") from None
-        if done.returncode != 0:
+        if (done.returncode != 0) != fails:
             raise AssertionError(
-                f"{where} failed (exit {done.returncode})\n--- script\n{self.swap(code)}\n"
+                f"{where} exited {done.returncode}"
+                f"{' (the page shows it fail)' if fails else ''}\n--- script\n{self.swap(code)}\n"
                 f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
             )
-        return done.stdout
+        return f"{done.stdout}{done.returncode}\n" if fails else done.stdout
 
     def run_block(self, block: Block) -> None:
         for text in block.directive("run"):
@@ -281,13 +285,19 @@ class ShellPage:
         if block.lang != "console":
             self.bash(block.code, block.where)
             return
-        for command in console_commands(block):
+        commands = console_commands(block)
+        for i, command in enumerate(commands):
+            if command.text.strip() == STATUS:
+                continue  # shown with the command before it
             where = f"{block.page.name}:{command.line}"
-            out = self.bash(command.text, where, merged=True)
-            if command.shown and not compare(command.shown, out):
-                shown = "\n".join(command.shown)
+            status = commands[i + 1] if i + 1 < len(commands) else None
+            fails = status is not None and status.text.strip() == STATUS and status.shown != ["0"]
+            out = self.bash(command.text, where, merged=True, fails=fails)
+            shown = command.shown + (status.shown if fails and status is not None else [])
+            if shown and not compare(shown, out):
                 raise AssertionError(
-                    f"{where}: `{command.text}` printed\n{out}\n--- the page shows\n{shown}"
+                    f"{where}: `{command.text}` printed\n{out}\n--- the page shows\n"
+                    + "\n".join(shown)
                 )
 
     def run(self) -> None:

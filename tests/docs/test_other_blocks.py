@@ -70,11 +70,22 @@ def test_a_block_without_a_language_is_found(tmp_path: Path) -> None:
 
 def test_a_failing_command_or_http_error_fails_the_page(tmp_path: Path) -> None:
     page = write(tmp_path, "```bash\ncurl http://127.0.0.1:8000/nope\n```\n")
-    with pytest.raises(AssertionError, match=r"page\.md:2 failed \(exit 22\)"):
+    with pytest.raises(AssertionError, match=r"page\.md:2 exited 22"):
         ShellPage(page, tmp_path / "a").run()
     page = write(tmp_path, "```bash\nnoormme-queue jobs show job_nope\n```\n")
-    with pytest.raises(AssertionError, match=r"exit 1"):
+    with pytest.raises(AssertionError, match=r"exited 1"):
         ShellPage(page, tmp_path / "b").run()
+
+
+def test_a_console_command_may_fail_where_the_page_shows_it(tmp_path: Path) -> None:
+    shows_it = "```console\n$ noormme-queue jobs show job_nope\nerror: ...\n$ echo $?\n1\n```\n"
+    ShellPage(write(tmp_path, shows_it), tmp_path / "a").run()
+    hidden = "```console\n$ noormme-queue jobs show job_nope\nerror: ...\n```\n"
+    with pytest.raises(AssertionError, match=r"exited 1"):
+        ShellPage(write(tmp_path, hidden), tmp_path / "b").run()
+    wrong = "```console\n$ noormme-queue --version\n...\n$ echo $?\n1\n```\n"
+    with pytest.raises(AssertionError, match=r"exited 0 \(the page shows it fail\)"):
+        ShellPage(write(tmp_path, wrong), tmp_path / "c").run()
 
 
 def test_console_output_is_compared_loosely(tmp_path: Path) -> None:
