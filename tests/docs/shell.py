@@ -13,7 +13,7 @@ wrapped (shell functions defined before the block):
 
 A ``console`` block is a list of ``$ command`` lines, each followed by the output it shows
 (stdout and stderr, tables as on a 160-column terminal); each command runs, and its output
-must match the shown one loosely: runs of digits match any digits, ``job_...`` ids any id,
+must match the shown one loosely: runs of digits match any digits, job and worker ids any id,
 runs of spaces any spaces, ``...`` or ``…`` any text (a line of only ``...`` any lines). A
 command shown without output is not compared. A command must exit 0, unless the page shows
 it fail: ``$ echo $?`` right below it, showing the non-zero status.
@@ -31,10 +31,15 @@ it fail: ``$ echo $?`` right below it, showing the non-zero status.
     environment, for ``--app``.
 ``schedule=NAME``
     a schedule NAME of type ``digest`` (cron ``30 2 * * *``, Europe/Paris) that ran once.
+``queues``
+    three queues with a job each: ``default`` (type ``echo``), ``emails`` (paused) and
+    ``reports`` (type ``report``, ``concurrency_limit=2, rate_limit="30/minute"``), their
+    types stored by a worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -56,10 +61,11 @@ set -eo pipefail
 curl() { command curl --fail-with-body -sS "$@"; }
 noormme-queue() { "$DOCS_PYTHON" -m tests.docs.command "$@"; }
 """
+WORKER_ID = r"[\w.-]+:\d+:[0-9a-f]{6}"  # host:pid:random, as workers name themselves
 STATUS = "echo $?"  # in a console block, shows the exit status of the command above
 COLUMNS = 160  # tables print as on a wide terminal, as the pages show them
 CLEAN = ("QUEUE_", "EMAIL_", "IMAGE_")
-SETUP_NAMES = {"serve", "job", "app", "schedule"}
+SETUP_NAMES = {"serve", "job", "app", "schedule", "queues"}
 
 
 def opt_out(block: Block) -> str | None:
@@ -99,11 +105,13 @@ def console_commands(block: Block) -> list[Command]:
 
 def line_pattern(shown: str) -> re.Pattern[str]:
     out = []
-    for piece in re.split(r"(\.\.\.|…|job_\w+|\d+|\s+)", shown.rstrip()):
+    for piece in re.split(rf"(\.\.\.|…|job_\w+|{WORKER_ID}|\d+|\s+)", shown.rstrip()):
         if piece in ("...", "…"):
             out.append(".*?")
         elif piece.startswith("job_"):
             out.append(r"job_\w+")
+        elif re.fullmatch(WORKER_ID, piece):
+            out.append(WORKER_ID)
         elif piece.isdigit():
             out.append(r"\d+")
         elif piece.isspace():
@@ -193,8 +201,34 @@ class ShellPage:
             )
         elif name == "schedule":
             self.make_schedule(arg)
+        elif name == "queues":
+            self.make_queues()
         else:
             raise DocError(f"{where}: no shell setup named {name!r}: {sorted(SETUP_NAMES)}")
+
+    def make_queues(self) -> None:
+        async def go() -> None:
+            worker = self.manager()
+            worker.register_handler("echo", lambda job: None)
+            worker.register_handler(
+                "report",
+                lambda job: None,
+                queue="reports",
+                concurrency_limit=2,
+                rate_limit="30/minute",
+            )
+            async with worker:  # a started worker stores the types it registered
+                pass
+            qm = self.manager()
+            try:
+                await qm.add_job("echo", {}, delay=3600)
+                await qm.add_job("email", {}, queue="emails")
+                await qm.add_job("report", {}, queue="reports", delay=3600)
+                assert await qm.pause_queue("emails")
+            finally:
+                await qm.stop()
+
+        asyncio.run(go())
 
     def make_schedule(self, name: str) -> None:
         from .support import drain
@@ -206,8 +240,6 @@ class ShellPage:
                 await qm.schedule(name, "digest", cron="30 2 * * *", timezone="Europe/Paris")
                 assert await qm.run_schedule_now(name)
                 await drain(qm)
-
-        import asyncio
 
         asyncio.run(go())
 
