@@ -31,6 +31,12 @@ it fail: ``$ echo $?`` right below it, showing the non-zero status.
     environment, for ``--app``.
 ``schedule=NAME``
     a schedule NAME of type ``digest`` (cron ``30 2 * * *``, Europe/Paris) that ran once.
+``state=refused-email``
+    a state made by tests/docs/states.py (there: an e-mail a real SMTP server refused, then a
+    report due in an hour).
+``database=NAME``
+    from this block on, a new database (``data/NAME.db``) for the blocks and the setups
+    after it (a ``serve`` started before keeps the first one).
 ``queues``
     three queues with a job each: ``default`` (type ``echo``), ``emails`` (paused) and
     ``reports`` (type ``report``, ``concurrency_limit=2, rate_limit="30/minute"``), their
@@ -65,7 +71,7 @@ WORKER_ID = r"[\w.-]+:\d+:[0-9a-f]{6}"  # host:pid:random, as workers name thems
 STATUS = "echo $?"  # in a console block, shows the exit status of the command above
 COLUMNS = 160  # tables print as on a wide terminal, as the pages show them
 CLEAN = ("QUEUE_", "EMAIL_", "IMAGE_")
-SETUP_NAMES = {"serve", "job", "app", "schedule", "queues"}
+SETUP_NAMES = {"serve", "job", "app", "schedule", "queues", "state", "database"}
 
 
 def opt_out(block: Block) -> str | None:
@@ -147,10 +153,9 @@ class ShellPage:
         self.page = page
         self.workdir = tmp / "work"
         self.workdir.mkdir(parents=True)
-        self.database = self.workdir / "data" / "queue.db"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN)}
         self.env |= {
-            "QUEUE_DATABASE_URL": f"sqlite:///{self.database}",
+            "QUEUE_DATABASE_URL": f"sqlite:///{self.workdir / 'data' / 'queue.db'}",
             "QUEUE_API_TOKEN": TOKEN,
             "DOCS_PYTHON": sys.executable,
             "COLUMNS": str(COLUMNS),
@@ -203,6 +208,18 @@ class ShellPage:
             self.make_schedule(arg)
         elif name == "queues":
             self.make_queues()
+        elif name == "database":
+            if not re.fullmatch(r"[\w-]+", arg):
+                raise DocError(f"{where}: database=NAME, a plain name, not {arg!r}")
+            self.env["QUEUE_DATABASE_URL"] = f"sqlite:///{self.workdir / 'data' / arg}.db"
+        elif name == "state":
+            subprocess.run(
+                [sys.executable, "-m", "tests.docs.states", arg],
+                cwd=self.workdir,
+                env=self.env,
+                timeout=TIMEOUT,
+                check=True,
+            )
         else:
             raise DocError(f"{where}: no shell setup named {name!r}: {sorted(SETUP_NAMES)}")
 
