@@ -13,6 +13,7 @@ def main() -> int:
         ["bench.persistent", *sys.argv[1:]],
         ["bench.postgres", *sys.argv[1:]],
         ["bench.bench_memory"],
+        ["bench.metrics"],  # one scrape over 1,000,000 jobs
     ]
     for module, *args in runs:
         print(f"\n=== {module} ===", flush=True)

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "faces": {"core", "store", "handlers", "memory", "engine", "facade"},
     "root": {"core", "store", "handlers", "memory", "engine", "facade", "faces"},
 }
-FACADE = {"manager", "control", "schedules", "sync", "runner", "tasks"}
+FACADE = {"manager", "control", "schedules", "sync", "runner", "tasks", "tracing"}
 
 
 def layer_of(module: str) -> str:

@@ -57,6 +57,7 @@ from .schedules import ScheduleControl
 from .store import JobStore, store_from_config
 from .sync import SyncQueueManager
 from .tasks import Task, TaskOptions, make_task
+from .tracing import job_tracing, traced
 
 if TYPE_CHECKING:
     from .store import NewJob
@@ -104,6 +105,7 @@ class QueueManager(QueueControl, ScheduleControl):
         self.worker = Worker(
             self.store, self._handlers, self.config, self.clock, worker_id=worker_id
         )
+        self.observers = self.worker.observers  # metrics, tracing (engine/observe.py)
         store_ = self.store
         self.leases = LeaseKeeper(
             held=self.worker.held_leases,
@@ -116,6 +118,7 @@ class QueueManager(QueueControl, ScheduleControl):
             settle=lambda outcomes, now: store_.settle(outcomes, now=now),
             on_failed=self.worker.hooks.failed_for_good,
             on_recovered=self.worker.wake,
+            on_expired=self.observers.lease_expired,
         )
         self.survey = TypeSurvey(pending_types=store_.pending_types, handled=lambda: self._handlers)
         self.cleaner = Cleaner(
@@ -153,6 +156,7 @@ class QueueManager(QueueControl, ScheduleControl):
             self._register_builtins(processors)
         create_builtin_queues(self.memory, processors)
         self.sync = SyncQueueManager(self)
+        self._tracing = job_tracing(self.observers)  # None without OpenTelemetry (tracing.py)
 
     def _register_builtins(self, processors: dict[str, Any]) -> None:
         """Built-in job handlers and in-memory processors, built on first use."""
@@ -380,7 +384,8 @@ class QueueManager(QueueControl, ScheduleControl):
         committed, the workers see them. Runs on the calling thread; the store must be
         open."""
         types = {job.type for job in new_jobs}
-        ids = enqueue_through(self.store, connection, new_jobs, lambda: self._committed(types))
+        with traced(self._tracing, new_jobs) as new_jobs:
+            ids = enqueue_through(self.store, connection, new_jobs, lambda: self._committed(types))
         self.survey.note_pending(types)
         return ids
 
@@ -417,7 +422,8 @@ class QueueManager(QueueControl, ScheduleControl):
         """Write jobs from :meth:`build_jobs` in one transaction and wake the workers."""
         if not new_jobs:
             return []
-        ids = await self.store.enqueue(new_jobs)
+        with traced(self._tracing, new_jobs) as new_jobs:
+            ids = await self.store.enqueue(new_jobs)
         self._enqueued({job.type for job in new_jobs})
         return ids
 

@@ -2,7 +2,10 @@
 in that database (OPTIONS DATABASE), a task enqueued in ``transaction.atomic()``; prints
 what the queue saw after a rollback and after a commit, as JSON.
 
-python -m tests.frameworks.django_postgres DJANGO_OPTIONS_SEARCH_PATH_SCHEMA
+python -m tests.frameworks.django_postgres DJANGO_OPTIONS_SEARCH_PATH_SCHEMA [crash]
+
+With ``crash``: write an order and its task in one ``transaction.atomic()``, print the job's
+id and wait to be SIGKILLed inside the open transaction.
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ def main() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE orders (ref text)")
+    if sys.argv[2:] == ["crash"]:
+        with transaction.atomic():
+            connection.cursor().execute("INSERT INTO orders VALUES ('killed')")
+            print(calculate_meaning_of_life.enqueue().id, flush=True)
+            sys.stdin.read()  # SIGKILLed here: the transaction never commits
     manager = task_backends["default"].manager
     queue = manager.sync
     seen: dict[str, object] = {"queue": manager.store.description}

@@ -241,3 +241,30 @@ def test_django_on_postgresql_writes_the_job_in_its_transaction() -> None:
     assert seen["queue"].startswith("postgresql://")
     assert seen == seen | {"inside": False, "rolled_back": False, "committed": True}
     assert seen["orders"] == ["y"]
+
+
+def test_django_on_postgresql_a_crash_before_the_commit_leaves_no_job() -> None:
+    import psycopg
+
+    from ..pg import fresh_schema
+
+    with fresh_schema() as url:
+        schema = url.rsplit("search_path%3D", 1)[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.frameworks.django_postgres", schema, "crash"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdin is not None
+        job_id = proc.stdout.readline().strip()  # the order and the job written, uncommitted
+        assert job_id.startswith("job_"), job_id
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdin.close()
+        proc.stdout.close()
+        with psycopg.connect(url) as pg:
+            jobs = pg.execute("SELECT count(*) FROM noormme_jobs WHERE id = %s", (job_id,))
+            orders = pg.execute("SELECT count(*) FROM orders").fetchone()
+            assert (jobs.fetchone(), orders) == ((0,), (0,))

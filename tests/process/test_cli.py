@@ -258,6 +258,19 @@ def test_app_on_every_command_uses_the_apps_database_and_handlers(
     assert both.returncode == 1 and "--database-url cannot change an --app manager" in (both.stderr)
 
 
+def test_app_on_the_queues_and_schedules_commands(env: dict[str, str], tmp_path: Path) -> None:
+    app_db = f"sqlite:///{tmp_path / 'app.db'}"
+    seed(app_db)
+    env = env | {"TEST_APP_DATABASE_URL": app_db}
+    assert cli(env, "queues", "pause", "default", "--app", APP).returncode == 0
+    queues = cli(env, "queues", "list", "--app", APP, "--json")
+    assert queues.returncode == 0, queues.stderr
+    assert [(q["name"], q["paused"]) for q in json.loads(queues.stdout)] == [("default", True)]
+    schedules = cli(env, "schedules", "list", "--app", APP, "--json")
+    assert schedules.returncode == 0 and json.loads(schedules.stdout) == []
+    assert not (tmp_path / "queue.db").exists()  # QUEUE_DATABASE_URL's was never opened
+
+
 def test_worker_app_runs_the_apps_jobs_in_its_database(env: dict[str, str], tmp_path: Path) -> None:
     app_db = f"sqlite:///{tmp_path / 'app.db'}"
     qm = QueueManager(QueueConfig(database_url=app_db), builtins=False)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
@@ -15,7 +16,8 @@ from starlette.exceptions import HTTPException
 from ..manager import QueueManager
 from .dashboard import create_dashboard_router
 from .docs_pages import add_local_docs
-from .errors import from_exception
+from .errors import ApiError, from_exception
+from .route_class import envelope_route_class
 from .routes import create_router
 
 DESCRIPTION = (
@@ -84,6 +86,7 @@ def create_app(
         prefix=API_PREFIX,
     )
     app.include_router(create_dashboard_router(API_PREFIX), prefix=DASHBOARD_PREFIX)
+    app.include_router(_metrics_router(qm, token))
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -91,6 +94,26 @@ def create_app(
 
     _envelope_everything(app)
     return app
+
+
+def _metrics_router(qm: QueueManager, token: str | None) -> APIRouter:
+    """``GET /metrics`` (api/metrics.py), or where prometheus-client is not installed, a
+    ``/metrics`` that says how to get it."""
+    if importlib.util.find_spec("prometheus_client") is not None:
+        from .metrics import create_metrics_router
+
+        return create_metrics_router(qm, token=token)
+    router = APIRouter(route_class=envelope_route_class(None))
+
+    @router.get("/metrics", include_in_schema=False)
+    async def no_metrics() -> None:
+        raise ApiError(
+            501,
+            "not_installed",
+            "metrics need prometheus-client: pip install 'noormme-queue[metrics]'",
+        )
+
+    return router
 
 
 def _envelope_everything(app: FastAPI) -> None:

@@ -93,6 +93,9 @@ class Job:
     limit_key: str | None = None
     schedule: str | None = None
     """The name of the schedule that made this job (its ``run_at`` is the tick), if any."""
+    traceparent: str | None = None
+    """The W3C ``traceparent`` of the span that enqueued it, when OpenTelemetry was on
+    (docs/observability.md); the attempts' spans link to it. Not in :meth:`to_dict`."""
 
     @property
     def attempt(self) -> int:

@@ -40,14 +40,17 @@ class Rescuer:
         settle: Callable[[Sequence[Outcome], float], Awaitable[list[bool]]],
         on_failed: Callable[[Job, BaseException], None],
         on_recovered: Callable[[], None],
+        on_expired: Callable[[Job, bool, float], None] | None = None,
     ) -> None:
         """``expired(now, limit)`` and ``settle(outcomes, now)`` are the store's;
         ``on_failed(job, LeaseLost)`` runs ``on_failure`` for a job that failed for good;
-        ``on_recovered()`` wakes the local worker."""
+        ``on_recovered()`` wakes the local worker; ``on_expired(job, recovered, now)`` tells
+        the observers (engine/observe.py) of each job settled."""
         self._expired = expired
         self._settle = settle
         self._on_failed = on_failed
         self._on_recovered = on_recovered
+        self._on_expired = on_expired
 
     async def run_once(self, now: float) -> RescueReport:
         recovered = failed = 0
@@ -60,6 +63,8 @@ class Rescuer:
             for item, outcome, done in zip(found, outcomes, applied, strict=True):
                 if not done:  # its worker finished or renewed it in between
                     continue
+                if self._on_expired is not None:
+                    self._on_expired(item.job, outcome.retry_at is not None, now)
                 if outcome.retry_at is None:
                     failed += 1
                     self._failed(item.job, outcome)

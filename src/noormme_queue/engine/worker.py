@@ -20,7 +20,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..core.clock import Clock
@@ -30,6 +30,7 @@ from ..store import Claim, Failed, JobStore, Released
 from .binding import BoundHandler
 from .executor import AttemptEnd, CancelReason, Raised, run_attempt
 from .hooks import Hooks
+from .observe import AttemptWatch, Observers
 from .outcomes import Settled, settle_attempt
 
 log = logging.getLogger("noormme_queue.worker")
@@ -79,6 +80,7 @@ class Worker:
         *,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        observers: Observers | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -86,6 +88,7 @@ class Worker:
         self.clock = clock
         self.worker_id = worker_id or new_worker_id()
         self.hooks = Hooks(handlers, clock.now)
+        self.observers = observers if observers is not None else Observers()
         self._rng = rng or random.Random()
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()  # the lease keeper's thread reads them
@@ -406,8 +409,11 @@ class Worker:
     async def _run(self, slot: _Slot) -> None:
         job = slot.job
         record: Settled | None = None
+        watches: Sequence[AttemptWatch] = ()
         try:
             started = self.clock.now()
+            if self.observers:
+                watches = self.observers.attempt(job, started)
             handler = self.handlers.get(job.type)
             if handler is None:  # unregistered after the claim
                 error = LookupError(f"no handler registered for job type {job.type!r}")
@@ -434,6 +440,8 @@ class Worker:
         except Exception:  # a bug of ours, not the handler's: the lease will expire
             log.exception("job %s (%s): internal error running it", job.id, job.type)
         finally:
+            if watches:
+                self.observers.ended(watches, record, self.clock.now())
             with self._slots_lock:
                 if record is not None:
                     self._outbox.append(record)

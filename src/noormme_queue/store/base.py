@@ -39,6 +39,8 @@ class NewJob:
     limit_key: str | None = None
     schedule: str | None = None
     """The name of the schedule that made it, if one did."""
+    traceparent: str | None = None
+    """The W3C ``traceparent`` of the span that enqueued it (with the extra ``otel``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ COLUMNS = (
     "queue",
     "limit_key",
     "schedule",
+    "traceparent",
 )
 """The columns every store selects for a job, in the order :func:`read_row` reads them."""
 
@@ -194,6 +195,7 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         queue,
         limit_key,
         schedule,
+        traceparent,
     ) = row
     return Job(
         id=str(id_),
@@ -218,6 +220,7 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         queue=queue,
         limit_key=limit_key,
         schedule=schedule,
+        traceparent=traceparent,
     )
 
 
@@ -358,7 +361,8 @@ SCHEDULE_COLUMNS = (
 )
 """The columns every store selects for a schedule, then the status of its last job."""
 
-_STAMPED = frozenset({"id", "run_at", "created_at", "schedule"})  # set at each tick
+# Set at each tick (a schedule's jobs carry no enqueuing trace: no traceparent either).
+_STAMPED = frozenset({"id", "run_at", "created_at", "schedule", "traceparent"})
 
 
 def job_template(job: NewJob) -> str:

@@ -27,6 +27,7 @@ _NEW_JOB_COLUMNS = (
     "queue",
     "limit_key",
     "schedule",
+    "traceparent",
 )
 
 

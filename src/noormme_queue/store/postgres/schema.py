@@ -213,6 +213,10 @@ MIGRATIONS: tuple[str, ...] = (
     -- the scheduler's due schedules and its next wake-up
     CREATE INDEX noormme_schedules_due ON noormme_schedules (next_run_at) WHERE NOT paused;
     """,
+    # 4: the W3C traceparent of the span that enqueued a job (docs/observability.md).
+    """
+    ALTER TABLE noormme_jobs ADD COLUMN traceparent text;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,6 +39,7 @@ def insert_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
                 job.queue,
                 job.limit_key,
                 job.schedule,
+                job.traceparent,
             ),
         )
         ids.append(job.id)

@@ -36,9 +36,10 @@ DATABASE_IDENTITY = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 # stored for its type, else 'default' (?2 is the type).
 ENQUEUE = (
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
-    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule)"
+    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
+    "  traceparent)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?, ?)"
+    "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?, ?, ?)"
 )
 
 LIVE_BY_UNIQUE_KEY = f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ? AND {_LIVE}"
