@@ -25,9 +25,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = {"python", "py"}
+SHELL = {"bash", "sh", "shell", "console"}  # run: tests/docs/shell.py
+DATA = {"json", "toml", "yaml", "yml", "sql", "ini"}  # parsed: tests/docs/data.py
+TEXT = {"text"}  # a picture or sample output: must say why it is not checked
+LANGUAGES = PYTHON | SHELL | DATA | TEXT
 FENCE = re.compile(r"^```\s*([\w+-]*)\s*$")
 COMMENT = re.compile(r"^<!--\s*(.*?)\s*-->\s*$")
-DIRECTIVE = re.compile(r"^(run|continues|file|not-run)\b\s*:?\s*(.*)$", re.DOTALL)
+DIRECTIVE = re.compile(r"^(run|continues|file|not-run|schema)\b\s*:?\s*(.*)$", re.DOTALL)
 
 
 class DocError(Exception):
@@ -101,8 +105,6 @@ def parse(page: Path) -> list[Block]:
             raise DocError(f"{page}:{i + 1}: code block never closed")
         lang = opening.group(1).lower()
         block = Block(page, i + 2, lang, "\n".join(lines[i + 1 : end]) + "\n", tuple(directives))
-        if directives and lang not in PYTHON:
-            raise DocError(f"{block.where}: run directives apply to Python blocks only")
         blocks.append(block)
         i = end + 1
     return blocks
@@ -128,6 +130,8 @@ def programs(page: Path) -> tuple[list[Program], list[Block]]:
         if block.lang not in PYTHON:
             continue
         kinds = {k for k, _ in block.directives}
+        if "schema" in kinds:
+            raise DocError(f"{block.where}: schema: applies to json blocks only")
         if "not-run" in kinds:
             reasons = block.directive("not-run")
             if kinds != {"not-run"} or not all(reasons):
