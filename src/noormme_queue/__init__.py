@@ -31,6 +31,7 @@ from .core.errors import (
     UnknownQueue,
 )
 from .core.handler import JobHandler
+from .core.health import DoctorCheck, DoctorReport
 from .core.job import (
     Attempt,
     AttemptOutcome,
@@ -46,6 +47,7 @@ from .core.retry import RetryPolicy
 from .core.routing import RateLimit, TypeDefinition, TypeLimits
 from .core.schedule import Schedule
 from .core.signals import RetryLater, UnrecoverableError
+from .core.workers import ActivityPoint, QueueActivity, WorkerInfo
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
 from .tasks import Task, task
@@ -72,6 +74,7 @@ _LAZY = {
     "ApiCallPayload",
     "Attachment",
     "DestinationNotAllowed",
+    "DoctorCheck",
     "EmailPayload",
     "EmailSettings",
     "ImagePayload",
@@ -95,6 +98,7 @@ def __getattr__(name: str) -> _Any:
 
 
 __all__ = [
+    "ActivityPoint",
     "ApiCallPayload",
     "Attachment",
     "Attempt",
@@ -102,6 +106,8 @@ __all__ = [
     "BatchQueue",
     "ConfigError",
     "DestinationNotAllowed",
+    "DoctorCheck",
+    "DoctorReport",
     "DuplicateQueue",
     "EmailPayload",
     "EmailSettings",
@@ -126,6 +132,7 @@ __all__ = [
     "PathNotAllowed",
     "PayloadModel",
     "PayloadTooLarge",
+    "QueueActivity",
     "QueueConfig",
     "QueueError",
     "QueueFull",
@@ -151,6 +158,7 @@ __all__ = [
     "UnknownQueue",
     "UnrecoverableError",
     "WebhookPayload",
+    "WorkerInfo",
     "get_queue_manager",
     "payload_schemas",
     "save_progress",

@@ -39,6 +39,7 @@ from .models import (
 from .openapi_payloads import enqueue_openapi_extra, typed_payload_schemas
 from .route_class import BODY_MARGIN, envelope_route_class
 from .schedules import create_schedule_router
+from .workers import create_workers_router
 
 MAX_PAGE = 500
 JobId = Annotated[str, Path(min_length=1, max_length=200, description="a job id (job_...)")]
@@ -313,6 +314,11 @@ def create_router(
             errors=_errors,
             auth=auth_errors,
             allowed=allowed,
+        )
+    )
+    router.include_router(
+        create_workers_router(
+            qm, route_class=route_class, guard=guard, errors=_errors, auth=auth_errors
         )
     )
     if dashboard:
