@@ -11,6 +11,7 @@ import click
 from rich.text import Text
 
 from ..core.workers import WorkerInfo
+from ..engine.heartbeat import HEARTBEAT_PERIOD, WORKER_TTL
 from .common import Shared, query, shared_options
 from .output import Column, columns, echo, out
 
@@ -41,14 +42,15 @@ def worker_lines(workers: list[WorkerInfo], width: int, now: float) -> list[Text
     return columns(WORKER_COLUMNS, rows, width)
 
 
-@click.command()
+@click.command(
+    help=f"Live workers in every process and machine (each renews its row every "
+    f"{HEARTBEAT_PERIOD:g} s and is taken for dead {WORKER_TTL:g} s after its last heartbeat): "
+    "host, pid, jobs running of its concurrency, queues, job types, last heartbeat."
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 @shared_options
 @click.pass_obj
 def workers(obj: Shared, as_json: bool) -> None:
-    """Live workers in every process and machine (each renews its row every 5 s and is
-    taken for dead 20 s after its last heartbeat): host, pid, jobs running of its
-    concurrency, queues, job types, last heartbeat."""
     found = query(obj, lambda qm: qm.list_workers())
     if as_json:
         click.echo(json.dumps([w.to_dict() for w in found]))
