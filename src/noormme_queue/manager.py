@@ -35,7 +35,7 @@ from .core.threads import run_sync
 from .engine.binding import BoundHandler, LazyHandler
 from .engine.cleaner import Cleaner
 from .engine.enqueue import build_job, job_specs, validate_type
-from .engine.heartbeat import HEARTBEAT_PERIOD, Heartbeat
+from .engine.heartbeat import Heartbeat
 from .engine.leases import LeaseKeeper, renewal_period
 from .engine.loops import Every, EveryInThread
 from .engine.rescuer import Rescuer
@@ -96,9 +96,8 @@ class QueueManager(QueueControl, ScheduleControl):
     ) -> None:
         """``builtins=False`` leaves out the built-in job handlers and in-memory processors
         (the built-in queues still exist, without processors). ``background=False`` runs
-        no maintenance loop (lease renewal, heartbeat, rescue, type survey, cleanup): tests
-        then call ``qm.leases``, ``qm.heartbeat``, ``qm.rescuer``, ``qm.survey`` and
-        ``qm.cleaner``'s ``run_once(now)``."""
+        no maintenance loop (lease renewal, rescue, type survey, cleanup): tests then call
+        ``qm.leases``, ``qm.rescuer``, ``qm.survey`` and ``qm.cleaner``'s ``run_once(now)``."""
         self.config = config if config is not None else QueueConfig.from_env()
         self.clock = clock or SYSTEM_CLOCK
         self.store = store if store is not None else store_from_config(self.config)
@@ -137,10 +136,8 @@ class QueueManager(QueueControl, ScheduleControl):
         )
         self._background = background
         period = renewal_period(self.config.lease_timeout)
-        self._lease_loop = EveryInThread("lease-keeper", period, self.leases.run_once, self.clock)
-        self.heartbeat = Heartbeat.over(store_, self.worker, self.config)
-        beat = EveryInThread("heartbeat", HEARTBEAT_PERIOD, self.heartbeat.run_once, self.clock)
-        self._heartbeat_loop = beat
+        self.heartbeat = Heartbeat.over(store_, self.worker, self.config, self.leases.run_once)
+        self._lease_loop = EveryInThread("lease-keeper", period, self.heartbeat.keep, self.clock)
         self._loops = [
             Every("rescuer", period, self.rescuer.run_once, self.clock, at_start=True),
             Every("type survey", period, self.survey.run_once, self.clock, at_start=True),
@@ -210,7 +207,6 @@ class QueueManager(QueueControl, ScheduleControl):
             await self.worker.start()
             if self._background:
                 self._lease_loop.start()
-                self._heartbeat_loop.start()
                 for loop in self._loops:
                     loop.start()
             log.info(
@@ -236,7 +232,6 @@ class QueueManager(QueueControl, ScheduleControl):
             if self.worker.started:
                 released = await self.worker.stop(grace)
             await run_sync(self._lease_loop.stop)  # after the worker: its leases held till now
-            await run_sync(self._heartbeat_loop.stop)
             await self.heartbeat.stop()  # its row goes: a graceful stop
             dropped = await memory_stop
             self._loop = None

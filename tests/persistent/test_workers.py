@@ -20,7 +20,7 @@ from noormme_queue import (
     WorkerInfo,
 )
 from noormme_queue.core.clock import ManualClock
-from noormme_queue.engine.heartbeat import HEARTBEAT_PERIOD, WORKER_TTL
+from noormme_queue.engine.heartbeat import HEARTBEAT_PERIOD, WORKER_TTL, Heartbeat
 
 from ..waiting import wait_until
 
@@ -143,3 +143,25 @@ async def test_activity_per_queue_and_minute(tmp_path: Path) -> None:
 
 async def _completed(qm: QueueManager) -> bool:
     return (await qm.get_stats()).completed == 2
+
+
+async def test_the_lease_keepers_step_beats_after_renewing_even_if_renewing_failed(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(T0)
+    qm = manager(tmp_path, clock, "keeper")
+    calls: list[str] = []
+
+    async def renew(now: float) -> None:
+        calls.append("renew")
+        raise RuntimeError("the store is down")
+
+    heartbeat = Heartbeat.over(qm.store, qm.worker, qm.config, renew)
+    try:
+        with pytest.raises(RuntimeError, match="the store is down"):
+            await heartbeat.keep(clock.now())
+        assert calls == ["renew"]
+        assert [w.id for w in await qm.list_workers()] == ["keeper"]  # it beat all the same
+    finally:
+        await heartbeat.stop()
+        await qm.stop()

@@ -5,8 +5,9 @@ types it handles, the jobs it runs, when it started, its clock) with a time to l
 :data:`WORKER_TTL`, and deletes the rows of workers whose time ran out: a worker killed
 without a goodbye ages out after a few missed beats. :meth:`Heartbeat.stop` removes the row
 at a graceful stop. It takes narrow callables, not the worker, and runs in a thread of its
-own (:class:`~noormme_queue.engine.loops.EveryInThread`), like the lease keeper, so a
-handler blocking the worker's event loop does not make it look dead while it holds leases.
+own (:class:`~noormme_queue.engine.loops.EveryInThread`): the lease keeper's, right after
+each renewal (:meth:`Heartbeat.keep`), so a handler blocking the worker's event loop does not
+make it look dead while it holds leases.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from dataclasses import dataclass
 
 from ..core.config import QueueConfig
 from ..store import JobStore, WorkerBeat
+from .leases import MAX_PERIOD
+from .loops import Step
 from .worker import Worker
 
 log = logging.getLogger("noormme_queue.maintenance")
 
-HEARTBEAT_PERIOD = 5.0
-"""Seconds between a worker's heartbeats."""
+HEARTBEAT_PERIOD = MAX_PERIOD
+"""Seconds between a worker's heartbeats, at most: it beats with each lease renewal (a third
+of ``QUEUE_LEASE_TIMEOUT`` when that is shorter, see ``leases.renewal_period``)."""
 WORKER_TTL = 4 * HEARTBEAT_PERIOD
 """Seconds after its last heartbeat a worker is taken for dead (four missed beats)."""
 
@@ -49,10 +53,12 @@ class Heartbeat:
         queues: Sequence[str] | None,
         concurrency: int,
         ttl: float = WORKER_TTL,
+        beside: Step | None = None,
     ) -> None:
         """``beat(row, now)`` and ``forget(id)`` are the store's; ``running()`` lists the ids
         of the jobs running here, ``types()`` the types handled here (both called from the
-        heartbeat's thread)."""
+        heartbeat's thread); ``beside(now)`` is the step :meth:`keep` runs first (the lease
+        keeper's)."""
         self.worker_id = worker_id
         self._beat = beat
         self._forget = forget
@@ -64,9 +70,12 @@ class Heartbeat:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.started_at: float | None = None
+        self._beside = beside
 
     @classmethod
-    def over(cls, store: JobStore, worker: Worker, config: QueueConfig) -> Heartbeat:
+    def over(
+        cls, store: JobStore, worker: Worker, config: QueueConfig, beside: Step | None = None
+    ) -> Heartbeat:
         """The heartbeat of ``worker``, written to ``store``."""
         return cls(
             worker_id=worker.worker_id,
@@ -76,7 +85,16 @@ class Heartbeat:
             types=lambda: list(worker.handlers),
             queues=None if config.queues is None else config.queues.split(","),
             concurrency=config.concurrency,
+            beside=beside,
         )
+
+    async def keep(self, now: float) -> None:
+        """The ``beside`` step (renew the leases), then a heartbeat, even if that failed."""
+        try:
+            if self._beside is not None:
+                await self._beside(now)
+        finally:
+            await self.run_once(now)
 
     async def run_once(self, now: float) -> BeatReport:
         if self.started_at is None:
