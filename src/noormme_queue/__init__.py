@@ -32,6 +32,7 @@ from .core.errors import (
 )
 from .core.events import EventKind, JobEvent
 from .core.handler import JobHandler
+from .core.health import DoctorCheck, DoctorReport
 from .core.job import (
     Attempt,
     AttemptOutcome,
@@ -47,6 +48,7 @@ from .core.retry import RetryPolicy
 from .core.routing import RateLimit, TypeDefinition, TypeLimits
 from .core.schedule import Schedule
 from .core.signals import RetryLater, UnrecoverableError
+from .core.workers import ActivityPoint, QueueActivity, WorkerInfo
 from .manager import QueueManager, StopReport, get_queue_manager
 from .memory import BatchQueue, InMemoryQueue, MemoryQueue, MemoryQueueStats, RateLimitedQueue
 from .tasks import Task, task
@@ -73,6 +75,7 @@ _LAZY = {
     "ApiCallPayload",
     "Attachment",
     "DestinationNotAllowed",
+    "DoctorCheck",
     "EmailPayload",
     "EmailSettings",
     "ImagePayload",
@@ -96,6 +99,7 @@ def __getattr__(name: str) -> _Any:
 
 
 __all__ = [
+    "ActivityPoint",
     "ApiCallPayload",
     "Attachment",
     "Attempt",
@@ -103,6 +107,8 @@ __all__ = [
     "BatchQueue",
     "ConfigError",
     "DestinationNotAllowed",
+    "DoctorCheck",
+    "DoctorReport",
     "DuplicateQueue",
     "EmailPayload",
     "EmailSettings",
@@ -129,6 +135,7 @@ __all__ = [
     "PathNotAllowed",
     "PayloadModel",
     "PayloadTooLarge",
+    "QueueActivity",
     "QueueConfig",
     "QueueError",
     "QueueFull",
@@ -154,6 +161,7 @@ __all__ = [
     "UnknownQueue",
     "UnrecoverableError",
     "WebhookPayload",
+    "WorkerInfo",
     "get_queue_manager",
     "payload_schemas",
     "save_progress",

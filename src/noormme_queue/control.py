@@ -11,6 +11,7 @@ from .core.clock import Clock
 from .core.config import QueueConfig
 from .core.errors import InvalidJob
 from .core.events import EVENTS_LIMIT, JobEvent, check_actor
+from .core.health import STUCK_MARGIN, DoctorReport, assess
 from .core.job import (
     Job,
     JobStatus,
@@ -21,12 +22,14 @@ from .core.job import (
     to_datetime,
 )
 from .core.routing import TypeDefinition, check_queue_name
+from .core.workers import ActivityPoint, QueueActivity, WorkerInfo
 from .engine.binding import BoundHandler
 from .engine.cleaner import Cleaner
 from .engine.survey import TypeSurvey
 from .engine.worker import Worker
 from .memory import MemoryQueues
-from .store import JobStore
+from .store import JobStore, MinuteActivity
+from .store.presence import STUCK_SAMPLE
 
 
 class QueueControl:
@@ -168,3 +171,48 @@ class QueueControl:
     async def list_types(self) -> list[TypeDefinition]:
         """The job types workers registered (in any process): their queue and limits."""
         return await self.store.type_definitions()
+
+    # -- workers, activity, health ---------------------------------------------------------
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every live worker, in any process or machine, by id: the ones whose last
+        heartbeat is younger than its time to live (``engine/heartbeat.py``: ``WORKER_TTL``)."""
+        return await self.store.workers(now=self.clock.now())
+
+    async def get_activity(self, window: float = 3600.0) -> list[QueueActivity]:
+        """Each queue active in the last ``window`` seconds (whole minutes, the current,
+        partly elapsed one last), by name: per minute, jobs completed, failed for good and
+        started, and the wait of the started ones from due to start. Read from kept
+        counts: minutes x queues rows, whatever the number of jobs."""
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int | float)
+            or not 60 <= window <= 86_400
+        ):
+            raise InvalidJob(f"activity window must be 60 to 86400 seconds, got {window!r}")
+        last = math.floor(self.clock.now() / 60)
+        first = last - math.ceil(window / 60) + 1
+        by_queue: dict[str, dict[int, MinuteActivity]] = {}
+        for row in await self.store.activity(since=first * 60):
+            by_queue.setdefault(row.queue, {})[row.minute] = row
+        minutes = range(first, last + 1)
+        return [
+            QueueActivity(queue, tuple(_point(m, by_queue[queue].get(m)) for m in minutes))
+            for queue in sorted(by_queue)
+        ]
+
+    async def doctor(self) -> DoctorReport:
+        """Check the store and the workers (``noormme-queue doctor``): one check per line,
+        each healthy or a problem (see docs/workers-and-doctor.md)."""
+        now = self.clock.now()
+        health = await self.store.health(stuck_before=now - STUCK_MARGIN, limit=STUCK_SAMPLE)
+        return assess(health, await self.store.workers(now=now), now=self.clock.now())
+
+
+def _point(minute: int, row: MinuteActivity | None) -> ActivityPoint:
+    start = to_datetime(minute * 60.0)
+    assert start is not None
+    if row is None:
+        return ActivityPoint(start)
+    wait = (row.wait_sum / row.started, row.wait_max) if row.started else (None, None)
+    return ActivityPoint(start, row.completed, row.failed, row.started, *wait)

@@ -36,6 +36,7 @@ from .core.threads import run_sync
 from .engine.binding import BoundHandler, LazyHandler
 from .engine.cleaner import Cleaner
 from .engine.enqueue import build_job, job_specs, validate_type
+from .engine.heartbeat import Heartbeat
 from .engine.leases import LeaseKeeper, renewal_period
 from .engine.loops import Every, EveryInThread
 from .engine.rescuer import Rescuer
@@ -136,7 +137,8 @@ class QueueManager(QueueControl, ScheduleControl, MemoryControl):
         )
         self._background = background
         period = renewal_period(self.config.lease_timeout)
-        self._lease_loop = EveryInThread("lease-keeper", period, self.leases.run_once, self.clock)
+        self.heartbeat = Heartbeat.over(store_, self.worker, self.config, self.leases.run_once)
+        self._lease_loop = EveryInThread("lease-keeper", period, self.heartbeat.keep, self.clock)
         self._loops = [
             Every("rescuer", period, self.rescuer.run_once, self.clock, at_start=True),
             Every("type survey", period, self.survey.run_once, self.clock, at_start=True),
@@ -232,6 +234,7 @@ class QueueManager(QueueControl, ScheduleControl, MemoryControl):
             if self.worker.started:
                 released = await self.worker.stop(grace)
             await run_sync(self._lease_loop.stop)  # after the worker: its leases held till now
+            await self.heartbeat.stop()  # its row goes: a graceful stop
             dropped = await memory_stop
             self._loop = None
             await self.store.close()

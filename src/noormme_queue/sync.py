@@ -16,10 +16,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, Unpack
 
 from .core.events import EVENTS_LIMIT, JobEvent
+from .core.health import DoctorReport
 from .core.job import JSON, Job, JobStatus, QueueInfo, QueueStats, QueueStatus, ThroughputPoint
 from .core.options import AddJobOptions, JobOptions
 from .core.routing import TypeDefinition
 from .core.schedule import Schedule
+from .core.workers import QueueActivity, WorkerInfo
 from .engine.enqueue import job_specs
 
 if TYPE_CHECKING:
@@ -182,6 +184,15 @@ class SyncQueueManager:
 
     def get_status(self) -> QueueStatus:
         return self._manager.get_status()
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return self._call(self._manager.list_workers)
+
+    def get_activity(self, window: float = 3600.0) -> list[QueueActivity]:
+        return self._call(lambda: self._manager.get_activity(window))
+
+    def doctor(self) -> DoctorReport:
+        return self._call(self._manager.doctor)
 
     def cleanup(self, older_than_days: float | None = None) -> int:
         return self._call(lambda: self._manager.cleanup(older_than_days))

@@ -30,7 +30,7 @@ def test_every_endpoint_but_health_refuses_a_missing_or_wrong_token(
     client: TestClient, header: str | None
 ) -> None:
     routes = _api_routes(client)
-    assert len(routes) == 19  # + GET /jobs/{id}/events
+    assert len(routes) == 21  # + GET /jobs/{id}/events, GET /workers and GET /activity
     for method, path in routes:
         headers = {"Authorization": header} if header is not None else {}
         client.headers.pop("Authorization", None)

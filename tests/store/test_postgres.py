@@ -387,6 +387,7 @@ async def test_many_stores_opening_at_once_migrate_once(url: str) -> None:
         "noormme_schedules",
         "noormme_starts",
         "noormme_types",
+        "noormme_workers",
     ]
 
 

@@ -27,6 +27,10 @@ SQLITE_ONLY = {
     "ADD_LISTENER",
     "REMOVE_LISTENER",
     "LISTENERS",
+    # Pragmas: the writer connection's settings the doctor reports.
+    "JOURNAL_MODE",
+    "SYNCHRONOUS",
+    "BUSY_TIMEOUT",
 }
 POSTGRES_ONLY = {
     # Data-modifying CTEs: the four kinds of outcome saved in one round trip.

@@ -19,6 +19,7 @@ from .route_class import head_route_class
 
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
+    "panels.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {

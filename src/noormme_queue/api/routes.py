@@ -40,6 +40,7 @@ from .openapi_payloads import enqueue_openapi_extra, typed_payload_schemas
 from .route_class import BODY_MARGIN, envelope_route_class
 from .schedules import create_schedule_router
 from .timeline import JobId, create_timeline_router, request_actor
+from .workers import create_workers_router
 
 MAX_PAGE = 500
 QUEUE_NAME_RULE = "1-64 letters, digits, '_', '-', '.' or ':', starting with a letter or digit"
@@ -334,6 +335,11 @@ def create_router(
             errors=_errors,
             auth=auth_errors,
             allowed=allowed,
+        )
+    )
+    router.include_router(
+        create_workers_router(
+            qm, route_class=route_class, guard=guard, errors=_errors, auth=auth_errors
         )
     )
     if dashboard:

@@ -2,8 +2,8 @@
 
 Every option can also be set by the environment variable shown in ``--help``;
 ``--database-url`` and ``--app`` work before or after the command name. Commands that
-read, change or delete (``stats``, ``jobs``, ``queues``, ``schedules``, ``cleanup``) never
-create a database. Failures exit non-zero with a one-line reason.
+read, change or delete (``stats``, ``jobs``, ``queues``, ``schedules``, ``cleanup``,
+``workers``, ``doctor``) never create a database. Failures exit non-zero with a one-line reason.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .jobs import jobs
 from .queues import queues
 from .schedules import schedules
 from .service import serve, worker
+from .workers import doctor, workers
 
 __all__ = ["cli", "main"]
 
@@ -30,7 +31,7 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(Shared)
 
 
-for command in (worker, serve, stats, jobs, queues, schedules, cleanup, schema):
+for command in (worker, serve, stats, jobs, queues, schedules, cleanup, schema, workers, doctor):
     cli.add_command(command)
 
 

@@ -121,6 +121,11 @@ class Worker:
     def in_flight(self) -> int:
         return len(self._slots)
 
+    def running_jobs(self) -> list[str]:
+        """Ids of the jobs running here (any thread may ask)."""
+        with self._slots_lock:
+            return list(self._slots)
+
     def held_leases(self) -> list[tuple[str, str]]:
         """Jobs this worker holds: running, or finished with the record not yet saved."""
         with self._slots_lock:

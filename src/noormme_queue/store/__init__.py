@@ -12,12 +12,14 @@ from .base import (
     FinishedCount,
     Fire,
     JobStore,
+    MinuteActivity,
     NewJob,
     NewSchedule,
     Outcome,
     Released,
     StoredSchedule,
     TypeDefinition,
+    WorkerBeat,
 )
 
 __all__ = [
@@ -28,12 +30,14 @@ __all__ = [
     "FinishedCount",
     "Fire",
     "JobStore",
+    "MinuteActivity",
     "NewJob",
     "NewSchedule",
     "Outcome",
     "Released",
     "StoredSchedule",
     "TypeDefinition",
+    "WorkerBeat",
     "store_from_config",
 ]
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.events import JobEvent
+from ..core.health import StoreHealth
 from ..core.job import Attempt, Job, JobStatus, QueueInfo, QueueStats
 from ..core.routing import TypeDefinition as TypeDefinition
+from ..core.workers import WorkerInfo
 
 GIVE_UP_AFTER = 60.0
 """Seconds a store waits for a lock another connection holds before it fails with
@@ -157,6 +159,37 @@ class FinishedCount:
     """Index of the bucket: it starts at ``since + bucket * width``."""
     completed: int
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerBeat:
+    """One heartbeat of a worker: its row in ``noormme_workers``, written whole."""
+
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...] | None
+    concurrency: int
+    types: tuple[str, ...]
+    jobs: tuple[str, ...]
+    started_at: float
+    expires_at: float
+    """Readers take it for dead after this (its ``now`` plus its time to live)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteActivity:
+    """One queue's kept counts for one minute (``noormme_minutes``)."""
+
+    minute: int
+    """Unix time // 60."""
+    queue: str
+    completed: int
+    failed: int
+    started: int
+    wait_sum: float
+    """Seconds from due to start, summed over the jobs started."""
+    wait_max: float
 
 
 class JobStore(Protocol):
@@ -341,4 +374,30 @@ class JobStore(Protocol):
         next tick), writing its jobs in the same transaction: the ids (a live job with the
         same unique key wins, as in ``enqueue``), or ``None`` where another process (or a
         change) got there first. Workers elsewhere are woken for the jobs."""
+        ...
+
+    # -- workers, activity and health --------------------------------------------------------
+
+    async def beat(self, worker: WorkerBeat, *, now: float) -> int:
+        """Write the worker's row (the database's clock beside ``now``, for the clock skew)
+        and delete the rows of workers whose time ran out before ``now``: their number."""
+        ...
+
+    async def forget_worker(self, worker_id: str) -> bool:
+        """Remove a worker's row (it stopped); ``False`` when there was none."""
+        ...
+
+    async def workers(self, *, now: float) -> list[WorkerInfo]:
+        """Workers whose time has not run out by ``now``, by id."""
+        ...
+
+    async def activity(self, *, since: float) -> list[MinuteActivity]:
+        """The kept per-minute counts of each queue from the minute holding ``since`` on,
+        by minute then queue: minutes x queues rows, whatever the number of jobs."""
+        ...
+
+    async def health(self, *, stuck_before: float, limit: int) -> StoreHealth:
+        """What the doctor checks: schema version, the database's clock, ``processing``
+        jobs whose lease ended before ``stuck_before`` (up to ``limit`` of them, and their
+        number), paused queues, pending types; on SQLite its pragmas, WAL and file system."""
         ...

@@ -472,13 +472,16 @@
     if (state.busy) return;
     state.busy = true;
     try {
-      const [stats, queues, page, schedules] = await Promise.all([
-        api("/stats"), api("/queues"), api(jobsQuery()), api("/schedules"),
+      const [stats, queues, page, schedules, workers, activity] = await Promise.all([
+        api("/stats"), api("/queues"), api(jobsQuery()), api("/schedules"), api("/workers"),
+        api("/activity"),
       ]);
       renderStats(stats);
       renderQueues(queues);
       renderJobs(page);
       renderSchedules(schedules);
+      window.NoormmePanels.renderWorkers(workers);
+      window.NoormmePanels.renderActivity(activity);
       if (state.selected) {
         try {
           await loadDetail(state.selected);

@@ -222,6 +222,45 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE noormme_jobs ADD COLUMN events jsonb NOT NULL DEFAULT '[]';
     """,
+    # 6: live workers (a heartbeat each), and jobs started per minute and queue with their
+    # wait from due to start (the dashboard's latency chart), kept when a job is claimed.
+    """
+    CREATE TABLE noormme_workers (
+        id            text PRIMARY KEY,
+        host          text NOT NULL,
+        pid           integer NOT NULL,
+        queues        text,
+        concurrency   integer NOT NULL,
+        types         text NOT NULL,
+        jobs          text NOT NULL,
+        started_at    double precision NOT NULL,
+        heartbeat_at  double precision NOT NULL,
+        expires_at    double precision NOT NULL,
+        seen_at       double precision NOT NULL
+    );
+    ALTER TABLE noormme_minutes ADD COLUMN started bigint NOT NULL DEFAULT 0;
+    ALTER TABLE noormme_minutes ADD COLUMN wait_sum double precision NOT NULL DEFAULT 0;
+    ALTER TABLE noormme_minutes ADD COLUMN wait_max double precision NOT NULL DEFAULT 0;
+    CREATE FUNCTION noormme_count_started() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO noormme_minutes (minute, queue, shard, completed, failed, started,
+                wait_sum, wait_max)
+            SELECT floor(n.started_at / 60)::bigint, n.queue, pg_backend_pid() % 16, 0, 0,
+                count(*), sum(greatest(0, n.started_at - o.run_at)),
+                max(greatest(0, n.started_at - o.run_at))
+            FROM noormme_old o JOIN noormme_new n ON n.id = o.id
+            WHERE n.status = 'processing' AND o.status IN ('pending', 'scheduled')
+            GROUP BY 1, 2
+            ON CONFLICT (minute, queue, shard) DO UPDATE SET
+                started = noormme_minutes.started + excluded.started,
+                wait_sum = noormme_minutes.wait_sum + excluded.wait_sum,
+                wait_max = greatest(noormme_minutes.wait_max, excluded.wait_max);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER noormme_jobs_count_started AFTER UPDATE ON noormme_jobs
+        REFERENCING OLD TABLE AS noormme_old NEW TABLE AS noormme_new
+        FOR EACH STATEMENT EXECUTE FUNCTION noormme_count_started();
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

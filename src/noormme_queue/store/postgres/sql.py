@@ -22,6 +22,7 @@ from functools import cache
 
 import psycopg.sql
 
+from ..presence import WORKER_COLUMNS
 from ..rows import COLUMNS, SCHEDULE_COLUMNS
 
 _SELECTED = ", ".join("history::text" if c == "history" else c for c in COLUMNS)
@@ -317,7 +318,8 @@ PENDING_TYPES = (
 
 FINISHED_MINUTES = (
     "SELECT minute, sum(completed), sum(failed) FROM noormme_minutes"
-    " WHERE minute >= %(minute)s GROUP BY minute ORDER BY minute"
+    " WHERE minute >= %(minute)s GROUP BY minute HAVING sum(completed) + sum(failed) > 0"
+    " ORDER BY minute"
 )
 
 # Buckets that are not whole minutes: from the jobs. Completed jobs are many: a range of
@@ -440,6 +442,44 @@ FIRE_SCHEDULE = (
     " WHERE name = %(name)s AND revision = %(revision)s AND next_run_at = %(next_run_at)s"
 )
 SCHEDULE_LAST_JOB = "UPDATE noormme_schedules SET last_job_id = %(job_id)s WHERE name = %(name)s"
+
+# -- workers, activity and health -------------------------------------------------------------
+
+# The database's clock, beside the worker's: only ever compared with it (the clock skew the
+# doctor reports), never used to decide anything.
+_DATABASE_CLOCK = "extract(epoch FROM clock_timestamp())::double precision"
+DATABASE_CLOCK = f"SELECT {_DATABASE_CLOCK}"
+_WORKER_SET = ", ".join(f"{c} = excluded.{c}" for c in WORKER_COLUMNS if c not in ("id",))
+BEAT = (
+    f"INSERT INTO noormme_workers ({', '.join(WORKER_COLUMNS)}) VALUES (%(id)s, %(host)s,"
+    "  %(pid)s, %(queues)s, %(concurrency)s, %(types)s, %(jobs)s, %(started_at)s,"
+    f"  %(heartbeat_at)s, %(expires_at)s, {_DATABASE_CLOCK})"
+    f" ON CONFLICT (id) DO UPDATE SET {_WORKER_SET}"
+)
+# The table holds a row per live worker (and the dead ones until the next heartbeat).
+AGE_OUT_WORKERS = "DELETE FROM noormme_workers WHERE expires_at < %(now)s AND id <> %(id)s"
+FORGET_WORKER = "DELETE FROM noormme_workers WHERE id = %(id)s"
+LIVE_WORKERS = (
+    f"SELECT {', '.join(WORKER_COLUMNS)} FROM noormme_workers"
+    " WHERE expires_at >= %(now)s ORDER BY id"
+)
+
+# A range of the primary key (minute, queue, shard): minutes x queues x shards rows.
+ACTIVITY = (
+    "SELECT minute, queue, sum(completed), sum(failed), sum(started), sum(wait_sum),"
+    "  max(wait_max) FROM noormme_minutes WHERE minute >= %(minute)s"
+    " GROUP BY minute, queue ORDER BY minute, queue"
+)
+
+# Processing jobs are few (at most every worker's concurrency): the status index.
+STUCK_LEASES = (
+    "SELECT id, type, worker_id, lease_until FROM noormme_jobs"
+    " WHERE status = 'processing' AND lease_until < %(before)s ORDER BY lease_until"
+    " LIMIT %(limit)s"
+)
+COUNT_STUCK = (
+    "SELECT count(*) FROM noormme_jobs WHERE status = 'processing' AND lease_until < %(before)s"
+)
 
 # -- wake-ups (PostgreSQL only: SQLite's workers register in noormme_listeners instead) --------
 

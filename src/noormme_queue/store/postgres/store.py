@@ -70,6 +70,7 @@ from .connect import Server, migrate
 from .inserts import insert_jobs
 from .listener import Listening
 from .pool import Conn, Runner
+from .presence import PresenceOperations
 from .queues import LIMITS_MAX_AGE, QueueOps
 from .schedules import ScheduleOperations
 
@@ -82,7 +83,7 @@ POOL_TIMEOUT = 30.0  # seconds an operation waits for a free connection
 ANALYZE_AFTER_ROWS = 1000  # an enqueue this large refreshes the planner's statistics
 
 
-class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations):
+class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOperations):
     def __init__(
         self,
         url: str,

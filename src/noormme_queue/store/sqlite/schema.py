@@ -197,6 +197,36 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE noormme_jobs ADD COLUMN events TEXT NOT NULL DEFAULT '[]';
     """,
+    # 7: live workers (a heartbeat each), and jobs started per minute and queue with their
+    # wait from due to start (the dashboard's latency chart), kept when a job is claimed.
+    """
+    CREATE TABLE noormme_workers (
+        id            TEXT PRIMARY KEY,
+        host          TEXT NOT NULL,
+        pid           INTEGER NOT NULL,
+        queues        TEXT,
+        concurrency   INTEGER NOT NULL,
+        types         TEXT NOT NULL,
+        jobs          TEXT NOT NULL,
+        started_at    REAL NOT NULL,
+        heartbeat_at  REAL NOT NULL,
+        expires_at    REAL NOT NULL,
+        seen_at       REAL NOT NULL
+    );
+    ALTER TABLE noormme_minutes ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE noormme_minutes ADD COLUMN wait_sum REAL NOT NULL DEFAULT 0;
+    ALTER TABLE noormme_minutes ADD COLUMN wait_max REAL NOT NULL DEFAULT 0;
+    CREATE TRIGGER noormme_jobs_started_minute AFTER UPDATE OF status ON noormme_jobs
+        WHEN new.status = 'processing' AND old.status IN ('pending', 'scheduled') BEGIN
+        INSERT INTO noormme_minutes (minute, queue, completed, failed, started, wait_sum,
+                wait_max)
+            VALUES (CAST(new.started_at / 60 AS INTEGER), new.queue, 0, 0, 1,
+                MAX(0.0, new.started_at - old.run_at), MAX(0.0, new.started_at - old.run_at))
+            ON CONFLICT (minute, queue) DO UPDATE SET started = started + 1,
+                wait_sum = wait_sum + excluded.wait_sum,
+                wait_max = MAX(wait_max, excluded.wait_max);
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

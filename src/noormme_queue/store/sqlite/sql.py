@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from ..presence import WORKER_COLUMNS
 from ..rows import COLUMNS, SCHEDULE_COLUMNS
 
 _SELECTED = ", ".join(COLUMNS)
@@ -229,7 +230,8 @@ PENDING_TYPES = (
 
 FINISHED_MINUTES = (
     "SELECT minute, SUM(completed), SUM(failed) FROM noormme_minutes"
-    " WHERE minute >= ? GROUP BY minute ORDER BY minute"
+    " WHERE minute >= ? GROUP BY minute HAVING SUM(completed) + SUM(failed) > 0"
+    " ORDER BY minute"
 )
 
 # Buckets that are not whole minutes: from the jobs. Completed jobs are many: a range of
@@ -348,6 +350,46 @@ FIRE_SCHEDULE = (
     " WHERE name = ? AND revision = ? AND next_run_at = ?"
 )
 SCHEDULE_LAST_JOB = "UPDATE noormme_schedules SET last_job_id = ? WHERE name = ?"
+
+# -- workers, activity and health -------------------------------------------------------------
+
+# The database's clock, beside the worker's: only ever compared with it (the clock skew the
+# doctor reports), never used to decide anything.
+_DATABASE_CLOCK = "((julianday('now') - 2440587.5) * 86400.0)"
+DATABASE_CLOCK = f"SELECT {_DATABASE_CLOCK}"
+_WORKER_SET = ", ".join(f"{c} = excluded.{c}" for c in WORKER_COLUMNS if c not in ("id",))
+BEAT = (
+    f"INSERT INTO noormme_workers ({', '.join(WORKER_COLUMNS)}) VALUES (:id, :host, :pid,"
+    "  :queues, :concurrency, :types, :jobs, :started_at, :heartbeat_at, :expires_at,"
+    f"  {_DATABASE_CLOCK}) ON CONFLICT (id) DO UPDATE SET {_WORKER_SET}"
+)
+# The table holds a row per live worker (and the dead ones until the next heartbeat).
+AGE_OUT_WORKERS = "DELETE FROM noormme_workers WHERE expires_at < ? AND id <> ?"
+FORGET_WORKER = "DELETE FROM noormme_workers WHERE id = ?"
+LIVE_WORKERS = (
+    f"SELECT {', '.join(WORKER_COLUMNS)} FROM noormme_workers WHERE expires_at >= ? ORDER BY id"
+)
+
+# A range of the primary key (minute, queue): minutes x queues rows.
+ACTIVITY = (
+    "SELECT minute, queue, completed, failed, started, wait_sum, wait_max FROM noormme_minutes"
+    " WHERE minute >= ? ORDER BY minute, queue"
+)
+
+# Processing jobs are few (at most every worker's concurrency): the status index.
+STUCK_LEASES = (
+    "SELECT id, type, worker_id, lease_until FROM noormme_jobs INDEXED BY noormme_jobs_status"
+    " WHERE status = 'processing' AND lease_until < ? ORDER BY lease_until LIMIT ?"
+)
+COUNT_STUCK = (
+    "SELECT COUNT(*) FROM noormme_jobs INDEXED BY noormme_jobs_status"
+    " WHERE status = 'processing' AND lease_until < ?"
+)
+
+# SQLite only: the settings of the writer's connection the doctor reports.
+JOURNAL_MODE = "PRAGMA journal_mode"
+SYNCHRONOUS = "PRAGMA synchronous"
+BUSY_TIMEOUT = "PRAGMA busy_timeout"
 
 # -- wake-ups (SQLite only: PostgreSQL has LISTEN/NOTIFY) --------------------------------------
 

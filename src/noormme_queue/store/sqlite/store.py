@@ -56,6 +56,7 @@ from . import connect, sql
 from .caller import CallerTransactions
 from .claim import claim_rows
 from .inserts import insert_jobs
+from .presence import PresenceOperations
 from .queues import QueueOps
 from .schedules import ScheduleOperations
 from .wakeup import WakeupBus
@@ -69,7 +70,7 @@ LOOP_SIDE_MAX_ROWS = 64  # larger writes go to the writer thread, so the loop st
 COMPLETE_CHUNK = 200  # completions saved by one statement
 
 
-class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations):
+class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOperations):
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
