@@ -117,17 +117,40 @@ def finished_rows(count: int, statuses: Sequence[str], finished_at: float) -> It
         )
 
 
+# The per-minute counts a worker keeps when jobs finish (the triggers count an insert in
+# noormme_counts only), for the rows of add_finished.
+_SQLITE_MINUTES = (
+    "INSERT INTO noormme_minutes (minute, queue, completed, failed)"
+    " SELECT CAST(finished_at / 60 AS INTEGER), queue, SUM(status = 'completed'),"
+    "  SUM(status = 'failed') FROM noormme_jobs WHERE status IN ('completed', 'failed')"
+    "  AND finished_at >= ? GROUP BY 1, 2 ON CONFLICT (minute, queue) DO UPDATE SET"
+    "  completed = completed + excluded.completed, failed = failed + excluded.failed"
+)
+_POSTGRES_MINUTES = (
+    "INSERT INTO noormme_minutes (minute, queue, shard, completed, failed)"
+    " SELECT floor(finished_at / 60)::bigint, queue, 0,"
+    "  count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'failed')"
+    "  FROM noormme_jobs WHERE status IN ('completed', 'failed') AND finished_at >= %s"
+    "  GROUP BY 1, 2 ON CONFLICT (minute, queue, shard) DO UPDATE SET"
+    "  completed = noormme_minutes.completed + excluded.completed,"
+    "  failed = noormme_minutes.failed + excluded.failed"
+)
+
+
 def add_finished(url: str, count: int, statuses: Sequence[str], finished_at: float) -> None:
-    """``count`` finished jobs (raw bulk SQL: the store writes finished jobs only by running
-    them)."""
+    """``count`` finished jobs, finished in the hour before ``finished_at`` (raw bulk SQL:
+    the store writes finished jobs only by running them), into a table holding no job that
+    finished in that hour yet."""
     rows = finished_rows(count, statuses, finished_at)
     columns = ", ".join(_FINISHED)
+    since = finished_at - 3_600.0
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(sqlite_path(url), isolation_level=None)
         try:
             conn.execute("BEGIN IMMEDIATE")
             marks = ", ".join("?" * len(_FINISHED))
             conn.executemany(f"INSERT INTO noormme_jobs ({columns}) VALUES ({marks})", rows)
+            conn.execute(_SQLITE_MINUTES, (since,))
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -136,6 +159,8 @@ def add_finished(url: str, count: int, statuses: Sequence[str], finished_at: flo
         with pg.cursor() as cur, cur.copy(f"COPY noormme_jobs ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        pg.execute(_POSTGRES_MINUTES, (since,))
+        pg.commit()
         pg.execute("ANALYZE noormme_jobs")
 
 

@@ -2,10 +2,11 @@
 
     .venv/bin/python -m bench.scale [--quick] [--repeats 3] [--backends sqlite,postgres]
 
-For each backend and each backlog shape, the backlog grows 10,000 -> 100,000 -> 1,000,000
-jobs (filled through the store's bulk insert, not measured); beside each size, one worker
-(concurrency 50) drains 10,000 due no-op jobs, and 2,000 jobs are enqueued one ``await
-add_job`` at a time. Each point is the median of ``--repeats`` runs. Shapes:
+For each backend and each backlog shape, a database per backlog size (10,000, 100,000,
+1,000,000 jobs, filled through the store's bulk insert, not measured); beside each, one
+worker (concurrency 50) drains 10,000 due no-op jobs, and 2,000 jobs are enqueued one
+``await add_job`` at a time. Each point is the median of ``--repeats`` rounds; a round
+measures every size in turn. Shapes:
 
 - other type: pending jobs of a type this worker has no handler for;
 - other queue: pending jobs of its own type in a queue it does not consume
@@ -24,6 +25,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,41 +82,42 @@ FULL = Sizes(SIZES, DRAIN_JOBS, ENQUEUE_JOBS)
 QUICK = Sizes(QUICK_SIZES, DRAIN_JOBS // 5, ENQUEUE_JOBS // 4)
 
 
-def measure(url: str, shape: Shape, backlog: int, repeats: int, sizes: Sizes, left: int) -> Point:
-    """``left``: due no-op jobs already pending (an earlier point's sequential enqueue)."""
-    drains, enqueues = [], []
-    for _ in range(repeats):
-        # the sequential enqueue's jobs are pending too: top up to sizes.drain due jobs
-        asyncio.run(big.add_pending(url, sizes.drain - left))
-        worker = postgres.manager(
-            url, concurrency=CONCURRENCY, batch_size=CONCURRENCY, **shape.worker
-        )
-        drains.append(sizes.drain / asyncio.run(library_runs.drain(worker, sizes.drain)))
-        seconds = asyncio.run(library_runs.sequential(postgres.manager(url), sizes.enqueue))
-        enqueues.append(sizes.enqueue / seconds)
-        left = sizes.enqueue + 1  # sequential() enqueues one more before timing
-    backend = "sqlite" if url.startswith("sqlite") else "postgres"
-    return Point(
-        backend,
-        shape.name,
-        backlog,
-        statistics.median(drains),
-        statistics.median(enqueues),
-        drains,
-        enqueues,
-    )
+def measure_once(url: str, shape: Shape, sizes: Sizes, left: int) -> tuple[float, float]:
+    """One drain and one sequential enqueue beside the backlog in ``url``: jobs/s of each.
+    ``left``: due no-op jobs already pending (the previous run's sequential enqueue)."""
+    asyncio.run(big.add_pending(url, sizes.drain - left))  # top up to sizes.drain due jobs
+    worker = postgres.manager(url, concurrency=CONCURRENCY, batch_size=CONCURRENCY, **shape.worker)
+    drain = sizes.drain / asyncio.run(library_runs.drain(worker, sizes.drain))
+    seconds = asyncio.run(library_runs.sequential(postgres.manager(url), sizes.enqueue))
+    return drain, sizes.enqueue / seconds
 
 
 def run_shape(backend: str, pg_url: str, shape: Shape, sizes: Sizes, repeats: int) -> list[Point]:
-    points: list[Point] = []
-    with big.fresh(backend, pg_url) as url:
-        have = 0
-        for size in sizes.backlogs:
-            asyncio.run(big.add_pending(url, size - have, **shape.jobs()))
-            have = size
-            left = sizes.enqueue + 1 if points else 0
-            points.append(measure(url, shape, size, repeats, sizes, left))
-            report(points[-1], points[0])
+    """One database per backlog size, all filled first; then each round measures every
+    size in turn, so a change in the machine's other load hits every size alike."""
+    with ExitStack() as stack:
+        urls = [stack.enter_context(big.fresh(backend, pg_url)) for _ in sizes.backlogs]
+        for url, size in zip(urls, sizes.backlogs, strict=True):
+            asyncio.run(big.add_pending(url, size, **shape.jobs()))
+        runs: list[list[tuple[float, float]]] = [[] for _ in urls]
+        for _ in range(repeats):
+            for url, mine in zip(urls, runs, strict=True):
+                left = sizes.enqueue + 1 if mine else 0  # sequential() adds one untimed
+                mine.append(measure_once(url, shape, sizes, left))
+    points = [
+        Point(
+            backend,
+            shape.name,
+            size,
+            statistics.median(d for d, _ in mine),
+            statistics.median(e for _, e in mine),
+            [d for d, _ in mine],
+            [e for _, e in mine],
+        )
+        for size, mine in zip(sizes.backlogs, runs, strict=True)
+    ]
+    for point in points:
+        report(point, points[0])
     return points
 
 
