@@ -13,8 +13,10 @@ measures every size in turn. Shapes:
   (``QUEUE_QUEUES=default``);
 - due tomorrow: jobs of its own type due in a day, at a higher priority.
 
-Prints each figure with its ratio to the smallest backlog (target >= 0.8x) and plots them to
-docs/images/scale.png (``--plot``). See docs/benchmarks.md.
+Prints each figure with its ratio to the smallest backlog (target >= 0.8x), beside this
+process's CPU time per job (load from elsewhere on the machine moves the wall-clock rates,
+not that), and plots the rates to docs/images/scale.png (``--plot``). See
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -61,14 +63,25 @@ SHAPES = (
 
 
 @dataclass(frozen=True)
+class Run:
+    """One drain and one sequential enqueue: jobs/s (wall clock), and this process's CPU
+    per job in microseconds (all of it on SQLite; on PostgreSQL the client's side only)."""
+
+    drain: float
+    enqueue: float
+    drain_cpu: float
+    enqueue_cpu: float
+
+
+@dataclass(frozen=True)
 class Point:
     backend: str
     shape: str
     backlog: int
-    drain: float
-    enqueue: float
-    drains: list[float]
-    enqueues: list[float]
+    runs: list[Run]
+
+    def median(self, what: str) -> float:
+        return float(statistics.median(getattr(r, what) for r in self.runs))
 
 
 @dataclass(frozen=True)
@@ -82,14 +95,22 @@ FULL = Sizes(SIZES, DRAIN_JOBS, ENQUEUE_JOBS)
 QUICK = Sizes(QUICK_SIZES, DRAIN_JOBS // 5, ENQUEUE_JOBS // 4)
 
 
-def measure_once(url: str, shape: Shape, sizes: Sizes, left: int) -> tuple[float, float]:
-    """One drain and one sequential enqueue beside the backlog in ``url``: jobs/s of each.
-    ``left``: due no-op jobs already pending (the previous run's sequential enqueue)."""
+def measure_once(url: str, shape: Shape, sizes: Sizes, left: int) -> Run:
+    """One drain and one sequential enqueue beside the backlog in ``url``. ``left``: due
+    no-op jobs already pending (the previous run's sequential enqueue)."""
     asyncio.run(big.add_pending(url, sizes.drain - left))  # top up to sizes.drain due jobs
     worker = postgres.manager(url, concurrency=CONCURRENCY, batch_size=CONCURRENCY, **shape.worker)
-    drain = sizes.drain / asyncio.run(library_runs.drain(worker, sizes.drain))
-    seconds = asyncio.run(library_runs.sequential(postgres.manager(url), sizes.enqueue))
-    return drain, sizes.enqueue / seconds
+    cpu = time.process_time()
+    drain = asyncio.run(library_runs.drain(worker, sizes.drain))
+    drain_cpu, cpu = time.process_time() - cpu, time.process_time()
+    enqueue = asyncio.run(library_runs.sequential(postgres.manager(url), sizes.enqueue))
+    enqueue_cpu = time.process_time() - cpu
+    return Run(
+        sizes.drain / drain,
+        sizes.enqueue / enqueue,
+        drain_cpu / sizes.drain * 1e6,
+        enqueue_cpu / sizes.enqueue * 1e6,
+    )
 
 
 def run_shape(backend: str, pg_url: str, shape: Shape, sizes: Sizes, repeats: int) -> list[Point]:
@@ -99,35 +120,28 @@ def run_shape(backend: str, pg_url: str, shape: Shape, sizes: Sizes, repeats: in
         urls = [stack.enter_context(big.fresh(backend, pg_url)) for _ in sizes.backlogs]
         for url, size in zip(urls, sizes.backlogs, strict=True):
             asyncio.run(big.add_pending(url, size, **shape.jobs()))
-        runs: list[list[tuple[float, float]]] = [[] for _ in urls]
+        points = [Point(backend, shape.name, size, []) for size in sizes.backlogs]
         for _ in range(repeats):
-            for url, mine in zip(urls, runs, strict=True):
-                left = sizes.enqueue + 1 if mine else 0  # sequential() adds one untimed
-                mine.append(measure_once(url, shape, sizes, left))
-    points = [
-        Point(
-            backend,
-            shape.name,
-            size,
-            statistics.median(d for d, _ in mine),
-            statistics.median(e for _, e in mine),
-            [d for d, _ in mine],
-            [e for _, e in mine],
-        )
-        for size, mine in zip(sizes.backlogs, runs, strict=True)
-    ]
+            for url, point in zip(urls, points, strict=True):
+                left = sizes.enqueue + 1 if point.runs else 0  # sequential() adds one untimed
+                point.runs.append(measure_once(url, shape, sizes, left))
     for point in points:
         report(point, points[0])
     return points
 
 
 def report(point: Point, first: Point) -> None:
+    def ratio(what: str) -> float:
+        return point.median(what) / first.median(what)
+
     print(
         f"{point.backend:<9} {point.shape:<13} {point.backlog:>10,}  "
-        f"drain {point.drain:>8,.0f}/s {point.drain / first.drain:5.2f}x  "
-        f"enqueue {point.enqueue:>7,.0f}/s {point.enqueue / first.enqueue:5.2f}x  "
-        f"(runs: {', '.join(f'{d:,.0f}' for d in point.drains)} / "
-        f"{', '.join(f'{e:,.0f}' for e in point.enqueues)})",
+        f"drain {point.median('drain'):>7,.0f}/s {ratio('drain'):5.2f}x "
+        f"({point.median('drain_cpu'):4.0f} us CPU/job {ratio('drain_cpu'):4.2f}x)  "
+        f"enqueue {point.median('enqueue'):>6,.0f}/s {ratio('enqueue'):5.2f}x "
+        f"({point.median('enqueue_cpu'):4.0f} us CPU/job {ratio('enqueue_cpu'):4.2f}x)  "
+        f"runs: {', '.join(f'{r.drain:,.0f}' for r in point.runs)} / "
+        f"{', '.join(f'{r.enqueue:,.0f}' for r in point.runs)}",
         flush=True,
     )
 
@@ -158,7 +172,7 @@ def plot(points: list[Point], path: Path, sizes: Sizes) -> None:
                 if mine:
                     ax.plot(
                         [p.backlog for p in mine],
-                        [getattr(p, what) for p in mine],
+                        [p.median(what) for p in mine],
                         marker=markers[shape.name],
                         label=f"beside jobs of {shape.name}",
                     )
@@ -184,7 +198,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (median)")
     parser.add_argument("--backends", default=",".join(big.BACKENDS))
     parser.add_argument("--shapes", default=",".join(s.name for s in SHAPES))
-    parser.add_argument("--plot", type=Path, default=PLOT, help="PNG to write ('' for none)")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        help=f"PNG to write (default: {PLOT.name} in docs/images, none with --quick)",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     shapes = [s for s in SHAPES if s.name in args.shapes.split(",")]
@@ -197,8 +215,9 @@ def main() -> None:
     for backend in args.backends.split(","):
         for shape in shapes:
             points += run_shape(backend, args.url, shape, sizes, args.repeats)
-    if str(args.plot):
-        plot(points, args.plot, sizes)
+    path = args.plot or (None if args.quick else PLOT)
+    if path is not None:
+        plot(points, path, sizes)
 
 
 if __name__ == "__main__":
