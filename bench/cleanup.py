@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--backends", default=",".join(big.BACKENDS))
     parser.add_argument("--quick", action="store_true", help="100,000 finished jobs")
     args = parser.parse_args()
+    big.exit_on_sigterm()
     jobs = 100_000 if args.quick else args.jobs
     print(
         f"noormme-queue cleanup of {jobs:,} finished jobs under a draining worker; python "

@@ -137,6 +137,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="1 minute, 20 s retention")
     args = parser.parse_args()
+    big.exit_on_sigterm()
     if args.quick:
         args.minutes, args.retention = 1.0, 20.0
     print(

@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--backends", default=",".join(big.BACKENDS))
     parser.add_argument("--quick", action="store_true", help="100,000 jobs, 50 samples")
     args = parser.parse_args()
+    big.exit_on_sigterm()
     jobs, samples = (100_000, 50) if args.quick else (args.jobs, args.samples)
     print(
         f"noormme-queue monitoring reads with {jobs:,} jobs; python {sys.version.split()[0]}; "

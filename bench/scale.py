@@ -204,6 +204,7 @@ def main() -> None:
         help=f"PNG to write (default: {PLOT.name} in docs/images, none with --quick)",
     )
     args = parser.parse_args()
+    big.exit_on_sigterm()
     sizes = QUICK if args.quick else FULL
     shapes = [s for s in SHAPES if s.name in args.shapes.split(",")]
     print(
