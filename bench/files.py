@@ -124,7 +124,8 @@ def report(samples: list[Sample], warm_up: float, rate: float, retention: float)
         print(
             f"database file after the warm-up ({warm_up:.0f} s): {first.db / MB:.2f} MB at "
             f"{first.at:.0f} s, largest {top / MB:.2f} MB, at the end {last.db / MB:.2f} MB "
-            f"(growth {(last.db - first.db) / MB:+.2f} MB over {last.at - first.at:.0f} s)"
+            f"(growth {(last.db - first.db) / MB:+.2f} MB over {last.at - first.at:.0f} s); "
+            f"jobs in the table: {first.kept:,} then at most {max(s.kept for s in warm):,}"
         )
 
 
