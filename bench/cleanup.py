@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from noormme_queue import Job, QueueManager
+from noormme_queue.engine import cleaner
 from noormme_queue.engine.cleaner import PURGE_BATCH
 
 from . import big, postgres
@@ -90,7 +91,7 @@ async def run(url: str) -> None:
     before = [s for t, s in claims if started - BEFORE_SECONDS + 1.0 <= t < started]
     print(
         f"  purged {removed:,} jobs in {ended - started:.1f} s "
-        f"({removed / (ended - started):,.0f}/s, {PURGE_BATCH} per transaction)"
+        f"({removed / (ended - started):,.0f}/s, {cleaner.PURGE_BATCH} per transaction)"
     )
     line("before the purge", before, before_done, BEFORE_SECONDS)
     line("during the purge", during, purge_done, ended - started)
@@ -104,7 +105,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--backends", default=",".join(big.BACKENDS))
     parser.add_argument("--quick", action="store_true", help="100,000 finished jobs")
+    parser.add_argument("--batch", type=int, default=PURGE_BATCH, help="rows per purge batch")
     args = parser.parse_args()
+    cleaner.PURGE_BATCH = args.batch  # what the cleaner's run_once reads
     big.exit_on_sigterm()
     jobs = 100_000 if args.quick else args.jobs
     print(
