@@ -47,7 +47,10 @@ async def bulk(qm: QueueManager, jobs: int) -> float:
 
 
 async def drain(qm: QueueManager, jobs: int) -> float:
-    """Start a worker on ``jobs`` pending no-op jobs; time until every outcome is saved."""
+    """Start a worker on ``jobs`` pending no-op jobs; time until every outcome is saved
+    (jobs completed before it started are not counted)."""
+    await qm.store.open()
+    before = (await qm.get_stats()).completed
     finished = asyncio.Event()
     count = 0
 
@@ -61,7 +64,7 @@ async def drain(qm: QueueManager, jobs: int) -> float:
     started = time.perf_counter()
     await qm.start()
     await finished.wait()
-    while (await qm.get_stats()).completed < jobs:
+    while (await qm.get_stats()).completed < before + jobs:
         await asyncio.sleep(0.001)
     elapsed = time.perf_counter() - started
     await qm.stop()

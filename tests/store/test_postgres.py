@@ -14,12 +14,15 @@ import pytest
 
 from noormme_queue import QueueConfig
 from noormme_queue.core.errors import SchemaTooNew, StoreCorrupt, StoreUnavailable
+from noormme_queue.core.ids import new_job_id
+from noormme_queue.core.job import JobStatus
 from noormme_queue.core.routing import RateLimit, TypeDefinition, TypeLimits
 from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
 from noormme_queue.store.postgres import sql as pg_sql
 from noormme_queue.store.postgres.schema import SCHEMA_VERSION
+from noormme_queue.store.rows import listed_statuses
 
 from ..conftest import wait_until
 from ..pg import PG_URL, admin, fresh_schema, schema_url
@@ -270,6 +273,31 @@ async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) ->
         url, pg_sql.CANDIDATES, {"queue": "default", "type": "t", "now": T0, "limit": 10}
     )
     assert "Index Scan using noormme_jobs_claim" in candidates and "Sort" not in candidates
+
+
+async def test_a_listing_by_status_seeks_that_status_beside_newer_jobs(
+    pg: PostgresStore, url: str
+) -> None:
+    # Waiting jobs older than as many finished ones: walking the primary key newest first
+    # (the planner's pick for a plain `status = ... ORDER BY id DESC`, counting on each
+    # status being spread over all ids) passes every finished job before the first pending
+    # one. With 1,000,000 jobs that first page took 0.6 s.
+    await pg.enqueue([new_job() for _ in range(5_000)])
+    await pg.enqueue([new_job(run_at=T0 + 86_400) for _ in range(5_000)])  # scheduled
+    columns = "id, type, payload, status, max_attempts, run_at, created_at, finished_at"
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur, cur.copy(f"COPY noormme_jobs ({columns}) FROM STDIN") as copy:
+            for i in range(10_000):
+                copy.write_row((new_job_id(), "t", "{}", "completed", 3, T0, T0, T0 + i))
+    sql(url, "ANALYZE noormme_jobs")
+    for status in (JobStatus.PENDING, JobStatus.COMPLETED):
+        stored = listed_statuses(status)
+        for paged in (False, True):
+            params: dict[str, object] = {f"status{n}": s for n, s in enumerate(stored)}
+            params |= {"before": "job_~", "limit": 51}
+            plan = postgres_plan(url, pg_sql.LIST_JOBS(len(stored), False, False, paged), params)
+            assert plan.count("Index Scan Backward using noormme_jobs_status") == len(stored), plan
+            assert "noormme_jobs_pkey" not in plan, plan  # (two arms: their 2 * 51 rows merged)
 
 
 # -- LISTEN/NOTIFY -----------------------------------------------------------------------------

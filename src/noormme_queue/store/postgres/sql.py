@@ -281,7 +281,14 @@ def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
     With statuses, one arm per stored status (pending is 'pending' and 'scheduled'), each
     walking the (status, id) index newest first and stopping at the limit; the arms merge
     over at most ``statuses`` * limit rows. Parameters: status0, status1, ..., type, queue,
-    before (those asked for), limit."""
+    before (those asked for), limit.
+
+    Each arm's status is ``= ANY(ARRAY[...])`` and its order ``status DESC, id DESC``: with
+    a plain ``status = ...`` the order is ``id DESC`` alone, which the primary key gives too,
+    and the planner, counting on the status's rows being spread over all ids, walks the
+    primary key newest first, filtering; with the status's jobs older than many others
+    (pending jobs beside a million finished ones) that walk passes every newer job. Only
+    the (status, id) index gives this order, so each arm seeks its status there."""
     clauses = [
         clause
         for clause, used in (
@@ -296,8 +303,8 @@ def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
         return f"SELECT {_SELECTED} FROM noormme_jobs{where} ORDER BY id DESC LIMIT %(limit)s"
     arms = [
         f"(SELECT {_SELECTED} FROM noormme_jobs WHERE"
-        f" {' AND '.join([f'status = %(status{n})s', *clauses])}"
-        " ORDER BY id DESC LIMIT %(limit)s)"
+        f" {' AND '.join([f'status = ANY(ARRAY[%(status{n})s]::text[])', *clauses])}"
+        " ORDER BY status DESC, id DESC LIMIT %(limit)s)"
         for n in range(statuses)
     ]
     if statuses == 1:
