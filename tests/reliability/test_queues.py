@@ -7,16 +7,28 @@ resumed from the test process, a process of its own that runs no jobs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from noormme_queue import Job
+
 from .cluster import cluster, finished, max_overlap, now, of_type, pids
 from .limits_app import EMAILS, MAIL, PLAIN
+from .procs import wait_for
 
 pytestmark = pytest.mark.slow
 
 DRAIN = 60.0
+
+
+def claim_time(job: Job) -> float:
+    """The ``now`` of the claim that took ``job`` (its first attempt's start)."""
+    assert job.history or job.started_at is not None, job
+    started = job.history[0].started_at if job.history else job.started_at
+    assert started is not None
+    return started.timestamp()
 
 
 @pytest.mark.timeout(120)
@@ -48,17 +60,26 @@ def test_a_paused_queue_is_not_taken_until_resumed(limits_url: str, tmp_path: Pa
         mails = c.add([(MAIL, {"ms": 200})] * 30)
         c.wait_runs(lambda runs: bool(of_type(runs, MAIL)), 30, "a mail job to start")
         assert c.qm.sync.pause_queue(EMAILS) is True
-        jobs = c.jobs()
-        taken = {i for i in mails if jobs[i].status != "pending"}  # claimed before the pause
-        held = set(mails) - taken
-        assert held, "every mail was claimed before the pause"
-        held |= set(c.add([(MAIL, {"ms": 200})] * 10))  # enqueued while paused
-        # Every worker claims again while the queue is paused: once its mail is done (each
-        # worker's emails slot is free), and for the plain jobs that keep coming.
-        c.wait_completed(len(taken), DRAIN)
+        paused_at = time.time()  # the clock the workers stamp their claims with
+        held_new = set(c.add([(MAIL, {"ms": 200})] * 10))  # enqueued while paused
+        # Every worker claims again while the queue is paused, for the plain jobs that keep
+        # coming (and once its mail is done: each worker's emails slot is free).
         plain = c.add([(PLAIN, {"ms": 10})] * 30)
-        c.wait_completed(len(taken) + len(plain), DRAIN)
+
+        def settled() -> bool:  # the plain jobs done, no mail running
+            jobs = c.jobs()
+            return all(jobs[i].status == "completed" for i in plain) and not any(
+                jobs[i].status == "processing" for i in mails
+            )
+
+        wait_for(settled, DRAIN, "the plain jobs, and no mail running")
         jobs = c.jobs()
+        # A claim already under way when the pause committed may still take a mail: its
+        # time is from before the pause. None that began after it took one.
+        taken = {i for i in mails if jobs[i].status != "pending"}
+        assert all(claim_time(jobs[i]) <= paused_at for i in taken)
+        held = (set(mails) - taken) | held_new
+        assert set(mails) - taken, "every mail was claimed before the pause"
         assert {(jobs[i].status, jobs[i].attempts) for i in held} == {("pending", 0)}
         assert {r.job_id for r in of_type(c.runs(), MAIL)} <= taken
         assert [q.paused for q in c.qm.sync.list_queues() if q.name == EMAILS] == [True]

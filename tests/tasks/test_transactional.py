@@ -133,9 +133,12 @@ async def test_sqlite_a_connection_elsewhere_is_refused(
     with pytest.raises(InvalidJob, match=r"must be a sqlite3\.Connection") as caught:
         await sqlite_qm.add_job("ship", {"order": "x"}, connection="queue.db")
     assert caught.value.field == "connection"
-    with pytest.raises(InvalidJob, match="must be a psycopg"):
-        pg = manager("postgresql://postgres@127.0.0.1:5432/test")
-        await pg.add_job("ship", {}, connection=other)
+    with fresh_schema() as url, pytest.raises(InvalidJob, match="must be a psycopg"):
+        pg = manager(url)  # a schema of its own: the shared one may hold any schema version
+        try:
+            await pg.add_job("ship", {}, connection=other)
+        finally:
+            await pg.stop(timeout=1)
     assert (await sqlite_qm.get_stats()).total == 0
 
 
