@@ -13,32 +13,16 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from noormme_queue import Job, QueueConfig, QueueManager
-from noormme_queue.store.sqlite import SQLiteStore
 
 from . import library_runs, raw_sqlite
+from .fresh import fresh_db
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def fresh_db() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="nq-bench-") as tmp:
-        path = Path(tmp) / "queue.db"
-
-        async def create() -> None:  # our schema, so raw and library write the same rows
-            store = SQLiteStore(path)
-            await store.open()
-            await store.close()
-
-        asyncio.run(create())
-        yield path
 
 
 def manager(path: Path, **overrides: object) -> QueueManager:
