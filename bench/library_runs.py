@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from noormme_queue import Job, QueueManager
 
@@ -46,8 +47,9 @@ async def bulk(qm: QueueManager, jobs: int) -> float:
     return elapsed
 
 
-async def drain(qm: QueueManager, jobs: int) -> float:
-    """Start a worker on ``jobs`` pending no-op jobs; time until every outcome is saved."""
+async def drain(qm: QueueManager, jobs: int, **limits: Any) -> float:
+    """Start a worker on ``jobs`` pending no-op jobs; time until every outcome is saved.
+    ``limits``: ``register_handler``'s (``concurrency_limit=``, ``rate_limit=``)."""
     finished = asyncio.Event()
     count = 0
 
@@ -57,7 +59,7 @@ async def drain(qm: QueueManager, jobs: int) -> float:
         if count == jobs:
             finished.set()
 
-    qm.register_handler("noop", noop)
+    qm.register_handler("noop", noop, **limits)
     started = time.perf_counter()
     await qm.start()
     await finished.wait()
