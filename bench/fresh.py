@@ -7,6 +7,7 @@ these helpers against an older checkout too).
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+
+DEFAULT_URL = os.environ.get(
+    "NOORMME_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def schema_url(base: str, schema: str) -> str:

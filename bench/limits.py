@@ -24,8 +24,7 @@ from typing import Any
 from noormme_queue import QueueConfig, QueueManager
 
 from . import library_runs
-from .fresh import fresh_db, fresh_schema
-from .postgres import DEFAULT_URL
+from .fresh import DEFAULT_URL, fresh_db, fresh_schema
 
 KEYS = 100
 CONCURRENCY = 50

@@ -298,7 +298,8 @@ class Ours(PgPeer):
 
         from .fresh import schema_url
 
-        self.url = schema_url(self.base, self.schema)
+        # No schema: ``base`` is the whole URL (a SQLite file too; bench/trees.py).
+        self.url = schema_url(self.base, self.schema) if self.schema else self.base
         self.qm = QueueManager(
             QueueConfig(database_url=self.url, cleanup_interval=0), builtins=False
         )
@@ -462,7 +463,7 @@ def worker_rss_mb(name: str, base: str, schema: str, jobs: int) -> float:
 
 def main() -> None:
     """The worker process of ``worker_rss_mb``: prints its peak RSS in MB when done."""
-    from .rss import peak_rss_mb
+    from .measure import peak_rss_mb
 
     name, base, schema, jobs = sys.argv[1:5]
     peer = peer_named(name)(base, schema)

@@ -21,6 +21,7 @@ from noormme_queue import Job, QueueConfig, QueueManager
 
 from . import library_runs, raw_sqlite
 from .fresh import fresh_db
+from .measure import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,11 +40,6 @@ def line(name: str, ours: float, raw: float, unit: str, target: str) -> None:
         f"{name:<38} {ours:>12,.0f} {unit:<7} raw {raw:>12,.0f} {unit:<7} "
         f"ratio {ours / raw:5.2f}x  (target {target})"
     )
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 # -- enqueue ---------------------------------------------------------------------------------------

@@ -26,12 +26,8 @@ from noormme_queue.core.ids import new_job_id
 
 from . import library_runs
 from . import peers as peers_mod
-from .fresh import empty_schema, fresh_schema
-from .persistent import percentile
-
-DEFAULT_URL = os.environ.get(
-    "NOORMME_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from .fresh import DEFAULT_URL, empty_schema, fresh_schema
+from .measure import percentile
 
 INSERT = (
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, run_at,"

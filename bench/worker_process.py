@@ -17,7 +17,7 @@ import time
 
 from noormme_queue import Job, QueueConfig, QueueManager
 
-from .rss import peak_rss_mb
+from .measure import peak_rss_mb
 
 
 async def main(path: str, jobs: int, concurrency: int) -> None:

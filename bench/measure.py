@@ -1,4 +1,4 @@
-"""The peak resident memory of this process (for the worker processes' reports)."""
+"""Small figures from measurements: a percentile, this process's peak resident memory."""
 
 from __future__ import annotations
 
@@ -9,3 +9,8 @@ def peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
