@@ -17,8 +17,11 @@ import json
 import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Coroutine
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from . import peers
 from .fresh import DEFAULT_URL, empty_schema, fresh_db
@@ -49,14 +52,23 @@ def one_set(backend: str, server: str) -> dict[str, float]:
         stacks.append(stack)
         return lib
 
+    cpu: list[float] = []
+
+    def run(work: Coroutine[Any, Any, float]) -> float:
+        """``work``'s result; its CPU seconds (this process's, every thread) go to ``cpu``."""
+        started = time.process_time()
+        result = asyncio.run(work)
+        cpu.append(time.process_time() - started)
+        return result
+
     stacks: list[ExitStack] = []
     try:
         seconds = [
-            asyncio.run(peers.one_by_one(fresh(), JOBS)),
-            asyncio.run(peers.producers(fresh(), PRODUCERS, EACH)),
-            asyncio.run(peers.bulk(fresh(), BULK)),
-            asyncio.run(peers.drain(fresh(), DRAINED, 5)),
-            asyncio.run(peers.drain(fresh(), DRAINED, 50)),
+            run(peers.one_by_one(fresh(), JOBS)),
+            run(peers.producers(fresh(), PRODUCERS, EACH)),
+            run(peers.bulk(fresh(), BULK)),
+            run(peers.drain(fresh(), DRAINED, 5)),
+            run(peers.drain(fresh(), DRAINED, 50)),
         ]
         worker = fresh()
         producer = peers.Ours(worker.base, worker.schema)
@@ -67,7 +79,11 @@ def one_set(backend: str, server: str) -> dict[str, float]:
     counts = (JOBS, PRODUCERS * EACH, BULK, DRAINED, DRAINED)
     rates = [n / s for n, s in zip(counts, seconds, strict=True)]
     figures = [*rates, percentile(latencies, 50), percentile(latencies, 99)]
-    return dict(zip(FIGURES, figures, strict=True))
+    # CPU per job, the opening and the drains' filling included: a steadier figure than the
+    # rates on a loaded machine (for PostgreSQL, the client's side only).
+    timed = zip(FIGURES[: len(cpu)], cpu, counts, strict=True)
+    per_job = {f"{name}: cpu us/job": c / n * 1e6 for name, c, n in timed}
+    return dict(zip(FIGURES, figures, strict=True)) | per_job
 
 
 def main() -> None:
@@ -97,7 +113,7 @@ def main() -> None:
                 print(f"{backend} {name}: {runs[name][-1]}", file=sys.stderr, flush=True)
         first = next(iter(trees))
         print(f"\n{backend}: median of {args.rounds} (runs); ratio to {first}'s median")
-        for figure in FIGURES:
+        for figure in runs[first][0]:
             medians = {n: statistics.median(r[figure] for r in runs[n]) for n in trees}
             cells = "  ".join(
                 f"{n} {medians[n]:>9,.{0 if medians[n] >= 100 else 2}f}"
@@ -105,7 +121,7 @@ def main() -> None:
                 f" {'/'.join(f'{r[figure]:,.{0 if r[figure] >= 100 else 2}f}' for r in runs[n])})"
                 for n in trees
             )
-            print(f"  {figure:<24} {cells}", flush=True)
+            print(f"  {figure:<40} {cells}", flush=True)
 
 
 if __name__ == "__main__":

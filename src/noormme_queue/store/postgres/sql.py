@@ -103,8 +103,9 @@ PAUSED_QUEUES = "SELECT name FROM noormme_queues WHERE paused"
 # PostgreSQL only: stage, choose the (queue, type) pairs with due jobs from the kept counts
 # (not paused, not limited, of the worker's types and queues), read each pair's first due
 # jobs from the claim index (a LATERAL seek, locked with SKIP LOCKED), keep each queue's
-# budget, and mark the first `limit` processing. Its last row holds the staged count and
-# the next due time instead of a job.
+# budget, and mark the first `limit` processing, looked up by primary key (ARRAY(...):
+# joined to the picks, the planner scanned the whole table for 50 rows, 5 ms at 10,000).
+# Its last row holds the staged count and the next due time instead of a job.
 CLAIM_READY = (
     f"WITH staged AS ({STAGE} RETURNING 1),"
     " budgets AS (SELECT * FROM unnest(%(queues)s::text[], %(budgets)s::int[]) AS b(queue, n)),"
@@ -123,7 +124,7 @@ CLAIM_READY = (
     "  WHERE rank <= budget ORDER BY priority DESC, run_at, id LIMIT %(limit)s),"
     " claimed AS (UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
-    "  started_at = %(now)s FROM picked WHERE j.id = picked.id"
+    "  started_at = %(now)s WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
     f"  RETURNING {_J_SELECTED})"
     " SELECT *, NULL::bigint, NULL::float8 FROM claimed UNION ALL"
     f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, (SELECT count(*) FROM staged),"
