@@ -11,7 +11,8 @@ def main() -> int:
     # --quick (smaller runs) applies to the persistent-tier benchmarks.
     runs = [
         ["bench.persistent", *sys.argv[1:]],
-        ["bench.postgres", *sys.argv[1:]],
+        ["bench.postgres", *sys.argv[1:]],  # and the PostgreSQL peers
+        ["bench.limits"],
         ["bench.bench_memory"],
     ]
     for module, *args in runs:

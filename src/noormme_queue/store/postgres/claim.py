@@ -83,40 +83,38 @@ def _claim_planned(
 ) -> tuple[list[Any], float | None]:
     now = params["now"]
     locking = sql.TYPE_LIMITS_NOWAIT if nowait else sql.TYPE_LIMITS
-    with conn.transaction():
-        limits = {
-            t: Limit(c, rc, rw) for t, c, rc, rw in conn.execute(locking, {"types": list(types)})
-        }
-        # The locks first, alone: a lock not available rolls back this transaction (or
-        # savepoint) only. Then pipelined: statements sent before the first of their results
-        # is read share one round trip (staging, pairs and paused queues; what the pairs and
-        # types use; the marks and the next due time), not one each.
-        with conn.pipeline():
-            conn.execute(sql.STAGE, {"now": now, "stage": STAGE_BATCH})
-            ready = conn.execute(sql.READY_PAIRS)
-            paused = conn.execute(sql.PAUSED_QUEUES)
-            pairs = ready_pairs(
-                ready.fetchall(), types=types, queues=queues, paused=[r[0] for r in paused]
-            )
-            for type_, limited in limits.items():
-                if limited.rate_window is not None:
-                    since = now - limited.rate_window
-                    conn.execute(sql.FORGET_STARTS, {"type": type_, "since": since})
-            reader = _Reader(conn, now)
-            reader.prefetch(pairs, limit, queues, limits)
-            chosen = plan(pairs, limit=limit, queues=queues, limits=limits, reader=reader, now=now)
-            claimed = conn.execute(sql.CLAIM, params | {"ids": chosen.ids}) if chosen.ids else None
-            if chosen.starts:
-                starts = {
-                    "now": now,
-                    "types": [t for t, _ in chosen.starts],
-                    "keys": ["" if k is None else k for _, k in chosen.starts],
-                }
-                conn.execute(sql.RECORD_START, starts)
-                conn.execute(sql.COUNT_STARTS, starts)
-            due = conn.execute(sql.NEXT_DUE)
-            rows: list[Any] = [] if claimed is None else claimed.fetchall()
-            scheduled = due_time(due.fetchone()[0])  # type: ignore[index]
+    # Pipelined: statements sent before the first of their results is read share one round
+    # trip (the savepoint or BEGIN, the types' locks, staging, pairs and paused queues; what
+    # the pairs and types use; the marks, starts and next due time), not one each. A lock
+    # not available still rolls back this savepoint alone, not a settle grouped before it.
+    with conn.pipeline(), conn.transaction():
+        locked = conn.execute(locking, {"types": list(types)})
+        conn.execute(sql.STAGE, {"now": now, "stage": STAGE_BATCH})
+        ready = conn.execute(sql.READY_PAIRS)
+        paused = conn.execute(sql.PAUSED_QUEUES)
+        limits = {t: Limit(c, rc, rw) for t, c, rc, rw in locked.fetchall()}
+        pairs = ready_pairs(
+            ready.fetchall(), types=types, queues=queues, paused=[r[0] for r in paused]
+        )
+        for type_, limited in limits.items():
+            if limited.rate_window is not None:
+                since = now - limited.rate_window
+                conn.execute(sql.FORGET_STARTS, {"type": type_, "since": since})
+        reader = _Reader(conn, now)
+        reader.prefetch(pairs, limit, queues, limits)
+        chosen = plan(pairs, limit=limit, queues=queues, limits=limits, reader=reader, now=now)
+        claimed = conn.execute(sql.CLAIM, params | {"ids": chosen.ids}) if chosen.ids else None
+        if chosen.starts:
+            starts = {
+                "now": now,
+                "types": [t for t, _ in chosen.starts],
+                "keys": ["" if k is None else k for _, k in chosen.starts],
+            }
+            conn.execute(sql.RECORD_START, starts)
+            conn.execute(sql.COUNT_STARTS, starts)
+        due = conn.execute(sql.NEXT_DUE)
+        rows: list[Any] = [] if claimed is None else claimed.fetchall()
+        scheduled = due_time(due.fetchone()[0])  # type: ignore[index]
     retry_at = chosen.retry_at
     if scheduled is not None:
         retry_at = scheduled if retry_at is None else min(retry_at, scheduled)
