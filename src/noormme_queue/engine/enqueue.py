@@ -107,12 +107,13 @@ def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int
 def job_specs(jobs: Iterable[Any]) -> list[tuple[str, JSON, JobOptions]]:
     """``add_jobs``' items, ``(type, payload)`` or ``(type, payload, options)``, checked."""
     specs: list[tuple[str, JSON, JobOptions]] = []
+    defaults = JobOptions()  # frozen: one for every item given without options
     for index, spec in enumerate(jobs):
         if not isinstance(spec, tuple) or len(spec) not in (2, 3):
             raise InvalidJob(
                 f"jobs[{index}] must be (type, payload) or (type, payload, options), got {spec!r}"
             )
-        options = JobOptions.from_mapping(spec[2]) if len(spec) == 3 else JobOptions()
+        options = JobOptions.from_mapping(spec[2]) if len(spec) == 3 else defaults
         specs.append((spec[0], spec[1], options))
     return specs
 
