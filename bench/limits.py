@@ -6,7 +6,9 @@ One worker (concurrency 50) drains 10,000 no-op jobs spread over 100 ``limit_key
 ways: without limits; with ``concurrency_limit=10`` (per key: never reached, the keys
 interleave and 50 run at once at most); with ``rate_limit="1000000/minute"`` (per key, far
 above the drain's rate). Every drain gets a fresh database or schema; the three ways take
-turns, each repetition starting with the next, and each figure is the median. See
+turns, each repetition starting with the next, and each figure is the median. Beside the
+rate, this process's CPU per job (every thread; the enqueue that fills the queue included;
+for PostgreSQL the client's side only), steadier than the rate on a loaded machine. See
 docs/benchmarks.md ("Limits that never bind").
 """
 
@@ -17,6 +19,7 @@ import asyncio
 import os
 import statistics
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -74,19 +77,21 @@ def main() -> None:
     names = list(WAYS)
     for backend in args.backends.split(","):
         rates: dict[str, list[float]] = {name: [] for name in names}
+        cpu: dict[str, list[float]] = {name: [] for name in names}
         for rep in range(args.repeat):
             for name in names[rep % len(names) :] + names[: rep % len(names)]:
                 with fresh_url(backend, args.url) as url:
-                    rates[name].append(
-                        args.jobs / asyncio.run(one_drain(url, args.jobs, WAYS[name]))
-                    )
+                    started = time.process_time()
+                    seconds = asyncio.run(one_drain(url, args.jobs, WAYS[name]))
+                    cpu[name].append((time.process_time() - started) / args.jobs * 1e6)
+                    rates[name].append(args.jobs / seconds)
         base = statistics.median(rates["no limits"])
         for name in names:
             median = statistics.median(rates[name])
             runs = " ".join(f"{r:,.0f}" for r in rates[name])
             print(
                 f"{backend:<8} {name:<36} {median:>9,.0f} jobs/s  {median / base:4.2f}x"
-                f"  (runs: {runs})",
+                f"  (runs: {runs})  cpu {statistics.median(cpu[name]):4.0f} us/job",
                 flush=True,
             )
 
