@@ -11,11 +11,12 @@ def main() -> int:
     # --quick (smaller runs) applies to the persistent-tier benchmarks (bench.files: 1 minute).
     runs = [
         ["bench.persistent", *sys.argv[1:]],
-        ["bench.postgres", *sys.argv[1:]],
+        ["bench.postgres", *sys.argv[1:]],  # and the PostgreSQL peers
         ["bench.scale", *sys.argv[1:]],
         ["bench.monitoring", *sys.argv[1:]],
         ["bench.cleanup", *sys.argv[1:]],
         ["bench.files", *sys.argv[1:]],
+        ["bench.limits"],
         ["bench.bench_memory"],
         ["bench.metrics"],  # one scrape over 1,000,000 jobs
     ]

@@ -26,7 +26,8 @@ from noormme_queue.store import store_from_config
 from noormme_queue.store.base import NewJob
 from noormme_queue.store.sqlite import sqlite_path_from_url
 
-from . import persistent, postgres
+from . import fresh as fresh_mod
+from . import measure
 
 BACKENDS = ("sqlite", "postgres")
 CHUNK = 20_000
@@ -41,13 +42,13 @@ def exit_on_sigterm() -> None:
 
 
 @contextmanager
-def fresh(backend: str, pg_url: str = postgres.DEFAULT_URL) -> Iterator[str]:
+def fresh(backend: str, pg_url: str = fresh_mod.DEFAULT_URL) -> Iterator[str]:
     """A database with our schema and nothing in it: its ``QUEUE_DATABASE_URL``."""
     if backend == "sqlite":
-        with persistent.fresh_db() as path:
+        with fresh_mod.fresh_db() as path:
             yield f"sqlite:///{path}"
     else:
-        with postgres.fresh_schema(pg_url) as url:
+        with fresh_mod.fresh_schema(pg_url) as url:
             yield url
 
 
@@ -182,4 +183,4 @@ def analyze(url: str) -> None:
 def timings_ms(samples: Sequence[float]) -> tuple[float, float, float]:
     """Median, p99 and max of durations in seconds, in milliseconds."""
     ms = [s * 1000 for s in samples]
-    return statistics.median(ms), persistent.percentile(ms, 99), max(ms)
+    return statistics.median(ms), measure.percentile(ms, 99), max(ms)

@@ -25,7 +25,7 @@ from noormme_queue import Job, QueueManager
 from noormme_queue.engine import cleaner
 from noormme_queue.engine.cleaner import PURGE_BATCH
 
-from . import big, postgres
+from . import big, fresh, postgres
 
 TARGET_MS = 100.0
 BACKLOG = 2_000
@@ -101,7 +101,7 @@ async def run(url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default=postgres.DEFAULT_URL, help="PostgreSQL server")
+    parser.add_argument("--url", default=fresh.DEFAULT_URL, help="PostgreSQL server")
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--backends", default=",".join(big.BACKENDS))
     parser.add_argument("--quick", action="store_true", help="100,000 finished jobs")

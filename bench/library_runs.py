@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from noormme_queue import Job, QueueManager
 
@@ -46,9 +47,10 @@ async def bulk(qm: QueueManager, jobs: int) -> float:
     return elapsed
 
 
-async def drain(qm: QueueManager, jobs: int) -> float:
+async def drain(qm: QueueManager, jobs: int, **limits: Any) -> float:
     """Start a worker on ``jobs`` pending no-op jobs; time until every outcome is saved
-    (jobs completed before it started are not counted)."""
+    (jobs completed before it started are not counted). ``limits``: ``register_handler``'s
+    (``concurrency_limit=``, ``rate_limit=``)."""
     await qm.store.open()
     before = (await qm.get_stats()).completed
     finished = asyncio.Event()
@@ -60,7 +62,7 @@ async def drain(qm: QueueManager, jobs: int) -> float:
         if count == jobs:
             finished.set()
 
-    qm.register_handler("noop", noop)
+    qm.register_handler("noop", noop, **limits)
     started = time.perf_counter()
     await qm.start()
     await finished.wait()

@@ -29,7 +29,7 @@ from noormme_queue.contrib.prometheus import queue_metrics
 from noormme_queue.core.ids import new_job_id
 
 from . import raw_sqlite
-from .persistent import fresh_db
+from .fresh import fresh_db
 
 QUEUES = [f"q{i}" for i in range(8)]
 TYPES = [f"t{i}" for i in range(4)]
@@ -97,7 +97,7 @@ def fill_postgres(url: str, jobs: int) -> None:
 
 @contextmanager
 def postgres_schema(base: str) -> Iterator[str]:
-    from .postgres import fresh_schema
+    from .fresh import fresh_schema
 
     with fresh_schema(base) as url:
         yield url

@@ -30,7 +30,7 @@ import httpx
 from noormme_queue import QueueManager
 from noormme_queue.api.server import bind, http_server
 
-from . import big, postgres
+from . import big, fresh, postgres
 
 TARGET_MS = 20.0
 # shares of the table: pending now, due tomorrow, and finished in the last hour
@@ -153,7 +153,7 @@ def measure(url: str, samples: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default=postgres.DEFAULT_URL, help="PostgreSQL server")
+    parser.add_argument("--url", default=fresh.DEFAULT_URL, help="PostgreSQL server")
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--backends", default=",".join(big.BACKENDS))

@@ -13,32 +13,17 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from noormme_queue import Job, QueueConfig, QueueManager
-from noormme_queue.store.sqlite import SQLiteStore
 
 from . import library_runs, raw_sqlite
+from .fresh import fresh_db
+from .measure import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def fresh_db() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="nq-bench-") as tmp:
-        path = Path(tmp) / "queue.db"
-
-        async def create() -> None:  # our schema, so raw and library write the same rows
-            store = SQLiteStore(path)
-            await store.open()
-            await store.close()
-
-        asyncio.run(create())
-        yield path
 
 
 def manager(path: Path, **overrides: object) -> QueueManager:
@@ -55,11 +40,6 @@ def line(name: str, ours: float, raw: float, unit: str, target: str) -> None:
         f"{name:<38} {ours:>12,.0f} {unit:<7} raw {raw:>12,.0f} {unit:<7} "
         f"ratio {ours / raw:5.2f}x  (target {target})"
     )
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 # -- enqueue ---------------------------------------------------------------------------------------

@@ -16,50 +16,23 @@ import json
 import os
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 
 from noormme_queue import Job, QueueConfig, QueueManager
 from noormme_queue.core.ids import new_job_id
-from noormme_queue.store.postgres import PostgresStore
 
 from . import library_runs
-
-DEFAULT_URL = os.environ.get(
-    "NOORMME_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from . import peers as peers_mod
+from .fresh import DEFAULT_URL, empty_schema, fresh_schema
+from .measure import percentile
 
 INSERT = (
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, run_at,"
     " created_at) VALUES (%s, 'noop', %s, 'pending', 0, 3, %s, %s)"
 )
-
-
-@contextmanager
-def fresh_schema(base: str) -> Iterator[str]:
-    """A new schema with our tables (so raw and library write the same rows); its URL."""
-    schema = f"nq_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"'.encode())
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-
-    async def create() -> None:
-        store = PostgresStore(url)
-        await store.open()
-        await store.close()
-
-    asyncio.run(create())
-    try:
-        yield url
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE'.encode())
 
 
 def manager(url: str, **overrides: Any) -> QueueManager:
@@ -206,10 +179,84 @@ def bench_notify_latency(base: str, samples: int) -> None:
     )
 
 
+# -- the peers ---------------------------------------------------------------------------------
+
+
+def versus(name: str, ours: float, theirs: dict[str, float], unit: str, higher: bool) -> None:
+    """One figure: ours, each peer's, and ours/theirs (for a time, theirs/ours: > 1 is ours
+    ahead either way)."""
+    cells = "".join(
+        f"  {peer} {value:>9,.{0 if value >= 100 else 2}f}"
+        f" ({(ours / value if higher else value / ours):4.2f}x)"
+        for peer, value in theirs.items()
+    )
+    print(f"{name:<34} ours {ours:>9,.{0 if ours >= 100 else 2}f} {unit:<6}{cells}", flush=True)
+
+
+Run = Callable[[peers_mod.PgPeer], Coroutine[Any, Any, float]]
+
+
+def each(base: str, runs: dict[type[peers_mod.PgPeer], Run]) -> dict[str, float]:
+    """Each library's run in a fresh schema of its own, in turn; the results by name."""
+    results: dict[str, float] = {}
+    for peer, run in runs.items():
+        with empty_schema(base) as schema:
+            results[peer.name] = asyncio.run(run(peer(base, schema)))
+    return results
+
+
+def bench_peers(base: str, scale: int) -> None:
+    """Ours beside pgqueuer and procrastinate, figure by figure: every library does the same
+    work in the same run, ours first, each in a fresh schema."""
+    from .peers import LIBRARIES, PG_PEERS, Ours, worker_rss_mb
+
+    print("\nPostgreSQL peers, same run (ours / theirs; > 1: ours ahead):")
+    for lib in LIBRARIES:
+        print(f"  {lib.name}: {lib.defaults}")
+    jobs, bulked, drained, samples = 2_000 // scale, 20_000 // scale, 5_000 // scale, 300 // scale
+
+    def same(run: Run) -> dict[type[peers_mod.PgPeer], Run]:
+        return dict.fromkeys(LIBRARIES, run)
+
+    def rates(label: str, n: int, runs: dict[type[peers_mod.PgPeer], Run]) -> None:
+        figure = {name: n / seconds for name, seconds in each(base, runs).items()}
+        versus(label, figure.pop(Ours.name), figure, "jobs/s", True)
+
+    rates("enqueue, one by one", jobs, same(lambda p: peers_mod.one_by_one(p, jobs)))
+    rates("enqueue, 50 producers", jobs, same(lambda p: peers_mod.producers(p, 50, jobs // 50)))
+    rates("enqueue, bulk", bulked, same(lambda p: peers_mod.bulk(p, bulked)))
+
+    def drain_at(concurrency: int | None) -> Run:
+        return lambda p: peers_mod.drain(p, drained, concurrency)
+
+    for lib in PG_PEERS:  # at the peer's defaults, ours running as many at once
+        c = lib.default_concurrency
+        rates(
+            f"drain, {lib.name}'s defaults ({c})", drained, {Ours: drain_at(c), lib: drain_at(None)}
+        )
+    for c in (Ours.default_concurrency, 50):
+        rates(f"drain, concurrency {c}", drained, same(drain_at(c)))
+    latencies: dict[str, list[float]] = {}
+    for lib in LIBRARIES:
+        with empty_schema(base) as schema:
+            run = peers_mod.idle_latencies(lib(base, schema), lib(base, schema), samples)
+            latencies[lib.name] = asyncio.run(run)
+    for label, q in (("p50", 50), ("p99", 99)):
+        ms = {name: percentile(values, q) for name, values in latencies.items()}
+        versus(f"idle latency {label} (ms)", ms.pop(Ours.name), ms, "ms", False)
+    rss = {}
+    for lib in LIBRARIES:
+        with empty_schema(base) as schema:
+            asyncio.run(peers_mod.fill(lib(base, schema), drained))
+            rss[lib.name] = worker_rss_mb(lib.name, base, schema, drained)
+    versus(f"worker peak RSS, {drained:,} jobs (MB)", rss.pop(Ours.name), rss, "MB", False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default=DEFAULT_URL, help="server to use (a schema is created)")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    parser.add_argument("--peers", action="store_true", help="only the peers' comparison")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     with psycopg.connect(args.url) as conn:
@@ -218,12 +265,16 @@ def main() -> None:
         f"noormme-queue on PostgreSQL {version // 10000}.{version % 10000}; psycopg "
         f"{psycopg.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} cores\n"
     )
+    if args.peers:
+        bench_peers(args.url, scale)
+        return
     bench_sequential(args.url, 2_000 // scale)
     bench_concurrent(args.url, 50, 200 // scale)
     bench_bulk(args.url, 20_000 // scale)
     bench_drain(args.url, 20_000 // scale, 5)
     bench_drain(args.url, 20_000 // scale, 50)
     bench_notify_latency(args.url, 300 // scale)
+    bench_peers(args.url, scale)
 
 
 if __name__ == "__main__":

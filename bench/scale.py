@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import big, library_runs, postgres
+from . import big, fresh, library_runs, postgres
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000, 100_000)
@@ -193,7 +193,7 @@ def plot(points: list[Point], path: Path, sizes: Sizes) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default=postgres.DEFAULT_URL, help="PostgreSQL server")
+    parser.add_argument("--url", default=fresh.DEFAULT_URL, help="PostgreSQL server")
     parser.add_argument("--quick", action="store_true", help="backlogs of 1k, 10k, 100k")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (median)")
     parser.add_argument("--backends", default=",".join(big.BACKENDS))

@@ -17,13 +17,7 @@ import time
 
 from noormme_queue import Job, QueueConfig, QueueManager
 
-
-def peak_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from .measure import peak_rss_mb
 
 
 async def main(path: str, jobs: int, concurrency: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from noormme_queue.core.job import AttemptOutcome, JobStatus
 from noormme_queue.core.routing import RateLimit, TypeDefinition, TypeLimits
 from noormme_queue.engine.outcomes import settle_expired
@@ -250,6 +252,17 @@ async def test_types_defined_elsewhere_are_reported_when_replaced(store: JobStor
     assert stored.limits.concurrency == 3 and stored.defined_by == "worker-b"
     [info] = [q for q in await store.queues() if q.name == "reports"]
     assert info.types == ("report",)
+
+
+async def test_a_job_without_a_queue_goes_to_its_types_stored_queue(store: JobStore) -> None:
+    reports = TypeDefinition("report", "reports", TypeLimits(), "worker-a", T0)
+    assert await store.define_types([reports]) == []
+    unset = [replace(new_job(type=t), queue=None) for t in ("report", "other", "report")]
+    chosen = new_job(type="report", queue="urgent")
+    ids = await store.enqueue([*unset, chosen])  # one batch: each row finds its own queue
+    assert ids == [j.id for j in [*unset, chosen]]
+    queues = [(await store.get(i)).queue for i in ids]  # type: ignore[union-attr]
+    assert queues == ["reports", "default", "reports", "urgent"]
 
 
 async def test_throughput_from_kept_minutes_equals_the_jobs(store: JobStore) -> None:

@@ -19,17 +19,25 @@ _RANDOM_MASK = (1 << 80) - 1
 _id_lock = threading.Lock()
 _last_ms = 0
 _counter = int.from_bytes(os.urandom(10), "big")
+_prefix = ""  # "job_" and the characters of _last_ms
 
 
 def new_job_id() -> str:
-    global _last_ms, _counter
+    global _last_ms, _counter, _prefix
     with _id_lock:
         ms = max(time.time_ns() // 1_000_000, _last_ms)  # never backwards, even if the clock is
-        _last_ms = ms
+        if ms != _last_ms or not _prefix:
+            _prefix = "job_" + _encode(ms, 50)  # 2 zero bits, then 48 of milliseconds
+            _last_ms = ms
         _counter = (_counter + 1) & _RANDOM_MASK
-        value = (ms << 80) | _counter
+        counter, prefix = _counter, _prefix
+    return prefix + _encode(counter, 80)
+
+
+def _encode(value: int, bits: int) -> str:
+    """``bits`` (a multiple of 10) of ``value``, two characters per 10 bits, highest first."""
     pairs = _PAIRS
-    return "job_" + "".join(pairs[(value >> shift) & 1023] for shift in range(120, -10, -10))
+    return "".join(pairs[(value >> shift) & 1023] for shift in range(bits - 10, -10, -10))
 
 
 def _reseed_after_fork() -> None:

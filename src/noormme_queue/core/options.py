@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypedDict, TypeGuard
 
 from .errors import InvalidJob
@@ -89,8 +90,9 @@ class AddJobOptions(TypedDict, total=False):
     limit_key: str | None
 
 
+@cache
 def option_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(JobOptions))
+    return tuple(f.name for f in fields(JobOptions))  # once: add_jobs checks every item
 
 
 def option_docs() -> dict[str, str]:

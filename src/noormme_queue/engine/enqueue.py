@@ -45,8 +45,15 @@ def validate_type(job_type: object) -> str:
     return job_type
 
 
+# Compact JSON; one encoder for every payload (json.dumps with options builds one per call).
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def check_depth(value: object, limit: int = MAX_PAYLOAD_DEPTH) -> None:
     """Refuse lists and dicts nested more than ``limit`` deep (without recursing)."""
+    if type(value) is dict and _SCALARS.issuperset(map(type, value.values())):
+        return  # a flat object, the common payload: one level
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -76,7 +83,7 @@ def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int
     if handler is not None:
         handler.check_payload(payload)
     try:
-        text = json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        text = _ENCODER.encode(payload)
         size = len(text.encode())
     except UnicodeEncodeError as exc:
         raise InvalidPayload(
@@ -100,12 +107,13 @@ def encode_payload(payload: object, handler: BoundHandler | None, max_bytes: int
 def job_specs(jobs: Iterable[Any]) -> list[tuple[str, JSON, JobOptions]]:
     """``add_jobs``' items, ``(type, payload)`` or ``(type, payload, options)``, checked."""
     specs: list[tuple[str, JSON, JobOptions]] = []
+    defaults = JobOptions()  # frozen: one for every item given without options
     for index, spec in enumerate(jobs):
         if not isinstance(spec, tuple) or len(spec) not in (2, 3):
             raise InvalidJob(
                 f"jobs[{index}] must be (type, payload) or (type, payload, options), got {spec!r}"
             )
-        options = JobOptions.from_mapping(spec[2]) if len(spec) == 3 else JobOptions()
+        options = JobOptions.from_mapping(spec[2]) if len(spec) == 3 else defaults
         specs.append((spec[0], spec[1], options))
     return specs
 

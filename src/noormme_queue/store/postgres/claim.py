@@ -53,8 +53,9 @@ def claim_planned(
     limit: int,
     queues: Mapping[str, int] | None,
 ) -> tuple[list[Any], float | None]:
-    """Rows claimed among ``types``, some of them limited (in one transaction), and when a
-    job held back by a rate limit may start.
+    """Rows claimed among ``types``, some of them limited (in one transaction), and when to
+    look again: when a job held back by a rate limit may start, or the next scheduled job
+    falls due, whichever comes first.
 
     Saved with a settle (the pool groups a worker's two writes in one transaction), the
     claim already holds row locks of the kept counts when it locks the types' rows; another
@@ -82,27 +83,27 @@ def _claim_planned(
 ) -> tuple[list[Any], float | None]:
     now = params["now"]
     locking = sql.TYPE_LIMITS_NOWAIT if nowait else sql.TYPE_LIMITS
-    with conn.transaction():
-        limits = {
-            t: Limit(c, rc, rw) for t, c, rc, rw in conn.execute(locking, {"types": list(types)})
-        }
+    # Pipelined: statements sent before the first of their results is read share one round
+    # trip (the savepoint or BEGIN, the types' locks, staging, pairs and paused queues; what
+    # the pairs and types use; the marks, starts and next due time), not one each. A lock
+    # not available still rolls back this savepoint alone, not a settle grouped before it.
+    with conn.pipeline(), conn.transaction():
+        locked = conn.execute(locking, {"types": list(types)})
         conn.execute(sql.STAGE, {"now": now, "stage": STAGE_BATCH})
+        ready = conn.execute(sql.READY_PAIRS)
+        paused = conn.execute(sql.PAUSED_QUEUES)
+        limits = {t: Limit(c, rc, rw) for t, c, rc, rw in locked.fetchall()}
         pairs = ready_pairs(
-            conn.execute(sql.READY_PAIRS).fetchall(),
-            types=types,
-            queues=queues,
-            paused=[r[0] for r in conn.execute(sql.PAUSED_QUEUES)],
+            ready.fetchall(), types=types, queues=queues, paused=[r[0] for r in paused]
         )
         for type_, limited in limits.items():
             if limited.rate_window is not None:
                 since = now - limited.rate_window
                 conn.execute(sql.FORGET_STARTS, {"type": type_, "since": since})
-        chosen = plan(
-            pairs, limit=limit, queues=queues, limits=limits, reader=_Reader(conn, now), now=now
-        )
-        rows: list[Any] = []
-        if chosen.ids:
-            rows = conn.execute(sql.CLAIM, params | {"ids": chosen.ids}).fetchall()
+        reader = _Reader(conn, now)
+        reader.prefetch(pairs, limit, queues, limits)
+        chosen = plan(pairs, limit=limit, queues=queues, limits=limits, reader=reader, now=now)
+        claimed = conn.execute(sql.CLAIM, params | {"ids": chosen.ids}) if chosen.ids else None
         if chosen.starts:
             starts = {
                 "now": now,
@@ -111,21 +112,51 @@ def _claim_planned(
             }
             conn.execute(sql.RECORD_START, starts)
             conn.execute(sql.COUNT_STARTS, starts)
-    return rows, chosen.retry_at
+        due = conn.execute(sql.NEXT_DUE)
+        rows: list[Any] = [] if claimed is None else claimed.fetchall()
+        scheduled = due_time(due.fetchone()[0])  # type: ignore[index]
+    retry_at = chosen.retry_at
+    if scheduled is not None:
+        retry_at = scheduled if retry_at is None else min(retry_at, scheduled)
+    return rows, retry_at
 
 
 class _Reader:
     def __init__(self, conn: Conn, now: float) -> None:
         self.conn = conn
         self.now = now
+        self._candidates: dict[tuple[str, str, int], Any] = {}
+        self._running: dict[str, Any] = {}
+
+    def prefetch(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        limit: int,
+        queues: Mapping[str, int] | None,
+        limits: Mapping[str, Limit],
+    ) -> None:
+        """Send the reads :func:`plan` makes first (each pair's first page, the limited
+        types' running jobs) before reading any of them: one round trip in a pipeline."""
+        for queue, type_ in pairs:
+            count = limit if queues is None else min(limit, queues.get(queue, 0))
+            if count > 0:
+                self._candidates[queue, type_, count] = self._send_candidates(queue, type_, count)
+        for type_, limited in limits.items():
+            if limited.concurrency is not None:
+                self._running[type_] = self.conn.execute(sql.RUNNING_BY_KEY, {"type": type_})
+
+    def _send_candidates(self, queue: str, type_: str, count: int) -> Any:
+        params = {"queue": queue, "type": type_, "now": self.now, "limit": count}
+        return self.conn.execute(sql.CANDIDATES, params)
 
     def candidates(self, queue: str, type_: str, count: int) -> list[Candidate]:
-        params = {"queue": queue, "type": type_, "now": self.now, "limit": count}
-        rows = self.conn.execute(sql.CANDIDATES, params).fetchall()
+        sent = self._candidates.pop((queue, type_, count), None)
+        rows = (sent or self._send_candidates(queue, type_, count)).fetchall()
         return [Candidate(i, queue, type_, k, p, r) for i, k, p, r in rows]
 
     def running(self, type_: str) -> dict[str | None, int]:
-        rows = self.conn.execute(sql.RUNNING_BY_KEY, {"type": type_})
+        sent = self._running.pop(type_, None)
+        rows = sent or self.conn.execute(sql.RUNNING_BY_KEY, {"type": type_})
         return {k: int(n) for k, n in rows}
 
     def started(self, type_: str, keys: set[str | None]) -> dict[str | None, int]:

@@ -53,7 +53,6 @@ from ..rows import (
     Unreadable,
     attempt_json,
     claim_order,
-    due_time,
     listed_statuses,
     makes_due,
     minute_buckets,
@@ -259,10 +258,6 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
             staged = 0
             if any(t in self._limited_types(conn) for t in types):
                 rows, next_run_at = claim_planned(conn, params, types, limit, queues)
-                due = conn.execute(sql.NEXT_DUE).fetchone()
-                scheduled = None if due is None else due_time(due[0])
-                if scheduled is not None:
-                    next_run_at = scheduled if next_run_at is None else min(next_run_at, scheduled)
             else:
                 rows, staged, next_run_at = claim_ready(conn, params, queues)
                 if staged and len(rows) < limit:
