@@ -280,3 +280,19 @@ async def test_throughput_from_kept_minutes_equals_the_jobs(store: JobStore) -> 
     assert sum(c.completed for c in odd) == 3 and sum(c.failed for c in odd) == 1
     # minute 0 holds the four starts, minute 1 the three completions (noormme_minutes)
     assert await store.purge_minutes(before=since + 120) == 2
+
+
+async def test_a_claim_timed_before_a_later_ones_forgetting_counts_no_forgotten_start(
+    store: JobStore,
+) -> None:
+    """Processes take their time before their claim runs, so claims can run out of order.
+    One at T0 + 61 forgets T0's starts (and takes nothing); one timed at T0 + 59 that runs
+    after it must not start two more inside T0's window: it runs on the later clock."""
+    await limit(store, "t", rate=RateLimit(2, 60.0))
+    await store.enqueue([new_job() for _ in range(2)])
+    assert len((await claim(store)).jobs) == 2  # two starts at T0
+    assert (await claim(store, now=T0 + 61)).jobs == []  # forgets them
+    await store.enqueue([new_job(created_at=T0 + 1) for _ in range(2)])
+    late = await claim(store, now=T0 + 59)  # timed earlier, runs now
+    starts = sorted(j.started_at.timestamp() for j in late.jobs if j.started_at)
+    assert len(starts) == 2 and all(s >= T0 + 60 for s in starts), starts

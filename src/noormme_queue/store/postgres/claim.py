@@ -96,6 +96,12 @@ def _claim_planned(
         pairs = ready_pairs(
             ready.fetchall(), types=types, queues=queues, paused=[r[0] for r in paused]
         )
+        if any(limited.rate_window is not None for limited in limits.values()):
+            # Rate windows are counted on one clock that never runs backwards.
+            clock = conn.execute(sql.CLAIM_CLOCK, {"now": now}).fetchone()
+            assert clock is not None
+            now = max(now, float(clock[0]))
+            params = params | {"now": now}
         for type_, limited in limits.items():
             if limited.rate_window is not None:
                 since = now - limited.rate_window

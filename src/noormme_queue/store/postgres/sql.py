@@ -178,6 +178,16 @@ CLAIM = (
     f" RETURNING {_J_SELECTED}"
 )
 
+# The latest time any claim of a rate-limited type ran at, and this claim's own, whichever is
+# later: processes take their "now" before their statements run, so without it a claim could
+# run at a time before the one a later claim already forgot the starts up to.
+CLAIM_CLOCK = (
+    "INSERT INTO noormme_meta (key, value) VALUES ('claim_clock', (%(now)s::float8)::text)"
+    " ON CONFLICT (key) DO UPDATE"
+    "  SET value = greatest(noormme_meta.value::float8, excluded.value::float8)::text"
+    " RETURNING value::float8"
+)
+
 RECORD_START = (
     "INSERT INTO noormme_starts (type, limit_key, started_at)"
     " SELECT type, limit_key, %(now)s FROM unnest(%(types)s::text[], %(keys)s::text[])"

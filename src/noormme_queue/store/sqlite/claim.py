@@ -41,6 +41,9 @@ def claim_rows(
     )
     wanted = set(types)
     limits = {t: Limit(c, rc, rw) for t, c, rc, rw in conn.execute(sql.TYPE_LIMITS) if t in wanted}
+    if any(limited.rate_window is not None for limited in limits.values()):
+        # Rate windows are counted on one clock that never runs backwards across processes.
+        now = max(now, float(conn.execute(sql.CLAIM_CLOCK, (repr(now),)).fetchone()[0]))
     for type_, limited in limits.items():
         if limited.rate_window is not None:
             _forget_starts(conn, type_, now - limited.rate_window)

@@ -117,6 +117,14 @@ FORGET_STARTS = (
     " WHERE type = ? AND started_at <= ? RETURNING limit_key"
 )
 UNCOUNT_STARTS = "UPDATE noormme_rates SET n = n - ? WHERE type = ? AND limit_key = ?"
+# The latest time any claim of a rate-limited type ran at, and this claim's own, whichever is
+# later: processes take their "now" before they wait for the write lock, so without it a claim
+# could run at a time before the one a later claim already forgot the starts up to.
+CLAIM_CLOCK = (
+    "INSERT INTO noormme_meta (key, value) VALUES ('claim_clock', ?) ON CONFLICT (key)"
+    " DO UPDATE SET value = MAX(CAST(value AS REAL), CAST(excluded.value AS REAL))"
+    " RETURNING CAST(value AS REAL)"
+)
 
 # When the earliest scheduled job falls due: one seek.
 NEXT_DUE = (
