@@ -32,7 +32,7 @@ async def test_fifty_concurrent_producers_never_stall_the_loop(qm: QueueManager)
         for i in range(100):
             await qm.add_job("bulk", {"producer": n, "i": i})
 
-    other = sqlite3.connect(qm.config.database_url.removeprefix("sqlite:///"), timeout=0)
+    other = sqlite3.connect(qm.config.database_url.removeprefix("sqlite:///"), timeout=30)
     other.isolation_level = None
     other.execute("BEGIN IMMEDIATE")  # every write of the queue must now wait
     tick = asyncio.create_task(ticker())

@@ -1,8 +1,11 @@
 """The schema of the PostgreSQL store and its migrations, beside ``sql.py`` (the statements),
 under the same names as the other dialect's ``schema.py``.
 
-The version lives in our own ``noormme_meta`` table, so the queue can share a database with
-an application. Migrations only ever get appended.
+Tables live in the first schema of the connection's ``search_path`` (``public`` unless the
+URL says ``options=-csearch_path=...``), prefixed ``noormme_``; the version lives in our own
+``noormme_meta`` table, so the queue can share a database with an application. Migrations
+only ever get appended; they run in one transaction under a transaction-level advisory lock
+and re-read the version there, so many processes starting at once migrate exactly once.
 """
 
 from __future__ import annotations

@@ -9,11 +9,7 @@ as a float and read back without conversion, so a job read from either backend i
 object. Payloads, results and progress are opaque JSON *text* (``jsonb`` would reorder
 keys); the attempt history is ``jsonb``, a list this library owns and appends to.
 
-Tables live in the first schema of the connection's ``search_path`` (``public`` unless the
-URL says ``options=-csearch_path=...``), prefixed ``noormme_`` so the queue can share a
-database with an application. The version lives in our own ``noormme_meta`` table.
-Migrations run in one transaction under a transaction-level advisory lock and re-read the
-version there, so many processes starting at once migrate exactly once.
+Where the tables live and how they are migrated: ``schema.py``.
 """
 
 from __future__ import annotations
@@ -31,9 +27,9 @@ _LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "j.id = v.id AND j.status = 'processing' AND j.claim_token = v.token"
 _APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt)"
-# A job's timeline is in its row (store/events.py): each change appends its events (an array).
+# A job's timeline is in its row (store/events.py): each change appends its events; the
+# claimed event is built here, since only the row knows its attempt number.
 _APPEND_EVENTS = "events = j.events || v.events"
-# The claimed event is built here: only the row knows its attempt number.
 _CLAIMED_EVENT = (
     "events = j.events || jsonb_build_array(jsonb_build_array(%(now)s::float8, 'claimed',"
     "  %(worker_id)s::text, NULL, j.attempts + 1, NULL))"
@@ -56,12 +52,9 @@ def _waking(dml: str, returning_count: int) -> str:
 # -- enqueue -----------------------------------------------------------------------------------
 
 # A batch in one statement; the first of several jobs with one unique_key wins, as in SQLite.
-# A job whose queue is not given goes to the queue a worker stored for its type (one join,
-# not a lookup per row: with a lookup per row the planner's estimate for a bulk load passed
-# jit_above_cost, and compiling the plan cost more than it saved).
-# The status is 'pending' when the job is due at once, else 'scheduled' (see STAGE).
-# The arrays go in binary (%(name)b): psycopg's text form quotes every element in Python,
-# which cost more than the insert itself for a bulk load of 20,000 jobs.
+# No queue given: its type's stored one, by one join (a lookup per row pushed a bulk load's
+# plan past jit_above_cost). 'pending' when due at once, else 'scheduled' (see STAGE). Arrays
+# in binary (%(name)b): psycopg's text form cost more than the insert for 20,000 jobs.
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
@@ -93,11 +86,9 @@ LIVE_BY_UNIQUE_KEY = (
 )
 
 # -- claim -------------------------------------------------------------------------------------
-# Types without limits (most) are claimed by CLAIM_READY, one statement. Limited types are
-# claimed in a transaction that locks their noormme_types rows, reads what they use, picks
-# in Python (store/claiming.py) and marks the picks by id (CLAIM), as SQLite does.
-
-# ARRAY(...): the chosen ids are looked up by primary key, never joined by a table scan.
+# Types without limits (most): CLAIM_READY, one statement. Limited types: a transaction that
+# locks their noormme_types rows, reads what they use, picks in Python (store/claiming.py)
+# and marks the picks by id (CLAIM), as SQLite does. ARRAY(...): ids by primary key.
 STAGE = (
     "UPDATE noormme_jobs SET status = 'pending' WHERE id = ANY(ARRAY(SELECT id FROM noormme_jobs"
     "  WHERE status = 'scheduled' AND run_at <= %(now)s ORDER BY run_at LIMIT %(stage)s"
@@ -111,11 +102,10 @@ _PAIRS = (
 READY_PAIRS = _PAIRS
 PAUSED_QUEUES = "SELECT name FROM noormme_queues WHERE paused"
 
-# PostgreSQL only: stage, choose the (queue, type) pairs with due jobs from the kept counts
-# (not paused, not limited, of the worker's types and queues), read each pair's first due
-# jobs from the claim index (a LATERAL seek, locked with SKIP LOCKED), keep each queue's
-# budget, and mark the first `limit` processing, looked up by primary key (ARRAY(...):
-# joined to the picks, the planner scanned the whole table for 50 rows, 5 ms at 10,000).
+# PostgreSQL only: stage; choose the (queue, type) pairs with due jobs from the kept counts
+# (not paused or limited, of the worker's types and queues); read each pair's first due jobs
+# by a LATERAL seek of the claim index (SKIP LOCKED); keep each queue's budget; mark the first
+# `limit` by primary key (ARRAY(...): a join scanned the whole table, 5 ms at 10,000 jobs).
 # Its last row holds the staged count and the next due time instead of a job.
 CLAIM_READY = (
     f"WITH staged AS ({STAGE} RETURNING 1),"
@@ -178,9 +168,8 @@ CLAIM = (
     f" RETURNING {_J_SELECTED}"
 )
 
-# The latest time any claim of a rate-limited type ran at, and this claim's own, whichever is
-# later: processes take their "now" before their statements run, so without it a claim could
-# run at a time before the one a later claim already forgot the starts up to.
+# A rate-limited claim runs at the later of its time and the latest such claim's: a process
+# takes its "now" before its statements run, and must not count starts a later one forgot.
 CLAIM_CLOCK = (
     "INSERT INTO noormme_meta (key, value) VALUES ('claim_clock', (%(now)s::float8)::text)"
     " ON CONFLICT (key) DO UPDATE"
@@ -344,8 +333,8 @@ FINISHED_MINUTES = (
     " ORDER BY minute"
 )
 
-# Buckets that are not whole minutes: from the jobs. Completed jobs are many: a range of
-# the partial index on finished_at; failed jobs, the dead-letter record, are few: by status.
+# Buckets that are not whole minutes: from the jobs (completed: a range of the partial
+# index on finished_at; failed, the few dead letters: by status).
 FINISHED_COUNTS = (
     "SELECT floor((finished_at - %(since)s) / %(width)s)::bigint AS bucket,"
     " count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'failed')"
@@ -425,8 +414,7 @@ _SAME_TIMING = (
     " AND s.timezone = excluded.timezone"
 )
 
-# Create, or update in place: the next tick is kept while the timing stays the same, and an
-# identical definition is left alone (its revision too, so no fire under way is spoilt).
+# Create or update in place (same timing: same next tick; identical: untouched, revision too).
 SAVE_SCHEDULE = (
     "INSERT INTO noormme_schedules AS s (name, job, cron, every, timezone, missed, next_run_at,"
     "  created_at, updated_at) VALUES (%(name)s, %(job)s, %(cron)s, %(every)s, %(timezone)s,"
@@ -456,8 +444,8 @@ DUE_SCHEDULES = (
     " WHERE NOT s.paused AND s.next_run_at <= %(now)s ORDER BY s.next_run_at LIMIT %(limit)s"
 )
 NEXT_SCHEDULE_AT = "SELECT MIN(next_run_at) FROM noormme_schedules WHERE NOT paused"
-# A tick is claimed by this compare-and-set (a second process waits for the row lock, then
-# finds next_run_at moved on); its jobs are written in the same transaction.
+# A tick is claimed by this compare-and-set (a rival waits for the row lock, then finds
+# next_run_at moved on); its jobs are written in the same transaction.
 FIRE_SCHEDULE = (
     "UPDATE noormme_schedules SET next_run_at = %(new_next_run_at)s,"
     "  last_run_at = COALESCE(%(ran_at)s, last_run_at)"
@@ -467,8 +455,7 @@ SCHEDULE_LAST_JOB = "UPDATE noormme_schedules SET last_job_id = %(job_id)s WHERE
 
 # -- workers, activity and health -------------------------------------------------------------
 
-# The database's clock, beside the worker's: only ever compared with it (the clock skew the
-# doctor reports), never used to decide anything.
+# The database's clock: only compared with the worker's (the doctor's clock skew).
 _DATABASE_CLOCK = "extract(epoch FROM clock_timestamp())::double precision"
 DATABASE_CLOCK = f"SELECT {_DATABASE_CLOCK}"
 _WORKER_SET = ", ".join(f"{c} = excluded.{c}" for c in WORKER_COLUMNS if c not in ("id",))
