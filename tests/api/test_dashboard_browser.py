@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,29 @@ def _chromium_path() -> str:
     return path
 
 
+@contextmanager
+def dashboard_page(url: str, token: str, *, height: int = 1000) -> Iterator[tuple[Page, list[str]]]:
+    """Chromium on the dashboard at ``url``, ready; the console errors and page errors it
+    meets are collected in the list (each test asserts it stays empty)."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": height})
+            problems: list[str] = []
+
+            def on_console(message: ConsoleMessage) -> None:
+                if message.type == "error":
+                    problems.append(f"console: {message.text}")
+
+            page.on("console", on_console)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.goto(f"{url}/queue?token={token}")
+            expect(page.locator("body")).to_have_attribute("data-ready", "true")
+            yield page, problems
+        finally:
+            browser.close()
+
+
 def _select(page: Page, job_id: str) -> None:
     page.locator(f'tr[data-job-id="{job_id}"]').click()
     expect(page.locator("#detail-id")).to_have_text(job_id)
@@ -207,117 +231,103 @@ def test_dashboard_in_a_real_browser(service: Service) -> None:
         "cancelled": 1,
     }
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
+    with dashboard_page(service.url, TOKEN) as (page, problems):
+        assert "token" not in page.url  # taken out of the address bar and history
 
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    problems.append(f"console: {message.text}")
+        # Counts match the store.
+        for name, value in counts.items():
+            expect(page.locator(f"#count-{name}")).to_have_text(str(value))
+        expect(page.locator("#chart rect.bar.completed").first).to_be_visible()
+        expect(page.locator("#memory tr")).to_have_count(5)  # the built-in memory queues
 
-            page.on("console", on_console)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        # Filter by status through the count card.
+        page.locator('[data-testid="count-failed"]').click()
+        expect(page.locator("#jobs tr")).to_have_count(1)
+        expect(page.locator(f'tr[data-job-id="{seeded["flaky"]}"]')).to_be_visible()
 
-            page.goto(f"{service.url}/queue?token={TOKEN}")
-            expect(page.locator("body")).to_have_attribute("data-ready", "true")
-            assert "token" not in page.url  # taken out of the address bar and history
+        # A <script> payload is shown as text and never runs.
+        page.locator('[data-testid="count-total"]').click()
+        expect(page.locator("#jobs tr")).to_have_count(7)
+        _select(page, seeded["xss"])
+        for text in XSS.values():  # shown as the JSON text it is
+            expect(page.locator("#detail-payload")).to_contain_text(json.dumps(text))
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.locator("#detail-payload script, #detail-payload img").count() == 0
 
-            # Counts match the store.
-            for name, value in counts.items():
-                expect(page.locator(f"#count-{name}")).to_have_text(str(value))
-            expect(page.locator("#chart rect.bar.completed").first).to_be_visible()
-            expect(page.locator("#memory tr")).to_have_count(5)  # the built-in memory queues
+        # The queue of each job, in the list and in the detail; a queue name that is markup
+        # is text there and in the queues panel.
+        expect(page.locator("#detail-fields")).to_contain_text(HOSTILE_QUEUE)
+        row = page.locator(f'tr[data-job-id="{seeded["xss"]}"]')
+        expect(row.locator("td").nth(2)).to_have_text(HOSTILE_QUEUE)
+        flaky_row = page.locator(f'tr[data-job-id="{seeded["flaky"]}"]')
+        expect(flaky_row.locator("td").nth(2)).to_have_text("default")
+        hostile = page.locator("#queues tr").filter(has_text=HOSTILE_QUEUE)
+        expect(hostile).to_have_count(1)
+        expect(hostile.locator("td").nth(2)).to_have_text("1")  # pending
 
-            # Filter by status through the count card.
-            page.locator('[data-testid="count-failed"]').click()
-            expect(page.locator("#jobs tr")).to_have_count(1)
-            expect(page.locator(f'tr[data-job-id="{seeded["flaky"]}"]')).to_be_visible()
+        # The queues panel: counts, and each type's limits as the workers stored them.
+        default = page.locator('#queues tr[data-queue="default"]')
+        cells = [counts[s] for s in ("pending", "processing", "completed", "failed")]
+        cells[0] -= 1  # the xss job is in the hostile queue
+        for index, value in enumerate(cells, start=2):
+            expect(default.locator("td").nth(index)).to_have_text(str(value))
+        reports = page.locator('#queues tr[data-queue="reports"]')
+        expect(reports).to_contain_text("report at most 2 at once, 30/minute")
+        expect(reports).to_contain_text(f"{HOSTILE_TYPE} no limits")
+        assert page.locator("#queues script, #queues img, #jobs script").count() == 0
 
-            # A <script> payload is shown as text and never runs.
-            page.locator('[data-testid="count-total"]').click()
-            expect(page.locator("#jobs tr")).to_have_count(7)
-            _select(page, seeded["xss"])
-            for text in XSS.values():  # shown as the JSON text it is
-                expect(page.locator("#detail-payload")).to_contain_text(json.dumps(text))
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert page.locator("#detail-payload script, #detail-payload img").count() == 0
+        # Pause a queue from the page: the store has it paused; resume it the same way.
+        expect(reports.locator('[data-testid="queue-state"]')).to_have_text("running")
+        reports.locator('[data-testid="pause-queue"]').click()
+        expect(reports.locator('[data-testid="queue-state"]')).to_have_text("paused")
+        assert _paused_in_store(service) == {"reports"}
+        reports.locator('[data-testid="resume-queue"]').click()
+        expect(reports.locator('[data-testid="queue-state"]')).to_have_text("running")
+        assert _paused_in_store(service) == set()
 
-            # The queue of each job, in the list and in the detail; a queue name that is markup
-            # is text there and in the queues panel.
-            expect(page.locator("#detail-fields")).to_contain_text(HOSTILE_QUEUE)
-            row = page.locator(f'tr[data-job-id="{seeded["xss"]}"]')
-            expect(row.locator("td").nth(2)).to_have_text(HOSTILE_QUEUE)
-            flaky_row = page.locator(f'tr[data-job-id="{seeded["flaky"]}"]')
-            expect(flaky_row.locator("td").nth(2)).to_have_text("default")
-            hostile = page.locator("#queues tr").filter(has_text=HOSTILE_QUEUE)
-            expect(hostile).to_have_count(1)
-            expect(hostile.locator("td").nth(2)).to_have_text("1")  # pending
+        # Filter the jobs by queue: by name in the form, or by a click in the panel.
+        page.locator("#filter-queue").fill("default")
+        page.locator("#filters button[type=submit]").click()
+        expect(page.locator("#jobs tr")).to_have_count(6)
+        reports.locator("button.link").click()
+        expect(page.locator("#jobs-empty")).to_be_visible()
+        expect(page.locator("#filter-queue")).to_have_value("reports")
+        page.locator("#filter-queue").fill("")
+        page.locator("#filters button[type=submit]").click()
+        expect(page.locator("#jobs tr")).to_have_count(7)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
 
-            # The queues panel: counts, and each type's limits as the workers stored them.
-            default = page.locator('#queues tr[data-queue="default"]')
-            cells = [counts[s] for s in ("pending", "processing", "completed", "failed")]
-            cells[0] -= 1  # the xss job is in the hostile queue
-            for index, value in enumerate(cells, start=2):
-                expect(default.locator("td").nth(index)).to_have_text(str(value))
-            reports = page.locator('#queues tr[data-queue="reports"]')
-            expect(reports).to_contain_text("report at most 2 at once, 30/minute")
-            expect(reports).to_contain_text(f"{HOSTILE_TYPE} no limits")
-            assert page.locator("#queues script, #queues img, #jobs script").count() == 0
+        # Retry the failed job from the page: pending (the blocker holds the only slot),
+        # then completed once the blocker is released.
+        with _api(service) as client:
+            blocker = client.post("/jobs", json={"type": "blocker"}).json()["data"]["id"]
+        _wait_api(service, blocker, "processing")
+        _select(page, seeded["flaky"])
+        expect(page.locator("#detail-status")).to_have_text("failed")
+        expect(page.locator("#detail-error")).to_contain_text("first run fails on purpose")
+        expect(page.locator("#detail-traceback")).to_contain_text("Traceback")
+        expect(page.locator("#detail-history tr")).to_have_count(1)
+        page.locator('[data-testid="retry"]').click()
+        expect(page.locator("#detail-status")).to_have_text("pending")
+        expect(page.locator("#count-failed")).to_have_text("0")
+        service.release.touch()
+        expect(page.locator("#detail-status")).to_have_text("completed", timeout=20_000)
+        expect(page.locator("#detail-result")).to_contain_text('"runs": 2')
+        expect(page.locator("#detail-history tr")).to_have_count(2)  # history is kept
+        expect(page.locator("#count-completed")).to_have_text("5")  # + blocker, + retried
 
-            # Pause a queue from the page: the store has it paused; resume it the same way.
-            expect(reports.locator('[data-testid="queue-state"]')).to_have_text("running")
-            reports.locator('[data-testid="pause-queue"]').click()
-            expect(reports.locator('[data-testid="queue-state"]')).to_have_text("paused")
-            assert _paused_in_store(service) == {"reports"}
-            reports.locator('[data-testid="resume-queue"]').click()
-            expect(reports.locator('[data-testid="queue-state"]')).to_have_text("running")
-            assert _paused_in_store(service) == set()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert problems == []
 
-            # Filter the jobs by queue: by name in the form, or by a click in the panel.
-            page.locator("#filter-queue").fill("default")
-            page.locator("#filters button[type=submit]").click()
-            expect(page.locator("#jobs tr")).to_have_count(6)
-            reports.locator("button.link").click()
-            expect(page.locator("#jobs-empty")).to_be_visible()
-            expect(page.locator("#filter-queue")).to_have_value("reports")
-            page.locator("#filter-queue").fill("")
-            page.locator("#filters button[type=submit]").click()
-            expect(page.locator("#jobs tr")).to_have_count(7)
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-
-            # Retry the failed job from the page: pending (the blocker holds the only slot),
-            # then completed once the blocker is released.
-            with _api(service) as client:
-                blocker = client.post("/jobs", json={"type": "blocker"}).json()["data"]["id"]
-            _wait_api(service, blocker, "processing")
-            _select(page, seeded["flaky"])
-            expect(page.locator("#detail-status")).to_have_text("failed")
-            expect(page.locator("#detail-error")).to_contain_text("first run fails on purpose")
-            expect(page.locator("#detail-traceback")).to_contain_text("Traceback")
-            expect(page.locator("#detail-history tr")).to_have_count(1)
-            page.locator('[data-testid="retry"]').click()
-            expect(page.locator("#detail-status")).to_have_text("pending")
-            expect(page.locator("#count-failed")).to_have_text("0")
-            service.release.touch()
-            expect(page.locator("#detail-status")).to_have_text("completed", timeout=20_000)
-            expect(page.locator("#detail-result")).to_contain_text('"runs": 2')
-            expect(page.locator("#detail-history tr")).to_have_count(2)  # history is kept
-            expect(page.locator("#count-completed")).to_have_text("5")  # + blocker, + retried
-
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert problems == []
-
-            # A fresh tab without the token asks for it, then works with it.
-            other = browser.new_page()
-            other.goto(f"{service.url}/queue")
-            expect(other.locator("#login")).to_be_visible()
-            other.locator("#token-input").fill(TOKEN)
-            other.locator("#login button[type=submit]").click()
-            expect(other.locator("#count-completed")).to_have_text("5")
-            expect(other.locator("#login")).to_be_hidden()
-        finally:
-            browser.close()
+        # A fresh tab without the token asks for it, then works with it.
+        browser = page.context.browser
+        assert browser is not None
+        other = browser.new_page()  # a context of its own: nothing stored
+        other.goto(f"{service.url}/queue")
+        expect(other.locator("#login")).to_be_visible()
+        other.locator("#token-input").fill(TOKEN)
+        other.locator("#login button[type=submit]").click()
+        expect(other.locator("#count-completed")).to_have_text("5")
+        expect(other.locator("#login")).to_be_hidden()

@@ -15,18 +15,17 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, expect, sync_playwright
+from playwright.sync_api import expect
 
 from noormme_queue import QueueConfig, QueueManager
 
 from .test_dashboard_browser import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
     ROOT,
     TOKEN,
-    _chromium_path,
     _free_port,
     _wait_healthy,
+    dashboard_page,
 )
 
 XSS_NAME = '<img src=x onerror="window.__pwned = 3">'
@@ -79,63 +78,45 @@ def _schedule(url: str, name: str) -> dict[str, object]:
 def test_the_schedules_panel(service: tuple[str, QueueConfig]) -> None:
     url, _ = service
     nightly = _schedule(url, "nightly")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
+    with dashboard_page(url, TOKEN) as (page, problems):
+        rows = page.locator("#schedules tr")
+        expect(rows).to_have_count(2)
+        row = page.locator('#schedules tr[data-schedule="nightly"]')
+        expect(row).to_contain_text("0 3 * * * (Europe/Paris)")
+        # The next run, as the browser shows the API's time, and the runs after it.
+        next_cell = row.locator('[data-testid="schedule-next"]')
+        shown = page.evaluate("iso => new Date(iso).toLocaleString()", str(nightly["next_run_at"]))
+        expect(next_cell).to_have_text(shown)
+        assert (next_cell.get_attribute("title") or "").startswith("then ")
+        expect(row.locator('[data-testid="schedule-outcome"]')).to_have_text("—")
 
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    problems.append(f"console: {message.text}")
+        # A name and payload made of HTML are text on the page, and never run.
+        expect(rows.first).to_contain_text(XSS_NAME)  # "<" sorts before "n"
+        assert page.locator("#schedules img, #schedules script").count() == 0
+        assert page.evaluate("typeof window.__pwned") == "undefined"
 
-            page.on("console", on_console)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.goto(f"{url}/queue?token={TOKEN}")
-            expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        # Run now: a job linked to the schedule; the panel shows its outcome.
+        row.locator('[data-testid="schedule-run"]').click()
+        expect(row.locator('[data-testid="schedule-outcome"]')).to_have_text(
+            "completed", timeout=20_000
+        )
+        done = _schedule(url, "nightly")
+        assert done["last_status"] == "completed" and done["last_run_at"] is not None
+        assert done["next_run_at"] == nightly["next_run_at"]  # its ticks go on
 
-            rows = page.locator("#schedules tr")
-            expect(rows).to_have_count(2)
-            row = page.locator('#schedules tr[data-schedule="nightly"]')
-            expect(row).to_contain_text("0 3 * * * (Europe/Paris)")
-            # The next run, as the browser shows the API's time, and the runs after it.
-            next_cell = row.locator('[data-testid="schedule-next"]')
-            shown = page.evaluate(
-                "iso => new Date(iso).toLocaleString()", str(nightly["next_run_at"])
-            )
-            expect(next_cell).to_have_text(shown)
-            assert (next_cell.get_attribute("title") or "").startswith("then ")
-            expect(row.locator('[data-testid="schedule-outcome"]')).to_have_text("—")
+        # Pause and resume from the page; every worker obeys the stored state.
+        row.locator('[data-testid="schedule-toggle"]').click()
+        expect(row.locator('[data-testid="schedule-next"]')).to_have_text("paused")
+        expect(row.locator('[data-testid="schedule-toggle"]')).to_have_text("Resume")
+        assert _schedule(url, "nightly")["paused"] is True
+        row.locator('[data-testid="schedule-toggle"]').click()
+        expect(row.locator('[data-testid="schedule-toggle"]')).to_have_text("Pause")
+        resumed = _schedule(url, "nightly")
+        assert resumed["paused"] is False
+        next_run = datetime.fromisoformat(str(resumed["next_run_at"]))
+        assert next_run.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M") == "03:00"
 
-            # A name and payload made of HTML are text on the page, and never run.
-            expect(rows.first).to_contain_text(XSS_NAME)  # "<" sorts before "n"
-            assert page.locator("#schedules img, #schedules script").count() == 0
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-
-            # Run now: a job linked to the schedule; the panel shows its outcome.
-            row.locator('[data-testid="schedule-run"]').click()
-            expect(row.locator('[data-testid="schedule-outcome"]')).to_have_text(
-                "completed", timeout=20_000
-            )
-            done = _schedule(url, "nightly")
-            assert done["last_status"] == "completed" and done["last_run_at"] is not None
-            assert done["next_run_at"] == nightly["next_run_at"]  # its ticks go on
-
-            # Pause and resume from the page; every worker obeys the stored state.
-            row.locator('[data-testid="schedule-toggle"]').click()
-            expect(row.locator('[data-testid="schedule-next"]')).to_have_text("paused")
-            expect(row.locator('[data-testid="schedule-toggle"]')).to_have_text("Resume")
-            assert _schedule(url, "nightly")["paused"] is True
-            row.locator('[data-testid="schedule-toggle"]').click()
-            expect(row.locator('[data-testid="schedule-toggle"]')).to_have_text("Pause")
-            resumed = _schedule(url, "nightly")
-            assert resumed["paused"] is False
-            next_run = datetime.fromisoformat(str(resumed["next_run_at"]))
-            assert next_run.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M") == "03:00"
-
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "dashboard-schedules.png"), full_page=True)
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert problems == []
-        finally:
-            browser.close()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-schedules.png"), full_page=True)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert problems == []

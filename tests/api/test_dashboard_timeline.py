@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from noormme_queue import QueueConfig, QueueManager
 
 from ..waiting import wait_for
-from .test_dashboard_browser import CHROMIUM_ARGS, ROOT, _chromium_path, _free_port, _wait_healthy
+from .test_dashboard_browser import ROOT, _free_port, _wait_healthy, dashboard_page
 from .timeline_app import HOSTILE_ERROR
 
 TOKEN = "timeline-browser-token-51c2"
@@ -82,55 +82,39 @@ def _kinds(page: Page) -> list[str]:
 
 def test_the_timeline_shows_each_step_and_markup_as_text(served: Served) -> None:
     wait_for(lambda: _status(served, served.hostile) == "completed", 30, "the retried job")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
+    with dashboard_page(served.url, TOKEN) as (page, problems):
+        page.locator(f'tr[data-job-id="{served.hostile}"]').click()
+        timeline = page.locator("#detail-timeline")
+        expect(timeline.locator("li")).to_have_count(6)
+        assert _kinds(page) == [
+            "enqueued",
+            "claimed",
+            "failed",
+            "retry_scheduled",
+            "claimed",
+            "completed",
+        ]
+        expect(timeline.locator("li").nth(0)).to_contain_text("by python")
+        failed = timeline.locator('li[data-kind="failed"]')
+        expect(failed).to_contain_text(f"ValueError: {HOSTILE_ERROR}")  # as text
+        expect(failed).to_contain_text("attempt 1")
+        expect(timeline.locator('li[data-kind="completed"]')).to_contain_text("attempt 2")
+        assert timeline.locator("script, img").count() == 0
+        assert page.evaluate("typeof window.__pwned") == "undefined"
 
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    problems.append(f"console: {message.text}")
+        # Cancel and retry from the page: the timeline says the dashboard did it.
+        page.locator(f'tr[data-job-id="{served.parked}"]').click()
+        expect(page.locator("#detail-id")).to_have_text(served.parked)
+        page.locator('[data-testid="cancel"]').click()
+        expect(page.locator("#detail-status")).to_have_text("cancelled")
+        last = timeline.locator("li").last
+        expect(last).to_have_attribute("data-kind", "cancelled")
+        expect(last).to_contain_text("by dashboard")
+        page.locator('[data-testid="retry"]').click()
+        expect(timeline.locator("li")).to_have_count(3)
+        expect(last).to_have_attribute("data-kind", "retried")
+        expect(last).to_contain_text("by dashboard")
+        assert _kinds(page) == ["enqueued", "cancelled", "retried"]
 
-            page.on("console", on_console)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.goto(f"{served.url}/queue?token={TOKEN}")
-            expect(page.locator("body")).to_have_attribute("data-ready", "true")
-
-            page.locator(f'tr[data-job-id="{served.hostile}"]').click()
-            timeline = page.locator("#detail-timeline")
-            expect(timeline.locator("li")).to_have_count(6)
-            assert _kinds(page) == [
-                "enqueued",
-                "claimed",
-                "failed",
-                "retry_scheduled",
-                "claimed",
-                "completed",
-            ]
-            expect(timeline.locator("li").nth(0)).to_contain_text("by python")
-            failed = timeline.locator('li[data-kind="failed"]')
-            expect(failed).to_contain_text(f"ValueError: {HOSTILE_ERROR}")  # as text
-            expect(failed).to_contain_text("attempt 1")
-            expect(timeline.locator('li[data-kind="completed"]')).to_contain_text("attempt 2")
-            assert timeline.locator("script, img").count() == 0
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-
-            # Cancel and retry from the page: the timeline says the dashboard did it.
-            page.locator(f'tr[data-job-id="{served.parked}"]').click()
-            expect(page.locator("#detail-id")).to_have_text(served.parked)
-            page.locator('[data-testid="cancel"]').click()
-            expect(page.locator("#detail-status")).to_have_text("cancelled")
-            last = timeline.locator("li").last
-            expect(last).to_have_attribute("data-kind", "cancelled")
-            expect(last).to_contain_text("by dashboard")
-            page.locator('[data-testid="retry"]').click()
-            expect(timeline.locator("li")).to_have_count(3)
-            expect(last).to_have_attribute("data-kind", "retried")
-            expect(last).to_contain_text("by dashboard")
-            assert _kinds(page) == ["enqueued", "cancelled", "retried"]
-
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert problems == []
-        finally:
-            browser.close()
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert problems == []

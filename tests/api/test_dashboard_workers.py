@@ -18,19 +18,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, expect, sync_playwright
+from playwright.sync_api import expect
 
 from noormme_queue import QueueConfig, QueueManager
 
 from ..waiting import wait_for
 from .test_dashboard_browser import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
     ROOT,
     TOKEN,
-    _chromium_path,
     _free_port,
     _wait_healthy,
+    dashboard_page,
 )
 
 HOSTILE_HOST = "<script>window.__pwned = 5</script>"
@@ -125,53 +124,37 @@ def test_the_workers_panel_and_the_charts(service: tuple[str, QueueConfig]) -> N
         wait_for(running_blocker, 20, "the serve worker's heartbeat to name the blocker")
         (mine,) = [w for w in api.get("/workers").json()["data"] if w["id"] != "planted:1:abc"]
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            problems: list[str] = []
+    with dashboard_page(url, TOKEN, height=1200) as (page, problems):
+        # Both workers, the serve process's with the job it runs and the types it handles.
+        rows = page.locator("#workers tr")
+        expect(rows).to_have_count(2)
+        own = page.locator(f'#workers tr[data-worker="{mine["id"]}"]')
+        expect(own.locator('[data-testid="worker-running"]')).to_have_text("1/1")
+        expect(own).to_contain_text(blocker)
+        expect(own).to_contain_text("blocker, flaky, ok")
+        expect(own.locator("td").nth(2)).to_have_text(str(mine["pid"]))
 
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    problems.append(f"console: {message.text}")
+        # Markup in a worker's row is text, never run.
+        planted = page.locator('#workers tr[data-worker="planted:1:abc"]')
+        expect(planted.locator("td").nth(1)).to_have_text(HOSTILE_HOST)
+        expect(planted.locator("td").nth(4)).to_have_text(HOSTILE_QUEUE)
+        expect(planted.locator("td").nth(5)).to_have_text(HOSTILE_TYPE)
+        expect(planted.locator("td").nth(9)).to_have_text("+30.00 s")
+        assert page.locator("#workers script, #workers img, #workers svg").count() == 0
 
-            page.on("console", on_console)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.goto(f"{url}/queue?token={TOKEN}")
-            expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        # The charts: the default queue's completions and failure as bars, its waits as
+        # dots; the planted queue's name as text.
+        default = page.locator('#activity tr[data-activity-queue="default"]')
+        expect(default.locator("rect.bar.completed").first).to_be_visible()
+        expect(default.locator("rect.bar.failed")).to_have_count(1)
+        expect(default.locator("circle.wait").first).to_be_attached()
+        expect(default).to_contain_text("3 completed · 1 failed")
+        hostile = page.locator("#activity tr").filter(has_text=HOSTILE_QUEUE)
+        expect(hostile).to_have_count(1)
+        expect(hostile).to_contain_text("3 started · mean wait 1.5 s · max 3.0 s")
+        assert page.locator("#activity img, #activity script").count() == 0
 
-            # Both workers, the serve process's with the job it runs and the types it handles.
-            rows = page.locator("#workers tr")
-            expect(rows).to_have_count(2)
-            own = page.locator(f'#workers tr[data-worker="{mine["id"]}"]')
-            expect(own.locator('[data-testid="worker-running"]')).to_have_text("1/1")
-            expect(own).to_contain_text(blocker)
-            expect(own).to_contain_text("blocker, flaky, ok")
-            expect(own.locator("td").nth(2)).to_have_text(str(mine["pid"]))
-
-            # Markup in a worker's row is text, never run.
-            planted = page.locator('#workers tr[data-worker="planted:1:abc"]')
-            expect(planted.locator("td").nth(1)).to_have_text(HOSTILE_HOST)
-            expect(planted.locator("td").nth(4)).to_have_text(HOSTILE_QUEUE)
-            expect(planted.locator("td").nth(5)).to_have_text(HOSTILE_TYPE)
-            expect(planted.locator("td").nth(9)).to_have_text("+30.00 s")
-            assert page.locator("#workers script, #workers img, #workers svg").count() == 0
-
-            # The charts: the default queue's completions and failure as bars, its waits as
-            # dots; the planted queue's name as text.
-            default = page.locator('#activity tr[data-activity-queue="default"]')
-            expect(default.locator("rect.bar.completed").first).to_be_visible()
-            expect(default.locator("rect.bar.failed")).to_have_count(1)
-            expect(default.locator("circle.wait").first).to_be_attached()
-            expect(default).to_contain_text("3 completed · 1 failed")
-            hostile = page.locator("#activity tr").filter(has_text=HOSTILE_QUEUE)
-            expect(hostile).to_have_count(1)
-            expect(hostile).to_contain_text("3 started · mean wait 1.5 s · max 3.0 s")
-            assert page.locator("#activity img, #activity script").count() == 0
-
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "dashboard-workers.png"), full_page=True)
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert problems == []
-        finally:
-            browser.close()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-workers.png"), full_page=True)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert problems == []
