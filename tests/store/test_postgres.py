@@ -273,6 +273,26 @@ async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) ->
         url, pg_sql.CANDIDATES, {"queue": "default", "type": "t", "now": T0, "limit": 10}
     )
     assert "Index Scan using noormme_jobs_claim" in candidates and "Sort" not in candidates
+    # A limited claim's statements: the first page of each pair seeks the claim index; its
+    # keys' starts are read from the kept counts, never counted from the start log; the
+    # locks' statement stages by the scheduled index and forgets by the window index.
+    pages = postgres_plan(
+        url,
+        pg_sql.PLANNED_CANDIDATES,
+        {"types": types, "now": T0, "limit": 10, "all_queues": True, "queues": [], "budgets": []},
+    )
+    assert "Index Cond: ((queue = p.queue) AND (type = p.type)" in pages, pages
+    assert "Seq Scan on noormme_jobs" not in pages and "noormme_starts" not in pages, pages
+    sql(
+        url,
+        "INSERT INTO noormme_starts SELECT 't', 'k' || i % 100, i FROM generate_series(1, 20000) i",
+    )
+    sql(url, "ANALYZE noormme_starts")  # a window's starts
+    locks = postgres_plan(
+        url, pg_sql.LOCK_LIMITS, {"types": types, "now": T0, "stage": 500, "forget": 10_000}
+    )
+    assert "noormme_jobs_scheduled" in locks and "noormme_starts_window" in locks, locks
+    assert "Seq Scan on noormme_jobs" not in locks and "Seq Scan on noormme_starts" not in locks
 
 
 async def test_a_listing_by_status_seeks_that_status_beside_newer_jobs(

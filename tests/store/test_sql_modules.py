@@ -27,6 +27,11 @@ SQLITE_ONLY = {
     "ADD_LISTENER",
     "REMOVE_LISTENER",
     "LISTENERS",
+    # PostgreSQL reads these in a limited claim's first round trip, inside LOCK_LIMITS and
+    # PLANNED_CANDIDATES; SQLite's claim runs in process, a statement costs no round trip.
+    "READY_PAIRS",
+    "CLAIM_CLOCK",
+    "FORGET_STARTS",
     # Pragmas: the writer connection's settings the doctor reports.
     "JOURNAL_MODE",
     "SYNCHRONOUS",
@@ -38,9 +43,15 @@ POSTGRES_ONLY = {
     # Data-modifying CTEs: a claim of types without limits in one round trip (SQLite runs
     # the same steps as statements of one in-process transaction).
     "CLAIM_READY",
-    # Row locks: a claim of limited types saved with a settle never waits for the types'
-    # locks (SQLite's BEGIN IMMEDIATE has no row locks to wait for).
-    "TYPE_LIMITS_NOWAIT",
+    # Data-modifying CTEs: a limited claim locks its types' rows, advances the rate clock and
+    # forgets old starts in one statement; NOWAIT: saved with a settle it never waits for the
+    # types' locks (SQLite's BEGIN IMMEDIATE has no row locks to wait for).
+    "LOCK_LIMITS",
+    "LOCK_LIMITS_NOWAIT",
+    # Every wanted pair's first page with its keys' starts, in one statement; the marks with
+    # their starts and the next due time in another.
+    "PLANNED_CANDIDATES",
+    "CLAIM_PLANNED",
     # LISTEN/NOTIFY wake-ups.
     "NOTIFY",
     "LISTEN",

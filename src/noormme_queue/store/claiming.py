@@ -28,6 +28,7 @@ from typing import Protocol
 
 LOOK_AHEAD = 100
 STAGE_BATCH = 500  # scheduled jobs made due by one claim
+FORGET_BATCH = 10_000  # starts that left their window forgotten by one claim (PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)

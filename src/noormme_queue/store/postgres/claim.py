@@ -9,9 +9,10 @@ same job), and marks the first ``limit`` processing.
 A worker that handles a type with a concurrency or rate limit claims in a transaction that
 first locks the limited types' ``noormme_types`` rows, so two workers' claims of one
 limited type never interleave: it stages due jobs, reads what the limited types use
-(processing jobs, starts in the window), reads candidates pair by pair for all its types,
-lets :func:`~noormme_queue.store.claiming.pick` choose in claim order across them, marks
-the picks by id and records the starts, as SQLite does in its one ``BEGIN IMMEDIATE``.
+(processing jobs, starts in the window) and the first page of every pair it may take from,
+lets :func:`~noormme_queue.store.claiming.plan` choose in claim order across them, marks
+the picks by id and records the starts, as SQLite does in its one ``BEGIN IMMEDIATE``; in
+two round trips (``_claim_planned``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from psycopg.errors import LockNotAvailable
 from psycopg.pq import TransactionStatus
 
-from ..claiming import STAGE_BATCH, Candidate, Limit, plan, ready_pairs
+from ..claiming import FORGET_BATCH, STAGE_BATCH, Candidate, Limit, plan
 from ..rows import COLUMNS, due_time
 from . import sql
 from .pool import Conn
@@ -52,6 +53,7 @@ def claim_planned(
     types: Sequence[str],
     limit: int,
     queues: Mapping[str, int] | None,
+    concurrent: frozenset[str],
 ) -> tuple[list[Any], float | None]:
     """Rows claimed among ``types``, some of them limited (in one transaction), and when to
     look again: when a job held back by a rate limit may start, or the next scheduled job
@@ -67,7 +69,9 @@ def claim_planned(
     now = params["now"]
     grouped = conn.info.transaction_status != TransactionStatus.IDLE
     try:
-        return _claim_planned(conn, params, types, limit, queues, nowait=grouped)
+        return _claim_planned(
+            conn, params, types, limit, queues, nowait=grouped, concurrent=concurrent
+        )
     except LockNotAvailable:
         return [], now
 
@@ -80,84 +84,84 @@ def _claim_planned(
     queues: Mapping[str, int] | None,
     *,
     nowait: bool,
+    concurrent: frozenset[str],
 ) -> tuple[list[Any], float | None]:
     now = params["now"]
-    locking = sql.TYPE_LIMITS_NOWAIT if nowait else sql.TYPE_LIMITS
+    wanted = {
+        "types": list(types),
+        "limit": limit,
+        "now": now,
+        "all_queues": queues is None,
+        "queues": [] if queues is None else list(queues),
+        "budgets": [] if queues is None else list(queues.values()),
+    }
     # Pipelined: statements sent before the first of their results is read share one round
-    # trip (the savepoint or BEGIN, the types' locks, staging, pairs and paused queues; what
-    # the pairs and types use; the marks, starts and next due time), not one each. A lock
-    # not available still rolls back this savepoint alone, not a settle grouped before it.
-    with conn.pipeline(), conn.transaction():
-        locked = conn.execute(locking, {"types": list(types)})
-        conn.execute(sql.STAGE, {"now": now, "stage": STAGE_BATCH})
-        ready = conn.execute(sql.READY_PAIRS)
-        paused = conn.execute(sql.PAUSED_QUEUES)
-        limits = {t: Limit(c, rc, rw) for t, c, rc, rw in locked.fetchall()}
-        pairs = ready_pairs(
-            ready.fetchall(), types=types, queues=queues, paused=[r[0] for r in paused]
-        )
-        if any(limited.rate_window is not None for limited in limits.values()):
-            # Rate windows are counted on one clock that never runs backwards.
-            clock = conn.execute(sql.CLAIM_CLOCK, {"now": now}).fetchone()
-            assert clock is not None
-            now = max(now, float(clock[0]))
-            params = params | {"now": now}
-        for type_, limited in limits.items():
-            if limited.rate_window is not None:
-                since = now - limited.rate_window
-                conn.execute(sql.FORGET_STARTS, {"type": type_, "since": since})
-        reader = _Reader(conn, now)
-        reader.prefetch(pairs, limit, queues, limits)
-        chosen = plan(pairs, limit=limit, queues=queues, limits=limits, reader=reader, now=now)
-        claimed = conn.execute(sql.CLAIM, params | {"ids": chosen.ids}) if chosen.ids else None
-        if chosen.starts:
-            starts = {
-                "now": now,
-                "types": [t for t, _ in chosen.starts],
-                "keys": ["" if k is None else k for _, k in chosen.starts],
+    # trip. The first holds the savepoint or BEGIN, the types' locks with staging, the rate
+    # clock and the forgotten starts (one statement), every wanted pair's first page with
+    # its keys' starts (one), and the running jobs of the types with a concurrency limit;
+    # the second the marks with the starts and the next due time (one), and the commit. A
+    # lock not available still rolls back this savepoint alone, not a settle grouped before.
+    with conn.pipeline():
+        with conn.transaction():
+            locking = sql.LOCK_LIMITS_NOWAIT if nowait else sql.LOCK_LIMITS
+            locks = {"types": list(types), "now": now, "stage": STAGE_BATCH, "forget": FORGET_BATCH}
+            locked = conn.execute(locking, locks)
+            pages = conn.execute(sql.PLANNED_CANDIDATES, wanted)
+            running = {
+                t: conn.execute(sql.RUNNING_BY_KEY, {"type": t}) for t in types if t in concurrent
             }
-            conn.execute(sql.RECORD_START, starts)
-            conn.execute(sql.COUNT_STARTS, starts)
-        due = conn.execute(sql.NEXT_DUE)
-        rows: list[Any] = [] if claimed is None else claimed.fetchall()
-        scheduled = due_time(due.fetchone()[0])  # type: ignore[index]
+            limits: dict[str, Limit] = {}
+            for type_, c, rc, rw, clock in locked.fetchall():
+                limits[type_] = Limit(c, rc, rw)
+                if clock is not None:  # rate windows are counted on one clock
+                    now = max(now, float(clock))
+            reader = _Reader(conn, now, pages.fetchall(), running)
+            chosen = plan(
+                reader.pairs, limit=limit, queues=queues, limits=limits, reader=reader, now=now
+            )
+            marks = params | {
+                "now": now,
+                "ids": chosen.ids,
+                "start_types": [t for t, _ in chosen.starts],
+                "start_keys": ["" if k is None else k for _, k in chosen.starts],
+            }
+            claimed = conn.execute(sql.CLAIM_PLANNED, marks)
+        # The commit leaves with the marks: their round trip is the commit's. Should either
+        # fail, the error leaves here and the pool rolls the connection back.
+        *rows, trailer = claimed.fetchall()
+    scheduled = due_time(trailer[-1])
     retry_at = chosen.retry_at
     if scheduled is not None:
         retry_at = scheduled if retry_at is None else min(retry_at, scheduled)
-    return rows, retry_at
+    return [r[:-1] for r in rows], retry_at
 
 
 class _Reader:
-    def __init__(self, conn: Conn, now: float) -> None:
+    """What :func:`plan` reads, from the pages and running counts sent with the locks; a
+    read they do not answer (a deeper page, a key first seen there) is a statement of its
+    own."""
+
+    def __init__(
+        self, conn: Conn, now: float, pages: Sequence[Any], running: Mapping[str, Any]
+    ) -> None:
         self.conn = conn
         self.now = now
-        self._candidates: dict[tuple[str, str, int], Any] = {}
-        self._running: dict[str, Any] = {}
-
-    def prefetch(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        limit: int,
-        queues: Mapping[str, int] | None,
-        limits: Mapping[str, Limit],
-    ) -> None:
-        """Send the reads :func:`plan` makes first (each pair's first page, the limited
-        types' running jobs) before reading any of them: one round trip in a pipeline."""
-        for queue, type_ in pairs:
-            count = limit if queues is None else min(limit, queues.get(queue, 0))
-            if count > 0:
-                self._candidates[queue, type_, count] = self._send_candidates(queue, type_, count)
-        for type_, limited in limits.items():
-            if limited.concurrency is not None:
-                self._running[type_] = self.conn.execute(sql.RUNNING_BY_KEY, {"type": type_})
-
-    def _send_candidates(self, queue: str, type_: str, count: int) -> Any:
-        params = {"queue": queue, "type": type_, "now": self.now, "limit": count}
-        return self.conn.execute(sql.CANDIDATES, params)
+        self._running = dict(running)
+        self._pages: dict[tuple[str, str, int], list[Candidate]] = {}
+        self._started: dict[str, dict[str | None, int]] = {}
+        for queue, type_, budget, id_, key, priority, run_at, n in pages:
+            page = self._pages.setdefault((queue, type_, budget), [])
+            if id_ is not None:
+                page.append(Candidate(id_, queue, type_, key, priority, run_at))
+                self._started.setdefault(type_, {})[key] = int(n or 0)
+        self.pairs = sorted({(queue, type_) for queue, type_, _ in self._pages})
 
     def candidates(self, queue: str, type_: str, count: int) -> list[Candidate]:
-        sent = self._candidates.pop((queue, type_, count), None)
-        rows = (sent or self._send_candidates(queue, type_, count)).fetchall()
+        page = self._pages.pop((queue, type_, count), None)
+        if page is not None:
+            return page
+        params = {"queue": queue, "type": type_, "now": self.now, "limit": count}
+        rows = self.conn.execute(sql.CANDIDATES, params).fetchall()
         return [Candidate(i, queue, type_, k, p, r) for i, k, p, r in rows]
 
     def running(self, type_: str) -> dict[str | None, int]:
@@ -166,9 +170,13 @@ class _Reader:
         return {k: int(n) for k, n in rows}
 
     def started(self, type_: str, keys: set[str | None]) -> dict[str | None, int]:
-        stored = ["" if k is None else k for k in keys]
-        rows = self.conn.execute(sql.RATE_USAGE, {"type": type_, "keys": stored})
-        return {(k or None): int(n) for k, n in rows}
+        known = self._started.get(type_, {})
+        counts = {k: known[k] for k in keys if k in known}
+        missing = ["" if k is None else k for k in keys if k not in known]
+        if missing:
+            rows = self.conn.execute(sql.RATE_USAGE, {"type": type_, "keys": missing})
+            counts |= {(k or None): int(n) for k, n in rows}
+        return counts
 
     def oldest_start(self, type_: str, key: str | None, since: float) -> float | None:
         params = {"type": type_, "key": key or "", "since": since}

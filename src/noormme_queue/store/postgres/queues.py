@@ -29,6 +29,7 @@ _TYPE_COLUMNS = (
 
 class QueueOps:
     _limited: frozenset[str]
+    _concurrent: frozenset[str]
     _limited_at: float
 
     async def _run(self, fn: Callable[[Conn], T], *, write: bool = False) -> T:
@@ -92,5 +93,6 @@ class QueueOps:
         if time.monotonic() - self._limited_at > LIMITS_MAX_AGE:
             found = [type_definition(r) for r in conn.execute(sql.TYPES)]
             self._limited = frozenset(d.type for d in found if d.limits.any)
+            self._concurrent = frozenset(d.type for d in found if d.limits.concurrency is not None)
             self._limited_at = time.monotonic()
         return self._limited

@@ -85,10 +85,7 @@ LIVE_BY_UNIQUE_KEY = (
     f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ANY(%(keys)s) AND {_LIVE}"
 )
 
-# -- claim -------------------------------------------------------------------------------------
-# Types without limits (most): CLAIM_READY, one statement. Limited types: a transaction that
-# locks their noormme_types rows, reads what they use, picks in Python (store/claiming.py)
-# and marks the picks by id (CLAIM), as SQLite does. ARRAY(...): ids by primary key.
+# -- claim (postgres/claim.py: which statement when) -----------------------------------------
 STAGE = (
     "UPDATE noormme_jobs SET status = 'pending' WHERE id = ANY(ARRAY(SELECT id FROM noormme_jobs"
     "  WHERE status = 'scheduled' AND run_at <= %(now)s ORDER BY run_at LIMIT %(stage)s"
@@ -99,27 +96,33 @@ _PAIRS = (
     "SELECT c.queue, c.type FROM noormme_counts c WHERE c.status = 'pending'"
     " GROUP BY c.queue, c.type HAVING sum(c.n) > 0"
 )
-READY_PAIRS = _PAIRS
 PAUSED_QUEUES = "SELECT name FROM noormme_queues WHERE paused"
 
-# PostgreSQL only: stage; choose the (queue, type) pairs with due jobs from the kept counts
-# (not paused or limited, of the worker's types and queues); read each pair's first due jobs
-# by a LATERAL seek of the claim index (SKIP LOCKED); keep each queue's budget; mark the first
-# `limit` by primary key (ARRAY(...): a join scanned the whole table, 5 ms at 10,000 jobs).
-# Its last row holds the staged count and the next due time instead of a job.
-CLAIM_READY = (
-    f"WITH staged AS ({STAGE} RETURNING 1),"
-    " budgets AS (SELECT * FROM unnest(%(queues)s::text[], %(budgets)s::int[]) AS b(queue, n)),"
-    f" pairs AS MATERIALIZED (SELECT p.queue, p.type, COALESCE(b.n, %(limit)s) AS budget"
-    f"  FROM ({_PAIRS}) p LEFT JOIN budgets b ON b.queue = p.queue"
+# The (queue, type) pairs with due jobs a claim may take (of its types and queues, not
+# paused), from the kept counts, each with how many it may take.
+_WANTED_PAIRS = (
+    "budgets AS (SELECT * FROM unnest(%(queues)s::text[], %(budgets)s::int[]) AS b(queue, n)),"
+    " pairs AS MATERIALIZED (SELECT p.queue, p.type, LEAST(COALESCE(b.n, %(limit)s), %(limit)s)"
+    f"  AS budget FROM ({_PAIRS}) p LEFT JOIN budgets b ON b.queue = p.queue"
     "  WHERE p.type = ANY(%(types)s::text[]) AND (%(all_queues)s OR b.queue IS NOT NULL)"
     "  AND NOT EXISTS (SELECT 1 FROM noormme_queues q WHERE q.name = p.queue AND q.paused)"
-    f"  AND NOT EXISTS (SELECT 1 FROM noormme_types t WHERE t.type = p.type AND {_LIMITED})),"
-    " cand AS MATERIALIZED (SELECT c.id, c.queue, c.priority, c.run_at, p.budget"
-    "  FROM pairs p CROSS JOIN LATERAL (SELECT id, queue, priority, run_at FROM noormme_jobs"
+)
+# A pair's first due jobs, by a seek of the claim index.
+_SEEK = (
+    "(SELECT id, queue, limit_key, priority, run_at FROM noormme_jobs"
     "   WHERE status = 'pending' AND queue = p.queue AND type = p.type AND run_at <= %(now)s"
-    "   ORDER BY priority DESC, run_at, id LIMIT LEAST(p.budget, %(limit)s)"
-    "   FOR UPDATE SKIP LOCKED) c),"
+    "   ORDER BY priority DESC, run_at, id LIMIT p.budget FOR UPDATE SKIP LOCKED) c"
+)
+
+# PostgreSQL only: stage; read the first due jobs of each wanted pair without limits
+# (SKIP LOCKED); keep each queue's budget; mark the first `limit` by primary key
+# (ARRAY(...): a join scanned the whole table, 5 ms at 10,000 jobs). Its last row holds the
+# staged count and the next due time instead of a job.
+CLAIM_READY = (
+    f"WITH staged AS ({STAGE} RETURNING 1), {_WANTED_PAIRS}"
+    f"  AND NOT EXISTS (SELECT 1 FROM noormme_types t WHERE t.type = p.type AND {_LIMITED})),"
+    f" cand AS MATERIALIZED (SELECT c.id, c.queue, c.priority, c.run_at, p.budget"
+    f"  FROM pairs p CROSS JOIN LATERAL {_SEEK}),"
     " picked AS (SELECT id FROM (SELECT id, priority, run_at, budget, row_number()"
     "   OVER (PARTITION BY queue ORDER BY priority DESC, run_at, id) AS rank FROM cand) r"
     "  WHERE rank <= budget ORDER BY priority DESC, run_at, id LIMIT %(limit)s),"
@@ -132,34 +135,59 @@ CLAIM_READY = (
     "  (SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled')"
 )
 
+# PostgreSQL only: a limited claim's first page of every wanted pair (one with none: a row of
+# NULLs), each job with its key's starts in the window (SQLite: CANDIDATES, RATE_USAGE).
+PLANNED_CANDIDATES = (
+    f"WITH {_WANTED_PAIRS})"
+    " SELECT p.queue, p.type, p.budget, c.id, c.limit_key, c.priority, c.run_at, r.n"
+    f" FROM pairs p LEFT JOIN LATERAL {_SEEK} ON true"
+    " LEFT JOIN noormme_rates r ON r.type = p.type AND r.limit_key = COALESCE(c.limit_key, '')"
+)
+
 TYPE_LIMITS = (
     "SELECT type, concurrency, rate_count, rate_window FROM noormme_types t"
     f" WHERE {_LIMITED} AND type = ANY(%(types)s::text[]) ORDER BY type FOR UPDATE"
 )
-# PostgreSQL only: the same for a claim that must not wait (see claim.py: claim_planned).
-TYPE_LIMITS_NOWAIT = TYPE_LIMITS + " NOWAIT"
-
+# PostgreSQL only (data-modifying CTEs): a limited claim's first statement: TYPE_LIMITS's locks
+# (NOWAIT: claim.py), STAGE, and for rates CLAIM_CLOCK and FORGET_STARTS (the `forget` oldest,
+# by the window index: any more wait for the next claim, counted against their key till then).
+_LOCK_LIMITS = (
+    "WITH locked AS MATERIALIZED ({types}),"
+    f" staged AS ({STAGE}),"
+    " clock AS (INSERT INTO noormme_meta (key, value)"
+    "  SELECT 'claim_clock', (%(now)s::float8)::text"
+    "  WHERE (SELECT count(*) FROM locked WHERE rate_window IS NOT NULL) > 0"
+    "  ON CONFLICT (key) DO UPDATE"
+    "  SET value = greatest(noormme_meta.value::float8, excluded.value::float8)::text"
+    "  RETURNING value::float8 AS now),"
+    " gone AS (DELETE FROM noormme_starts WHERE ctid = ANY(ARRAY(SELECT o.ctid FROM locked l"
+    "  CROSS JOIN clock c CROSS JOIN LATERAL (SELECT ctid FROM noormme_starts WHERE type = l.type"
+    "  AND started_at <= c.now - l.rate_window ORDER BY started_at LIMIT %(forget)s) o))"
+    "  RETURNING type, limit_key),"
+    " forgot AS (UPDATE noormme_rates r SET n = r.n - g.n"
+    "  FROM (SELECT type, limit_key, count(*) AS n FROM gone GROUP BY type, limit_key) g"
+    "  WHERE r.type = g.type AND r.limit_key = g.limit_key)"
+    " SELECT l.*, (SELECT now FROM clock) FROM locked l"
+)
+LOCK_LIMITS = _LOCK_LIMITS.format(types=TYPE_LIMITS)
+LOCK_LIMITS_NOWAIT = _LOCK_LIMITS.format(types=TYPE_LIMITS + " NOWAIT")
 RUNNING_BY_KEY = (
     "SELECT limit_key, count(*) FROM noormme_jobs"
     " WHERE status = 'processing' AND type = %(type)s GROUP BY limit_key"
 )
-
 RATE_USAGE = (
     "SELECT limit_key, n FROM noormme_rates"
     " WHERE type = %(type)s AND limit_key = ANY(%(keys)s::text[])"
 )
-
 OLDEST_START = (
     "SELECT min(started_at) FROM noormme_starts"
     " WHERE type = %(type)s AND limit_key = %(key)s AND started_at > %(since)s"
 )
-
 CANDIDATES = (
     "SELECT id, limit_key, priority, run_at FROM noormme_jobs"
     " WHERE status = 'pending' AND queue = %(queue)s AND type = %(type)s AND run_at <= %(now)s"
     " ORDER BY priority DESC, run_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
 )
-
 CLAIM = (
     "UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
@@ -167,37 +195,26 @@ CLAIM = (
     " WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
     f" RETURNING {_J_SELECTED}"
 )
-
-# A rate-limited claim runs at the later of its time and the latest such claim's: a process
-# takes its "now" before its statements run, and must not count starts a later one forgot.
-CLAIM_CLOCK = (
-    "INSERT INTO noormme_meta (key, value) VALUES ('claim_clock', (%(now)s::float8)::text)"
-    " ON CONFLICT (key) DO UPDATE"
-    "  SET value = greatest(noormme_meta.value::float8, excluded.value::float8)::text"
-    " RETURNING value::float8"
-)
-
 RECORD_START = (
     "INSERT INTO noormme_starts (type, limit_key, started_at)"
-    " SELECT type, limit_key, %(now)s FROM unnest(%(types)s::text[], %(keys)s::text[])"
+    " SELECT type, limit_key, %(now)s FROM unnest(%(start_types)s::text[], %(start_keys)s::text[])"
     "  AS v(type, limit_key)"
 )
 COUNT_STARTS = (
     "INSERT INTO noormme_rates (type, limit_key, n)"
-    " SELECT type, limit_key, count(*) FROM unnest(%(types)s::text[], %(keys)s::text[])"
+    " SELECT type, limit_key, count(*) FROM unnest(%(start_types)s::text[], %(start_keys)s::text[])"
     "  AS v(type, limit_key) GROUP BY type, limit_key"
     " ON CONFLICT (type, limit_key) DO UPDATE SET n = noormme_rates.n + excluded.n"
 )
-# Starts that left the window: deleted, and taken off their key's count, in one statement.
-FORGET_STARTS = (
-    "WITH gone AS (DELETE FROM noormme_starts"
-    "  WHERE type = %(type)s AND started_at <= %(since)s RETURNING limit_key)"
-    " UPDATE noormme_rates r SET n = r.n - g.n"
-    " FROM (SELECT limit_key, count(*) AS n FROM gone GROUP BY limit_key) g"
-    " WHERE r.type = %(type)s AND r.limit_key = g.limit_key"
-)
-
 NEXT_DUE = "SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled'"
+
+# PostgreSQL only (data-modifying CTEs): a limited claim's last statement: CLAIM, RECORD_START,
+# COUNT_STARTS, and in an extra last row NEXT_DUE.
+CLAIM_PLANNED = (
+    f"WITH claimed AS ({CLAIM}), recorded AS ({RECORD_START}), counted AS ({COUNT_STARTS})"
+    f" SELECT *, NULL::float8 FROM claimed UNION ALL"
+    f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, ({NEXT_DUE})"
+)
 
 # A claimed (or expired) row that no Job can hold: failed with why.
 FAIL_UNREADABLE = (
@@ -256,13 +273,11 @@ EXTEND_LEASES = (
     " FROM unnest(%(ids)s::text[], %(tokens)s::text[]) AS v(id, token)"
     f" WHERE {_HELD} RETURNING j.id"
 )
-
 # Processing jobs are few (at most every worker's concurrency): the status index.
 EXPIRED_LEASES = (
     f"SELECT {_SELECTED}, claim_token FROM noormme_jobs"
     " WHERE status = 'processing' AND lease_until < %(now)s LIMIT %(limit)s"
 )
-
 SAVE_PROGRESS = (
     "UPDATE noormme_jobs SET progress = %(progress)s"
     " WHERE id = %(id)s AND status = 'processing' AND claim_token = %(token)s"
@@ -283,16 +298,11 @@ def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
     """Newest first; ``paged`` goes on below the id of the previous page's last job.
 
     With statuses, one arm per stored status (pending is 'pending' and 'scheduled'), each
-    walking the (status, id) index newest first and stopping at the limit; the arms merge
-    over at most ``statuses`` * limit rows. Parameters: status0, status1, ..., type, queue,
-    before (those asked for), limit.
-
-    Each arm's status is ``= ANY(ARRAY[...])`` and its order ``status DESC, id DESC``: with
-    a plain ``status = ...`` the order is ``id DESC`` alone, which the primary key gives too,
-    and the planner, counting on the status's rows being spread over all ids, walks the
-    primary key newest first, filtering; with the status's jobs older than many others
-    (pending jobs beside a million finished ones) that walk passes every newer job. Only
-    the (status, id) index gives this order, so each arm seeks its status there."""
+    seeking the (status, id) index newest first up to the limit, merged. Parameters:
+    status0, status1, ..., type, queue, before (those asked for), limit. Each arm's status
+    is ``= ANY(ARRAY[...])`` ordered ``status DESC, id DESC``: with ``status = ...`` the order
+    is ``id DESC`` alone, and the planner walks the primary key newest first, filtering,
+    past every newer job (pending jobs beside a million finished ones)."""
     clauses = [
         clause
         for clause, used in (
@@ -321,12 +331,10 @@ STATS = "SELECT status, sum(n) FROM noormme_counts GROUP BY status"
 # One queue's: a seek of the counts' key, (queue, type, status, shard).
 QUEUE_STATS = "SELECT status, sum(n) FROM noormme_counts WHERE queue = %(queue)s GROUP BY status"
 QUEUE_COUNTS = "SELECT queue, status, sum(n) FROM noormme_counts GROUP BY queue, status"
-
 PENDING_TYPES = (
     "SELECT type FROM noormme_counts WHERE status IN ('pending', 'scheduled')"
     " GROUP BY type HAVING sum(n) > 0 ORDER BY type"
 )
-
 FINISHED_MINUTES = (
     "SELECT minute, sum(completed), sum(failed) FROM noormme_minutes"
     " WHERE minute >= %(minute)s GROUP BY minute HAVING sum(completed) + sum(failed) > 0"
@@ -356,7 +364,6 @@ SET_PAUSED = (
     " WHERE noormme_queues.paused <> excluded.paused"
 )
 QUEUE_PAUSED = "SELECT paused FROM noormme_queues WHERE name = %(name)s FOR UPDATE"
-
 TYPES = (
     "SELECT type, queue, concurrency, rate_count, rate_window, defined_by, updated_at"
     " FROM noormme_types ORDER BY type"
@@ -384,7 +391,6 @@ CANCEL = (
     f" FROM (SELECT id, status FROM noormme_jobs WHERE id = %(id)s AND {_LIVE} FOR UPDATE) old"
     " WHERE j.id = old.id RETURNING old.status"
 )
-
 # A manual retry: the attempts go on counting; max_attempts grows by the job's budget.
 RETRYABLE = (
     "SELECT attempts, COALESCE(budget, max_attempts) FROM noormme_jobs"
@@ -397,7 +403,6 @@ RETRY = _waking(
     " WHERE id = %(id)s AND status IN ('failed', 'cancelled') RETURNING id",
     1,
 )
-
 PURGE = (
     "DELETE FROM noormme_jobs WHERE id IN (SELECT id FROM noormme_jobs"
     "  WHERE status IN ('completed', 'cancelled') AND finished_at < %(before)s"
@@ -472,14 +477,12 @@ LIVE_WORKERS = (
     f"SELECT {', '.join(WORKER_COLUMNS)} FROM noormme_workers"
     " WHERE expires_at >= %(now)s ORDER BY id"
 )
-
 # A range of the primary key (minute, queue, shard): minutes x queues x shards rows.
 ACTIVITY = (
     "SELECT minute, queue, sum(completed), sum(failed), sum(started), sum(wait_sum),"
     "  max(wait_max) FROM noormme_minutes WHERE minute >= %(minute)s"
     " GROUP BY minute, queue ORDER BY minute, queue"
 )
-
 # Processing jobs are few (at most every worker's concurrency): the status index.
 STUCK_LEASES = (
     "SELECT id, type, worker_id, lease_until FROM noormme_jobs"

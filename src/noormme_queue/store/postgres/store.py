@@ -105,6 +105,7 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
         # Types with limits take the claim's slower path; the fast path re-checks in SQL,
         # so a stale list only delays a newly limited type's jobs, never over-claims.
         self._limited: frozenset[str] = frozenset()
+        self._concurrent: frozenset[str] = frozenset()  # of them, those with a concurrency
         self._limited_at = -LIMITS_MAX_AGE
 
     @property
@@ -257,7 +258,9 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
         def write(conn: Conn) -> Claim:
             staged = 0
             if any(t in self._limited_types(conn) for t in types):
-                rows, next_run_at = claim_planned(conn, params, types, limit, queues)
+                rows, next_run_at = claim_planned(
+                    conn, params, types, limit, queues, self._concurrent
+                )
             else:
                 rows, staged, next_run_at = claim_ready(conn, params, queues)
                 if staged and len(rows) < limit:
