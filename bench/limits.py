@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.limits [--backends sqlite,postgres] [--jobs N] [--repeat N]
 
-One worker (concurrency 50) drains 10,000 no-op jobs spread over 100 ``limit_key``s, three
+One worker (concurrency 50) drains 10,000 no-op jobs spread over 100 ``limit_key``s, four
 ways: without limits; with ``concurrency_limit=10`` (per key: never reached, the keys
 interleave and 50 run at once at most); with ``rate_limit="1000000/minute"`` (per key, far
-above the drain's rate). Every drain gets a fresh database or schema; the three ways take
-turns, each repetition starting with the next, and each figure is the median. Beside the
+above the drain's rate); and the same rate limit for the type as a whole (the same jobs
+without their keys). Every drain gets a fresh database or schema; the ways take turns,
+each repetition starting with the next, and each figure is the median. Beside the
 rate, this process's CPU per job (every thread; the enqueue that fills the queue included;
 for PostgreSQL the client's side only), steadier than the rate on a loaded machine. See
 docs/benchmarks.md ("Limits that never bind").
@@ -35,6 +36,7 @@ WAYS: dict[str, dict[str, Any]] = {
     "no limits": {},
     "concurrency_limit=10 per key": {"concurrency_limit": 10},
     'rate_limit="1000000/minute" per key': {"rate_limit": "1000000/minute"},
+    'rate_limit="1000000/minute" per type': {"rate_limit": "1000000/minute", "keys": False},
 }
 
 
@@ -49,11 +51,14 @@ def fresh_url(backend: str, server: str) -> Iterator[str]:
             yield f"sqlite:///{path}"
 
 
-async def one_drain(url: str, jobs: int, limits: dict[str, Any]) -> float:
-    """Seconds for one worker to drain ``jobs`` jobs over ``KEYS`` keys with ``limits``."""
+async def one_drain(url: str, jobs: int, way: dict[str, Any]) -> float:
+    """Seconds for one worker to drain ``jobs`` jobs over ``KEYS`` keys (unless the way
+    says ``keys=False``) with the way's limits."""
+    limits = {name: value for name, value in way.items() if name != "keys"}
+    keyed = way.get("keys", True)
     producer = QueueManager(QueueConfig(database_url=url, cleanup_interval=0), builtins=False)
     await producer.add_jobs(
-        [("noop", {"i": i}, {"limit_key": f"k{i % KEYS}"}) for i in range(jobs)]
+        [("noop", {"i": i}, {"limit_key": f"k{i % KEYS}"} if keyed else {}) for i in range(jobs)]
     )
     await producer.stop()
     config = QueueConfig(
