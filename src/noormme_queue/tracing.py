@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -75,11 +76,20 @@ class JobTracing(Observer):
         self._tracer = trace.get_tracer("noormme_queue")  # follows a provider set later
         self._w3c = TraceContextTextMapPropagator()  # W3C whatever the global propagator
         self._idle = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+        # The API's get_tracer_provider() reads the environment each time until a provider
+        # is set (OTEL_PYTHON_TRACER_PROVIDER may name one): a few microseconds a job. Its
+        # module global says at once whether one was set; only where the environment names
+        # one (or an API without that global) is it asked.
+        self._ask = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ or not hasattr(
+            trace, "_TRACER_PROVIDER"
+        )
 
     @property
     def recording(self) -> bool:
         """Whether a real ``TracerProvider`` (an SDK's) is set: until one is, nothing is
         traced and no job does any tracing work but this check."""
+        if not self._ask and getattr(self._trace, "_TRACER_PROVIDER", None) is None:
+            return False
         return not isinstance(self._trace.get_tracer_provider(), self._idle)
 
     @contextlib.contextmanager

@@ -31,7 +31,7 @@ class Hooks:
         """The hook a saved outcome calls for, if its handler has one."""
         outcome, job = settled.outcome, settled.job
         handler = self._handlers.get(job.type)
-        if handler is None:
+        if handler is None or not (handler.has_on_complete or handler.has_on_failure):
             return
         done_at = to_datetime(self._now())
         if isinstance(outcome, Completed) and handler.has_on_complete:

@@ -55,7 +55,7 @@ def settle_attempt(
         return None
     if isinstance(end, Returned):
         try:
-            result_json = json.dumps(end.value, allow_nan=False)
+            result_json = "null" if end.value is None else json.dumps(end.value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             end = Raised(TypeError(f"the handler's result is not JSON-serialisable: {exc}"))
         else:

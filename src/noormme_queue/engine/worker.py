@@ -417,11 +417,11 @@ class Worker:
         job = slot.job
         record: Settled | None = None
         watches: Sequence[AttemptWatch] = ()
+        handler = self.handlers.get(job.type)
         try:
             started = self.clock.now()
             if self.observers:
                 watches = self.observers.attempt(job, started)
-            handler = self.handlers.get(job.type)
             if handler is None:  # unregistered after the claim
                 error = LookupError(f"no handler registered for job type {job.type!r}")
                 end: AttemptEnd = Raised(error)
@@ -453,7 +453,6 @@ class Worker:
                 if record is not None:
                     self._outbox.append(record)
                 self._slots.pop(job.id, None)
-            handler = self.handlers.get(job.type)
             if self._consumed is not None or (handler is not None and handler.limits.any):
                 # A queue's cap or the type's limit may have held jobs back: look again.
                 self._want_claim = True

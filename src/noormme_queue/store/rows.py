@@ -14,6 +14,7 @@ stores mark the row itself failed when they claim or recover it, and the rest go
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -73,6 +74,16 @@ def makes_due(outcome: Outcome, now: float) -> bool:
 
 
 def attempt_json(attempt: Attempt) -> str:
+    if attempt.error is None and attempt.traceback is None and attempt.error_type is None:
+        # The common record (a completed attempt), as json.dumps writes it, without its
+        # walk: finite floats are written by repr there too.
+        started = "null" if attempt.started_at is None else repr(attempt.started_at.timestamp())
+        return (
+            f'{{"attempt": {int(attempt.attempt)}, "outcome": "{attempt.outcome.value}", '
+            f'"started_at": {started}, "finished_at": {attempt.finished_at.timestamp()!r}, '
+            f'"worker_id": {_json_text(attempt.worker_id)}, "error": null, "traceback": null, '
+            '"error_type": null}'
+        )
     return json.dumps(
         {
             "attempt": attempt.attempt,
@@ -85,6 +96,12 @@ def attempt_json(attempt: Attempt) -> str:
             "error_type": attempt.error_type,
         }
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _json_text(text: str | None) -> str:
+    """A worker id as JSON (a worker writes its own over and over)."""
+    return json.dumps(text)
 
 
 def attempt_from_json(data: dict[str, Any]) -> Attempt:
