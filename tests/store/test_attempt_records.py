@@ -8,26 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from noormme_queue.core.job import Attempt, AttemptOutcome
-from noormme_queue.store.rows import attempt_from_json, attempt_json
+from noormme_queue.store.rows import attempt_from_json, attempt_json, attempt_record
 
 STARTED = datetime(2026, 12, 1, 12, 0, 0, 123456, tzinfo=UTC)
 FINISHED = datetime(2026, 12, 1, 12, 0, 1, 654321, tzinfo=UTC)
 
 
 def encoded(attempt: Attempt) -> str:
-    """What json.dumps writes for the record: the shape every record has."""
-    return json.dumps(
-        {
-            "attempt": attempt.attempt,
-            "outcome": attempt.outcome.value,
-            "started_at": None if attempt.started_at is None else attempt.started_at.timestamp(),
-            "finished_at": attempt.finished_at.timestamp(),
-            "worker_id": attempt.worker_id,
-            "error": attempt.error,
-            "traceback": attempt.traceback,
-            "error_type": attempt.error_type,
-        }
-    )
+    """What json.dumps writes for the record's one shape."""
+    return json.dumps(attempt_record(attempt))
 
 
 @pytest.mark.parametrize("worker_id", ["w-1", None, 'a "quoted" id\\', "wörker-ü", "\u2028x"])

@@ -20,6 +20,7 @@ from noormme_queue.core.routing import RateLimit, TypeDefinition, TypeLimits
 from noormme_queue.engine.outcomes import settle_expired
 from noormme_queue.store import Completed, Failed, store_from_config
 from noormme_queue.store.postgres import PostgresStore
+from noormme_queue.store.postgres import claim as pg_claim
 from noormme_queue.store.postgres import sql as pg_sql
 from noormme_queue.store.postgres.schema import SCHEMA_VERSION
 from noormme_queue.store.rows import listed_statuses
@@ -500,3 +501,29 @@ async def test_a_closed_store_reopens_on_use(url: str) -> None:
 def test_the_test_server_is_reachable() -> None:
     with admin() as conn:  # the suite fails (never skips) without PostgreSQL
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+async def test_old_starts_past_one_claims_batch_are_forgotten_by_the_next_claims(
+    pg: PostgresStore, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More starts left the window than one claim forgets (claim.FORGET_BATCH): each claim
+    # forgets a batch, and the rest count against their key until they are gone, so a
+    # claim may start fewer jobs than the limit allows but never more.
+    monkeypatch.setattr(pg_claim, "FORGET_BATCH", 2)
+    limits = TypeLimits(rate=RateLimit(3, 60.0))
+    assert await pg.define_types([TypeDefinition("t", "default", limits, "test", T0)]) == []
+    sql(
+        url,
+        f"INSERT INTO noormme_starts SELECT 't', '', {T0 - 100} - i FROM generate_series(1, 5) i",
+    )
+    sql(url, "INSERT INTO noormme_rates (type, limit_key, n) VALUES ('t', '', 5)")
+    await pg.enqueue([new_job() for _ in range(6)])
+    taken = []
+    for _ in range(4):
+        got = await pg.claim(["t"], 10, now=T0, lease_until=T0 + 30, worker_id="w")
+        taken.append(len(got.jobs))
+    # 5 old starts, 2 forgotten a claim: 3 still counted (no room), then 1 (room for 2),
+    # then none (the 2 new starts counted, room for 1); then 3 new starts fill the window.
+    assert taken == [0, 2, 1, 0]
+    assert sql(url, "SELECT n FROM noormme_rates WHERE type = 't'") == [(3,)]
+    assert sql(url, f"SELECT count(*) FROM noormme_starts WHERE started_at <= {T0 - 60}") == [(0,)]

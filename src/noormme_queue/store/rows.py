@@ -73,10 +73,25 @@ def makes_due(outcome: Outcome, now: float) -> bool:
     return isinstance(outcome, Failed) and outcome.retry_at is not None and outcome.retry_at <= now
 
 
+def attempt_record(attempt: Attempt) -> dict[str, Any]:
+    """The one shape of an attempt in a job's history."""
+    return {
+        "attempt": attempt.attempt,
+        "outcome": attempt.outcome.value,
+        "started_at": None if attempt.started_at is None else attempt.started_at.timestamp(),
+        "finished_at": attempt.finished_at.timestamp(),
+        "worker_id": attempt.worker_id,
+        "error": attempt.error,
+        "traceback": attempt.traceback,
+        "error_type": attempt.error_type,
+    }
+
+
 def attempt_json(attempt: Attempt) -> str:
+    """:func:`attempt_record` as ``json.dumps`` writes it."""
     if attempt.error is None and attempt.traceback is None and attempt.error_type is None:
-        # The common record (a completed attempt), as json.dumps writes it, without its
-        # walk: finite floats are written by repr there too.
+        # The common record (a completed attempt) without the encoder's walk: the same text
+        # (finite floats are written by repr there too).
         started = "null" if attempt.started_at is None else repr(attempt.started_at.timestamp())
         return (
             f'{{"attempt": {int(attempt.attempt)}, "outcome": "{attempt.outcome.value}", '
@@ -84,18 +99,7 @@ def attempt_json(attempt: Attempt) -> str:
             f'"worker_id": {_json_text(attempt.worker_id)}, "error": null, "traceback": null, '
             '"error_type": null}'
         )
-    return json.dumps(
-        {
-            "attempt": attempt.attempt,
-            "outcome": attempt.outcome.value,
-            "started_at": None if attempt.started_at is None else attempt.started_at.timestamp(),
-            "finished_at": attempt.finished_at.timestamp(),
-            "worker_id": attempt.worker_id,
-            "error": attempt.error,
-            "traceback": attempt.traceback,
-            "error_type": attempt.error_type,
-        }
-    )
+    return json.dumps(attempt_record(attempt))
 
 
 @functools.lru_cache(maxsize=64)
