@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from noormme_queue import ConfigError, SchemaTooNew, StoreCorrupt
+from noormme_queue.core.job import JobStatus
+from noormme_queue.core.routing import TypeDefinition, TypeLimits
+from noormme_queue.store import Completed
 from noormme_queue.store.sqlite import SQLiteStore, sql, sqlite_path_from_url
 from noormme_queue.store.sqlite.schema import SCHEMA_VERSION
 
-from .conftest import new_job
+from .conftest import T0, new_job
 from .plans import sqlite_plan
+from .test_conformance import attempt
 
 
 async def test_file_is_wal_with_the_configured_synchronous(tmp_path: Path) -> None:
@@ -45,6 +50,18 @@ async def test_claim_and_maintenance_queries_use_their_indexes(tmp_path: Path) -
     assert "TEMP B-TREE" not in candidates  # ordered by the index, never sorted
     claim = sqlite_plan(path, sql.CLAIM(2), ("t", "w", 0.0, 0.0, "a", "b"))
     assert "id=?)" in claim and "SCAN" not in claim  # one seek per chosen id
+    pairs = {"q0": "default", "t0": "t", "b0": 10, "q1": "mail", "t1": "t", "b1": 10}
+    marks = {"token": "k", "worker_id": "w", "lease_until": 0.0, "now": 0.0, "limit": 10}
+    ready = sqlite_plan(path, sql.CLAIM_READY(2), marks | pairs)
+    # each pair a seek of the claim index in its order; only the picks (<= b0 + b1) sorted
+    assert (
+        ready.count("SEARCH noormme_jobs USING INDEX noormme_jobs_claim (queue=? AND type=?)") == 2
+    )
+    assert ready.count("TEMP B-TREE") == 1 and ready.endswith("USE TEMP B-TREE FOR ORDER BY")
+    assert "SCAN noormme_jobs" not in ready and "(status=? AND id=?)" in ready
+    alone = {"q0": "default", "t0": "t", "b0": 10}
+    ready = sqlite_plan(path, sql.CLAIM_READY(1), marks | alone)
+    assert "noormme_jobs_claim (queue=? AND type=?)" in ready and "TEMP B-TREE" not in ready
     stage = sqlite_plan(path, sql.STAGE, (0.0, 500))
     assert "noormme_jobs_scheduled (run_at<?)" in stage and "TEMP B-TREE" not in stage
     assert "noormme_jobs_scheduled" in sqlite_plan(path, sql.NEXT_DUE)
@@ -146,3 +163,54 @@ def test_url_parsing() -> None:
         sqlite_path_from_url("sqlite:///:memory:")
     with pytest.raises(ConfigError):
         sqlite_path_from_url("mysql://x")
+
+
+async def test_counts_kept_by_the_batch_statements_match_a_recount_of_the_rows(
+    tmp_path: Path,
+) -> None:
+    # A batch of new jobs, the claim and completions count themselves (sqlite/tally.py);
+    # one new job, a cancel, staging and the rest count by trigger. Both agree with the rows.
+    store = SQLiteStore(tmp_path / "q.db")
+    await store.open()
+    await store.define_types([TypeDefinition("mail", "emails", TypeLimits(), "w", T0)])
+    batch = [replace(new_job("mail"), queue=None) for _ in range(3)]  # the type's queue
+    batch += [replace(new_job(run_at=T0 - 7.5 * i), queue=None) for i in range(4)]  # default
+    batch += [new_job(queue="bulk"), new_job(run_at=T0 + 500)]  # its own queue; scheduled
+    await store.enqueue(batch)
+    await store.enqueue([replace(new_job("mail"), queue=None)])  # alone: by the trigger
+    now = T0 + 30
+    got = await store.claim(["mail", "t"], 7, now=now, lease_until=now + 60, worker_id="w")
+    assert len(got.jobs) == 7
+    done = [Completed(j.id, got.token, "null", attempt(1)) for j in got.jobs[:5]]
+    assert await store.settle(done, now=T0 + 75) == [True] * 5
+    assert await store.cancel(got.jobs[5].id, now=T0 + 80) is JobStatus.PROCESSING
+    late = await store.claim(["t"], 5, now=T0 + 600, lease_until=T0 + 660, worker_id="w")
+    assert len(late.jobs) == 2  # the scheduled one, staged, and the last of default
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    kept = conn.execute("SELECT queue, type, status, n FROM noormme_counts WHERE n <> 0")
+    recount = conn.execute(
+        "SELECT queue, type, status, COUNT(*) FROM noormme_jobs GROUP BY queue, type, status"
+    )
+    assert sorted(kept) == sorted(recount)
+    queues = conn.execute("SELECT type, queue, COUNT(*) FROM noormme_jobs GROUP BY type, queue")
+    assert sorted(queues) == [("mail", "emails", 4), ("t", "bulk", 1), ("t", "default", 5)]
+    minutes = conn.execute(
+        "SELECT minute, queue, completed, failed, started, wait_sum, wait_max FROM noormme_minutes"
+    )
+    started = conn.execute(
+        "SELECT CAST(started_at / 60 AS INTEGER) AS m, queue, COUNT(*),"
+        " SUM(MAX(0.0, started_at - run_at)), MAX(MAX(0.0, started_at - run_at))"
+        " FROM noormme_jobs WHERE started_at IS NOT NULL GROUP BY m, queue"
+    )
+    finished = conn.execute(
+        "SELECT CAST(finished_at / 60 AS INTEGER) AS m, queue, COUNT(*) FROM noormme_jobs"
+        " WHERE status = 'completed' GROUP BY m, queue"
+    )
+    expected: dict[tuple[int, str], list[float]] = {}
+    for m, q, n, wait_sum, wait_max in started:
+        expected.setdefault((m, q), [0, 0, 0, 0.0, 0.0])[2:] = [n, wait_sum, wait_max]
+    for m, q, n in finished:
+        expected.setdefault((m, q), [0, 0, 0, 0.0, 0.0])[0] = n
+    assert {(m, q): [c, f, s, ws, wm] for m, q, c, f, s, ws, wm in minutes} == expected
+    conn.close()

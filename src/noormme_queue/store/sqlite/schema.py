@@ -227,6 +227,53 @@ MIGRATIONS: tuple[str, ...] = (
                 wait_max = MAX(wait_max, excluded.wait_max);
     END;
     """,
+    # 8 (SQLite only): the statements that change many jobs at once (the claim, completions,
+    # a batch of new jobs) keep the counts themselves, one row per group, instead of three
+    # trigger statements per job (store/sqlite/tally.py). Each flips the row's ``tally`` bit;
+    # the triggers skip a change that flipped it and still count every other one, whoever
+    # makes it.
+    """
+    ALTER TABLE noormme_jobs ADD COLUMN tally INTEGER NOT NULL DEFAULT 0;
+    DROP TRIGGER noormme_jobs_count_insert;
+    CREATE TRIGGER noormme_jobs_count_insert AFTER INSERT ON noormme_jobs
+        WHEN new.tally = 0 BEGIN
+        INSERT INTO noormme_counts (queue, type, status, n)
+            VALUES (new.queue, new.type, new.status, 1)
+            ON CONFLICT (queue, type, status) DO UPDATE SET n = n + 1;
+    END;
+    DROP TRIGGER noormme_jobs_count_update;
+    CREATE TRIGGER noormme_jobs_count_update AFTER UPDATE OF status, queue, type
+        ON noormme_jobs WHEN (old.status IS NOT new.status OR old.queue IS NOT new.queue
+        OR old.type IS NOT new.type) AND old.tally IS new.tally BEGIN
+        UPDATE noormme_counts SET n = n - 1
+            WHERE queue = old.queue AND type = old.type AND status = old.status;
+        INSERT INTO noormme_counts (queue, type, status, n)
+            VALUES (new.queue, new.type, new.status, 1)
+            ON CONFLICT (queue, type, status) DO UPDATE SET n = n + 1;
+    END;
+    DROP TRIGGER noormme_jobs_finished_minute;
+    CREATE TRIGGER noormme_jobs_finished_minute AFTER UPDATE OF status ON noormme_jobs
+        WHEN new.status IN ('completed', 'failed') AND old.status IS NOT new.status
+        AND old.tally IS new.tally BEGIN
+        INSERT INTO noormme_minutes (minute, queue, completed, failed)
+            VALUES (CAST(new.finished_at / 60 AS INTEGER), new.queue,
+                new.status = 'completed', new.status = 'failed')
+            ON CONFLICT (minute, queue) DO UPDATE SET
+                completed = completed + excluded.completed, failed = failed + excluded.failed;
+    END;
+    DROP TRIGGER noormme_jobs_started_minute;
+    CREATE TRIGGER noormme_jobs_started_minute AFTER UPDATE OF status ON noormme_jobs
+        WHEN new.status = 'processing' AND old.status IN ('pending', 'scheduled')
+        AND old.tally IS new.tally BEGIN
+        INSERT INTO noormme_minutes (minute, queue, completed, failed, started, wait_sum,
+                wait_max)
+            VALUES (CAST(new.started_at / 60 AS INTEGER), new.queue, 0, 0, 1,
+                MAX(0.0, new.started_at - old.run_at), MAX(0.0, new.started_at - old.run_at))
+            ON CONFLICT (minute, queue) DO UPDATE SET started = started + 1,
+                wait_sum = wait_sum + excluded.wait_sum,
+                wait_max = MAX(wait_max, excluded.wait_max);
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

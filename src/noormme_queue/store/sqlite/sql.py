@@ -44,6 +44,15 @@ ENQUEUE = (
     "  COALESCE(?, (SELECT queue FROM noormme_types WHERE type = ?2), 'default'), ?, ?, ?, ?)"
 )
 
+# A batch of new jobs (store/sqlite/tally.py): the queue resolved by the caller from
+# TYPE_QUEUES, and the tally bit set, so the insert trigger leaves the counting to the batch.
+ENQUEUE_COUNTED = (
+    "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
+    "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
+    "  traceparent, events, tally) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+)
+TYPE_QUEUES = "SELECT type, queue FROM noormme_types WHERE queue IS NOT NULL"
+
 LIVE_BY_UNIQUE_KEY = f"SELECT unique_key, id FROM noormme_jobs WHERE unique_key = ? AND {_LIVE}"
 
 # -- claim -------------------------------------------------------------------------------------
@@ -94,15 +103,43 @@ CANDIDATES = (
 @cache
 def CLAIM(count: int) -> str:
     """Parameters: token, worker_id, lease_until, now (started_at), then ``count`` ids. The
-    claimed event is built here: only the row knows its attempt number (store/events.py)."""
+    claimed event is built here: only the row knows its attempt number (store/events.py).
+    The claim keeps the counts itself (``tally``, store/sqlite/tally.py)."""
     marks = ", ".join("?" * count)
     return (
         "UPDATE noormme_jobs SET status = 'processing', attempts = attempts + 1,"
-        "  claim_token = ?, worker_id = ?, lease_until = ?, started_at = ?,"
+        "  claim_token = ?, worker_id = ?, lease_until = ?, started_at = ?, tally = 1 - tally,"
         "  events = json_insert(events, '$[#]',"
         "   json_array(?4, 'claimed', ?2, NULL, attempts + 1, NULL))"
         f" WHERE status = 'pending' AND id IN ({marks})"
         f" RETURNING {_SELECTED}"
+    )
+
+
+@cache
+def CLAIM_READY(pairs: int) -> str:
+    """A claim of types without limits in one statement, for pairs of distinct queues: each
+    pair's first due jobs by a seek of the claim index (at most its budget), the first
+    ``:limit`` of them in claim order, marked as :func:`CLAIM` marks them. Parameters by
+    name: token, worker_id, lease_until, now, limit, and q<i>, t<i>, b<i> (the queue, type
+    and budget of each pair)."""
+    seeks = [
+        "SELECT id, priority, run_at FROM noormme_jobs INDEXED BY noormme_jobs_claim"
+        f" WHERE status = 'pending' AND queue = :q{i} AND type = :t{i} AND run_at <= :now"
+        f" ORDER BY priority DESC, run_at, id LIMIT :b{i}"
+        for i in range(pairs)
+    ]
+    if pairs == 1:
+        picked = f"SELECT id FROM ({seeks[0]})"
+    else:
+        arms = " UNION ALL ".join(f"SELECT * FROM ({seek})" for seek in seeks)
+        picked = f"SELECT id FROM ({arms}) ORDER BY priority DESC, run_at, id LIMIT :limit"
+    return (
+        "UPDATE noormme_jobs SET status = 'processing', attempts = attempts + 1,"
+        "  claim_token = :token, worker_id = :worker_id, lease_until = :lease_until,"
+        "  started_at = :now, tally = 1 - tally, events = json_insert(events, '$[#]',"
+        "   json_array(:now, 'claimed', :worker_id, NULL, attempts + 1, NULL))"
+        f" WHERE status = 'pending' AND id IN ({picked}) RETURNING {_SELECTED}"
     )
 
 
@@ -144,18 +181,39 @@ FAIL_UNREADABLE = (
 @cache
 def COMPLETE(rows: int) -> str:
     """Completions, the bulk of all settles: one statement for many rows. They append no
-    event: a completed job's last event is read from its row (store/events.py).
+    event: a completed job's last event is read from its row (store/events.py), and they keep
+    the counts themselves (``tally``, store/sqlite/tally.py).
     Parameters: (id, token, result, attempt) for each row, then now."""
     values = ", ".join(["(?, ?, ?, ?)"] * rows)
     return (
         f"WITH v(id, token, result, attempt) AS (VALUES {values})"
         " UPDATE noormme_jobs SET status = 'completed', result = v.result, error = NULL,"
-        "  finished_at = ?, claim_token = NULL, lease_until = NULL,"
+        "  finished_at = ?, claim_token = NULL, lease_until = NULL, tally = 1 - tally,"
         "  history = json_insert(history, '$[#]', json(v.attempt))"
         " FROM v WHERE noormme_jobs.id = v.id AND noormme_jobs.status = 'processing'"
         "  AND noormme_jobs.claim_token = v.token"
-        " RETURNING noormme_jobs.id"
+        " RETURNING noormme_jobs.id, noormme_jobs.queue, noormme_jobs.type"
     )
+
+
+# -- the counts a statement keeps itself (store/sqlite/tally.py) -------------------------------
+# Parameters: queue, type, status, how many more (fewer when negative).
+ADD_COUNTS = (
+    "INSERT INTO noormme_counts (queue, type, status, n) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (queue, type, status) DO UPDATE SET n = n + excluded.n"
+)
+# Parameters: minute, queue, then jobs started, their waits' sum and longest.
+ADD_STARTED = (
+    "INSERT INTO noormme_minutes (minute, queue, completed, failed, started, wait_sum,"
+    "  wait_max) VALUES (?, ?, 0, 0, ?, ?, ?) ON CONFLICT (minute, queue) DO UPDATE SET"
+    "  started = started + excluded.started, wait_sum = wait_sum + excluded.wait_sum,"
+    "  wait_max = MAX(wait_max, excluded.wait_max)"
+)
+# Parameters: minute, queue, jobs completed.
+ADD_COMPLETED = (
+    "INSERT INTO noormme_minutes (minute, queue, completed, failed) VALUES (?, ?, ?, 0)"
+    " ON CONFLICT (minute, queue) DO UPDATE SET completed = completed + excluded.completed"
+)
 
 
 FAIL = (

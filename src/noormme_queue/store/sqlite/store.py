@@ -52,7 +52,7 @@ from ..rows import (
     row_to_job,
     stats_of,
 )
-from . import connect, sql
+from . import connect, sql, tally
 from .caller import CallerTransactions
 from .claim import claim_rows
 from .inserts import insert_jobs
@@ -431,5 +431,7 @@ def _complete_many(conn: sqlite3.Connection, outcomes: Sequence[Completed], now:
         for o in chunk:
             params += (o.job_id, o.token, o.result, attempt_json(o.attempt))
         params.append(now)
-        applied.update(row[0] for row in conn.execute(sql.COMPLETE(len(chunk)), params))
+        rows = conn.execute(sql.COMPLETE(len(chunk)), params).fetchall()
+        applied.update(row[0] for row in rows)
+        tally.completed(conn, ((q, t) for _, q, t in rows), now)
     return applied
