@@ -228,12 +228,14 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
         max_attempts=max_attempts,
         run_at=read("run_at", run_at, _time, _EPOCH),
         created_at=read("created_at", created_at, _time, _EPOCH),
-        started_at=read("started_at", started_at, _optional_time, None),
-        finished_at=read("finished_at", finished_at, _optional_time, None),
+        started_at=None if started_at is None else read("started_at", started_at, _time, None),
+        finished_at=None if finished_at is None else read("finished_at", finished_at, _time, None),
         result=None if result is None else read("result", result, json.loads, None),
         error=error,
-        history=read("history", history, _history, ()),
-        retry_policy=read("retry_policy", retry_policy, _retry_policy, None),
+        history=() if history == "[]" else read("history", history, _history, ()),
+        retry_policy=None
+        if retry_policy is None
+        else read("retry_policy", retry_policy, _retry_policy, None),
         unique_key=unique_key,
         timeout=timeout,
         worker_id=worker_id,
@@ -245,18 +247,18 @@ def _decode(row: Sequence[Any], read: Read) -> Job:
     )
 
 
+_STATUSES = {s.value: s for s in JobStatus} | {SCHEDULED: JobStatus.PENDING}
+
+
 def _status(value: Any) -> JobStatus:
     # A job waiting for its time is "scheduled" in the table (out of the claim's index),
     # and pending to everyone else.
-    return JobStatus.PENDING if value == SCHEDULED else JobStatus(value)
+    known = _STATUSES.get(value)
+    return JobStatus(value) if known is None else known  # JobStatus names a bad value
 
 
 def _time(value: Any) -> datetime:
     return datetime.fromtimestamp(value, UTC)
-
-
-def _optional_time(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 def _history(value: Any) -> tuple[Attempt, ...]:
@@ -266,8 +268,8 @@ def _history(value: Any) -> tuple[Attempt, ...]:
     return tuple(attempt_from_json(a) for a in records)
 
 
-def _retry_policy(value: Any) -> RetryPolicy | None:
-    return None if value is None else RetryPolicy(**json.loads(value))
+def _retry_policy(value: Any) -> RetryPolicy:
+    return RetryPolicy(**json.loads(value))
 
 
 def _shown(value: Any) -> str:
