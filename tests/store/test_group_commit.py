@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from noormme_queue.store.sqlite import SQLiteStore
+from noormme_queue.store.sqlite.inserts import insert_jobs
 
 from ..conftest import wait_until
 from .commits import Commits
@@ -108,4 +109,29 @@ async def test_large_writes_go_to_the_thread(
     store, commits = await opened(tmp_path / "q.db", monkeypatch)
     await store.enqueue([new_job() for _ in range(500)])
     assert (commits.on_loop, commits.on_thread) == (0, 1)
+    await store.close()
+
+
+async def test_a_failing_write_is_undone_alone_and_its_transaction_commits_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, commits = await opened(tmp_path / "q.db", monkeypatch)
+    good, bad, later = new_job(), new_job(), new_job()
+
+    def half_done(conn: sqlite3.Connection) -> None:
+        insert_jobs(conn, [bad])
+        raise ValueError("a request that fails after writing")
+
+    results = await asyncio.gather(
+        store._write(lambda conn: insert_jobs(conn, [good])),
+        store._write(half_done),
+        store._write(lambda conn: insert_jobs(conn, [later])),
+        return_exceptions=True,
+    )
+    assert results[0] == [good.id] and results[2] == [later.id]
+    assert isinstance(results[1], ValueError)
+    assert commits.total == 1  # still one transaction for the three
+    assert await store.get(bad.id) is None
+    assert [await store.get(j.id) is not None for j in (good, later)] == [True, True]
+    assert (await store.stats()).pending == 2  # the kept counts undone with the row
     await store.close()

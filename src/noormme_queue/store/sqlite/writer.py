@@ -103,7 +103,9 @@ class GroupCommitWriter:
     def submit(
         self, fn: WriteFn, *, notify: bool = False, on_loop: bool = True
     ) -> asyncio.Future[Any]:
-        """Queue ``fn(conn)`` for the next transaction; await the returned future.
+        """Queue ``fn(conn)`` for the next transaction; await the returned future. ``fn``
+        touches only ``conn``: it runs again, undone the first time, when another request of
+        its transaction fails.
 
         ``notify``: new work may be due once this commits, so call ``after_commit``.
         ``on_loop``: small enough to run on the event loop's fast path.
@@ -226,8 +228,14 @@ class GroupCommitWriter:
             if len(group) == 1:
                 outcomes.append(self._run_alone(conn, group[0]))
             else:
-                for req in group:
-                    outcomes.append(self._run_one(conn, req))
+                together = self._run_together(conn, group)
+                if together is None:  # one failed, all undone: each again, in its savepoint
+                    try:
+                        wait_for_lock(lambda: conn.execute("BEGIN IMMEDIATE"), wait=wait)
+                    except LockBusy:
+                        return None
+                    together = [self._run_one(conn, req) for req in group]
+                outcomes = together
             if conn.in_transaction:  # a lone request that failed has rolled back already
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -256,6 +264,25 @@ class GroupCommitWriter:
                 raise
             conn.execute("ROLLBACK")
             return req, None, self._translate(exc) if isinstance(exc, sqlite3.Error) else exc
+
+    def _run_together(
+        self, conn: sqlite3.Connection, group: list[_Request]
+    ) -> list[Outcome] | None:
+        """Every request of ``group`` with no savepoint (a savepoint costs two statements a
+        request, and one around them all makes SQLite journal every page it changes); if one
+        fails, roll the transaction back and return ``None``: the group runs again with a
+        savepoint each, so only that one is lost (a request touches only the connection, so
+        running it again is running it once)."""
+        outcomes: list[Outcome] = []
+        for req in group:
+            try:
+                outcomes.append((req, req.fn(conn), None))
+            except Exception as exc:
+                if isinstance(exc, sqlite3.Error) and not _request_level(exc):
+                    raise  # the whole transaction is in trouble
+                conn.execute("ROLLBACK")
+                return None
+        return outcomes
 
     def _run_one(self, conn: sqlite3.Connection, req: _Request) -> Outcome:
         conn.execute("SAVEPOINT request")
