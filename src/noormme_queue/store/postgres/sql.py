@@ -1,8 +1,9 @@
 """Every SQL statement of the PostgreSQL store, under the same names as ``sqlite/sql.py``.
 
 Diffing the two modules shows only what differs between the dialects: ``%(name)s``
-placeholders (``?`` there); arrays (``unnest``) where SQLite runs a statement per row or
-builds a ``VALUES`` list for a count; ``FOR UPDATE SKIP LOCKED``; and the few statements
+placeholders (``?`` there; arrays ``%(name)b``, binary: the text form runs a regex per
+element); arrays (``unnest``) where SQLite runs a statement per row or builds a ``VALUES``
+list for a count; ``FOR UPDATE SKIP LOCKED``; and the few statements
 only one dialect has (see ``tests/store/test_sql_modules.py`` for the list). Times are
 ``double precision`` Unix seconds, as in SQLite: ``now`` is passed in as a float, compared
 as a float and read back without conversion, so a job read from either backend is the same
@@ -53,8 +54,7 @@ def _waking(dml: str, returning_count: int) -> str:
 
 # A batch in one statement; the first of several jobs with one unique_key wins, as in SQLite.
 # No queue given: its type's stored one, by one join (a lookup per row pushed a bulk load's
-# plan past jit_above_cost). 'pending' when due at once, else 'scheduled' (see STAGE). Arrays
-# in binary (%(name)b): psycopg's text form cost more than the insert for 20,000 jobs.
+# plan past jit_above_cost). 'pending' when due at once, else 'scheduled' (see STAGE).
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
@@ -66,7 +66,7 @@ ENQUEUE = _waking(
     "  %(priority)b::int[], %(max_attempts)b::int[], %(run_at)b::float8[],"
     "  %(created_at)b::float8[], %(retry_policy)b::text[], %(unique_key)b::text[],"
     "  %(timeout)b::float8[], %(queue)b::text[], %(limit_key)b::text[], %(schedule)b::text[],"
-    "  %(traceparent)b::text[], %(events)s::jsonb[])"
+    "  %(traceparent)b::text[], %(events)b::jsonb[])"
     "  WITH ORDINALITY AS v(id, type, payload, status, priority, max_attempts, run_at,"
     "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule, traceparent,"
     "  events, ord)"
@@ -101,10 +101,10 @@ PAUSED_QUEUES = "SELECT name FROM noormme_queues WHERE paused"
 # The (queue, type) pairs with due jobs a claim may take (of its types and queues, not
 # paused), from the kept counts, each with how many it may take.
 _WANTED_PAIRS = (
-    "budgets AS (SELECT * FROM unnest(%(queues)s::text[], %(budgets)s::int[]) AS b(queue, n)),"
+    "budgets AS (SELECT * FROM unnest(%(queues)b::text[], %(budgets)b::int[]) AS b(queue, n)),"
     " pairs AS MATERIALIZED (SELECT p.queue, p.type, LEAST(COALESCE(b.n, %(limit)s), %(limit)s)"
     f"  AS budget FROM ({_PAIRS}) p LEFT JOIN budgets b ON b.queue = p.queue"
-    "  WHERE p.type = ANY(%(types)s::text[]) AND (%(all_queues)s OR b.queue IS NOT NULL)"
+    "  WHERE p.type = ANY(%(types)b::text[]) AND (%(all_queues)s OR b.queue IS NOT NULL)"
     "  AND NOT EXISTS (SELECT 1 FROM noormme_queues q WHERE q.name = p.queue AND q.paused)"
 )
 # A pair's first due jobs, by a seek of the claim index.
@@ -146,7 +146,7 @@ PLANNED_CANDIDATES = (
 
 TYPE_LIMITS = (
     "SELECT type, concurrency, rate_count, rate_window FROM noormme_types t"
-    f" WHERE {_LIMITED} AND type = ANY(%(types)s::text[]) ORDER BY type FOR UPDATE"
+    f" WHERE {_LIMITED} AND type = ANY(%(types)b::text[]) ORDER BY type FOR UPDATE"
 )
 # PostgreSQL only (data-modifying CTEs): a limited claim's first statement: TYPE_LIMITS's locks
 # (NOWAIT: claim.py), STAGE, and for rates CLAIM_CLOCK and FORGET_STARTS (the `forget` oldest,
@@ -177,7 +177,7 @@ RUNNING_BY_KEY = (
 )
 RATE_USAGE = (
     "SELECT limit_key, n FROM noormme_rates"
-    " WHERE type = %(type)s AND limit_key = ANY(%(keys)s::text[])"
+    " WHERE type = %(type)s AND limit_key = ANY(%(keys)b::text[])"
 )
 OLDEST_START = (
     "SELECT min(started_at) FROM noormme_starts"
@@ -192,17 +192,17 @@ CLAIM = (
     "UPDATE noormme_jobs j SET status = 'processing', attempts = j.attempts + 1,"
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
     f"  started_at = %(now)s, {_CLAIMED_EVENT}"
-    " WHERE j.status = 'pending' AND j.id = ANY(%(ids)s::text[])"
+    " WHERE j.status = 'pending' AND j.id = ANY(%(ids)b::text[])"
     f" RETURNING {_J_SELECTED}"
 )
 RECORD_START = (
     "INSERT INTO noormme_starts (type, limit_key, started_at)"
-    " SELECT type, limit_key, %(now)s FROM unnest(%(start_types)s::text[], %(start_keys)s::text[])"
+    " SELECT type, limit_key, %(now)s FROM unnest(%(start_types)b::text[], %(start_keys)b::text[])"
     "  AS v(type, limit_key)"
 )
 COUNT_STARTS = (
     "INSERT INTO noormme_rates (type, limit_key, n)"
-    " SELECT type, limit_key, count(*) FROM unnest(%(start_types)s::text[], %(start_keys)s::text[])"
+    " SELECT type, limit_key, count(*) FROM unnest(%(start_types)b::text[], %(start_keys)b::text[])"
     "  AS v(type, limit_key) GROUP BY type, limit_key"
     " ON CONFLICT (type, limit_key) DO UPDATE SET n = noormme_rates.n + excluded.n"
 )
@@ -229,16 +229,16 @@ COMPLETE = (
     "UPDATE noormme_jobs j SET status = 'completed', result = v.result, error = NULL,"
     "  finished_at = %(now)s, claim_token = NULL, lease_until = NULL, "
     + _APPEND_ATTEMPT
-    + " FROM unnest(%(c_id)s::text[], %(c_token)s::text[], %(c_result)s::text[],"
-    "  %(c_attempt)s::jsonb[]) AS v(id, token, result, attempt)"
+    + " FROM unnest(%(c_id)b::text[], %(c_token)b::text[], %(c_result)b::text[],"
+    "  %(c_attempt)b::jsonb[]) AS v(id, token, result, attempt)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 FAIL = (
     "UPDATE noormme_jobs j SET status = 'failed', error = v.error, finished_at = %(now)s,"
     "  claim_token = NULL, lease_until = NULL, "
     + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
-    + " FROM unnest(%(f_id)s::text[], %(f_token)s::text[], %(f_error)s::text[],"
-    "  %(f_attempt)s::jsonb[], %(f_events)s::jsonb[]) AS v(id, token, error, attempt, events)"
+    + " FROM unnest(%(f_id)b::text[], %(f_token)b::text[], %(f_error)b::text[],"
+    "  %(f_attempt)b::jsonb[], %(f_events)b::jsonb[]) AS v(id, token, error, attempt, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RETRY_LATER = (
@@ -246,15 +246,15 @@ RETRY_LATER = (
     "  status = CASE WHEN v.retry_at <= %(now)s THEN 'pending' ELSE 'scheduled' END,"
     "  claim_token = NULL, lease_until = NULL, "
     + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
-    + " FROM unnest(%(l_id)s::text[], %(l_token)s::text[], %(l_error)s::text[],"
-    "  %(l_retry_at)s::float8[], %(l_attempt)s::jsonb[], %(l_events)s::jsonb[])"
+    + " FROM unnest(%(l_id)b::text[], %(l_token)b::text[], %(l_error)b::text[],"
+    "  %(l_retry_at)b::float8[], %(l_attempt)b::jsonb[], %(l_events)b::jsonb[])"
     "  AS v(id, token, error, retry_at, attempt, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RELEASE = (
     "UPDATE noormme_jobs j SET status = 'pending', attempts = j.attempts - 1,"
     f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENTS}"
-    " FROM unnest(%(r_id)s::text[], %(r_token)s::text[], %(r_events)s::jsonb[])"
+    " FROM unnest(%(r_id)b::text[], %(r_token)b::text[], %(r_events)b::jsonb[])"
     "  AS v(id, token, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
@@ -270,7 +270,7 @@ SETTLE = (
 
 EXTEND_LEASES = (
     "UPDATE noormme_jobs j SET lease_until = %(lease_until)s"
-    " FROM unnest(%(ids)s::text[], %(tokens)s::text[]) AS v(id, token)"
+    " FROM unnest(%(ids)b::text[], %(tokens)b::text[]) AS v(id, token)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 # Processing jobs are few (at most every worker's concurrency): the status index.
