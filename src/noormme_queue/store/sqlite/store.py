@@ -163,7 +163,9 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOper
 
     def _refresh_listeners(self, conn: sqlite3.Connection) -> None:
         """Read the workers to wake in the transaction that makes work available: one small
-        table, so a worker that started listening a moment ago is never missed."""
+        table, so a worker that started listening a moment ago is never missed. Run again
+        after a rollback (writer.py: ``_run_together``), it has taken the dead listeners
+        already and their removal is undone: they stay until the next nudge finds them dead."""
         dead = self._bus.take_dead()
         if dead:
             conn.executemany(sql.REMOVE_LISTENER, [(n,) for n in dead])

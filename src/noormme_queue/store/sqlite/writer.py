@@ -104,8 +104,8 @@ class GroupCommitWriter:
         self, fn: WriteFn, *, notify: bool = False, on_loop: bool = True
     ) -> asyncio.Future[Any]:
         """Queue ``fn(conn)`` for the next transaction; await the returned future. ``fn``
-        touches only ``conn``: it runs again, undone the first time, when another request of
-        its transaction fails.
+        runs again, its writes undone the first time, when another request of its
+        transaction fails: it keeps no state outside ``conn`` that a second run would spoil.
 
         ``notify``: new work may be due once this commits, so call ``after_commit``.
         ``on_loop``: small enough to run on the event loop's fast path.
