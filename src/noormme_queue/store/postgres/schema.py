@@ -264,6 +264,54 @@ MIGRATIONS: tuple[str, ...] = (
         REFERENCING OLD TABLE AS noormme_old NEW TABLE AS noormme_new
         FOR EACH STATEMENT EXECUTE FUNCTION noormme_count_started();
     """,
+    # 7: one trigger function per UPDATE: the counts, then the minute's finished and started
+    # jobs in one statement, over the changed rows joined once (two functions over the same
+    # transition tables cost a claim or settle of 10 jobs 0.05 ms more on the server).
+    """
+    DROP TRIGGER noormme_jobs_count_started ON noormme_jobs;
+    DROP FUNCTION noormme_count_started();
+    CREATE OR REPLACE FUNCTION noormme_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        WITH changed AS MATERIALIZED (
+            SELECT o.queue AS old_queue, o.type AS old_type, o.status AS old_status, o.run_at,
+                n.queue, n.type, n.status, n.started_at, n.finished_at
+            FROM noormme_old o JOIN noormme_new n ON n.id = o.id
+            WHERE (o.status, o.queue, o.type) IS DISTINCT FROM (n.status, n.queue, n.type)
+        ), counted AS (
+            INSERT INTO noormme_counts (queue, type, status, shard, n)
+                SELECT queue, type, status, pg_backend_pid() % 16, sum(d) FROM (
+                    SELECT old_queue AS queue, old_type AS type, old_status AS status, -1 AS d
+                        FROM changed
+                    UNION ALL SELECT queue, type, status, 1 FROM changed
+                ) moved GROUP BY queue, type, status
+                ON CONFLICT (queue, type, status, shard)
+                    DO UPDATE SET n = noormme_counts.n + excluded.n
+        )
+        INSERT INTO noormme_minutes (minute, queue, shard, completed, failed, started,
+                wait_sum, wait_max)
+            SELECT minute, queue, pg_backend_pid() % 16, sum(completed), sum(failed),
+                sum(started), sum(waited), max(waited)
+            FROM (
+                SELECT floor(finished_at / 60)::bigint AS minute, queue,
+                    (status = 'completed')::int AS completed, (status = 'failed')::int AS failed,
+                    0 AS started, 0::float8 AS waited
+                FROM changed
+                WHERE status IN ('completed', 'failed') AND old_status IS DISTINCT FROM status
+                UNION ALL
+                SELECT floor(started_at / 60)::bigint, queue, 0, 0, 1,
+                    greatest(0, started_at - run_at)
+                FROM changed
+                WHERE status = 'processing' AND old_status IN ('pending', 'scheduled')
+            ) ended GROUP BY minute, queue
+            ON CONFLICT (minute, queue, shard) DO UPDATE SET
+                completed = noormme_minutes.completed + excluded.completed,
+                failed = noormme_minutes.failed + excluded.failed,
+                started = noormme_minutes.started + excluded.started,
+                wait_sum = noormme_minutes.wait_sum + excluded.wait_sum,
+                wait_max = greatest(noormme_minutes.wait_max, excluded.wait_max);
+        RETURN NULL;
+    END $$;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

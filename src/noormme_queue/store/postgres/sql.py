@@ -3,11 +3,10 @@
 Diffing the two modules shows only what differs between the dialects: ``%(name)s``
 placeholders (``?`` there; arrays ``%(name)b``, binary: the text form runs a regex per
 element); arrays (``unnest``) where SQLite runs a statement per row or builds a ``VALUES``
-list for a count; ``FOR UPDATE SKIP LOCKED``; and the few statements
-only one dialect has (see ``tests/store/test_sql_modules.py`` for the list). Times are
-``double precision`` Unix seconds, as in SQLite: ``now`` is passed in as a float, compared
-as a float and read back without conversion, so a job read from either backend is the same
-object. Payloads, results and progress are opaque JSON *text* (``jsonb`` would reorder
+list; ``FOR UPDATE SKIP LOCKED``; the few statements only one dialect has (listed in
+``tests/store/test_sql_modules.py``). Times are ``double precision`` Unix seconds, as in
+SQLite, passed, compared and read back as floats, so a job read from either backend is the
+same object. Payloads, results and progress are opaque JSON *text* (``jsonb`` would reorder
 keys); the attempt history is ``jsonb``, a list this library owns and appends to.
 
 Where the tables live and how they are migrated: ``schema.py``.
@@ -77,8 +76,7 @@ ENQUEUE = _waking(
     1,
 )
 
-# Which database a connection writes to: enqueue_on joins only a transaction on the queue's
-# own (the same database and search_path schema on the same running server).
+# Which database a connection writes to: enqueue_on joins only a transaction on the queue's.
 DATABASE_IDENTITY = "SELECT current_database(), current_schema(), pg_postmaster_start_time()"
 
 LIVE_BY_UNIQUE_KEY = (
@@ -114,10 +112,9 @@ _SEEK = (
     "   ORDER BY priority DESC, run_at, id LIMIT p.budget FOR UPDATE SKIP LOCKED) c"
 )
 
-# PostgreSQL only: stage; read the first due jobs of each wanted pair without limits
-# (SKIP LOCKED); keep each queue's budget; mark the first `limit` by primary key
-# (ARRAY(...): a join scanned the whole table, 5 ms at 10,000 jobs). Its last row holds the
-# staged count and the next due time instead of a job.
+# Stage; read the first due jobs of each wanted pair without limits (SKIP LOCKED); keep each
+# queue's budget; mark the first `limit` by primary key (ARRAY(...): a join scanned the whole
+# table, 5 ms at 10,000 jobs). Its last row: the staged count and the next due time.
 CLAIM_READY = (
     f"WITH staged AS ({STAGE} RETURNING 1), {_WANTED_PAIRS}"
     f"  AND NOT EXISTS (SELECT 1 FROM noormme_types t WHERE t.type = p.type AND {_LIMITED})),"
@@ -258,13 +255,16 @@ RELEASE = (
     "  AS v(id, token, events)"
     f" WHERE {_HELD} RETURNING j.id"
 )
-# PostgreSQL only: all four kinds of outcome in one statement, whatever the batch's size
-# (SQLite has no data-modifying CTEs; its statements run in-process, in one transaction).
-SETTLE = (
-    f"WITH c AS ({COMPLETE}), f AS ({FAIL}), l AS ({RETRY_LATER}), r AS ({RELEASE})"
-    " SELECT 'c', id FROM c UNION ALL SELECT 'f', id FROM f"
-    " UNION ALL SELECT 'l', id FROM l UNION ALL SELECT 'r', id FROM r"
-)
+_KINDS = {"c": COMPLETE, "f": FAIL, "l": RETRY_LATER, "r": RELEASE}
+
+
+@cache
+def SETTLE(kinds: str) -> str:
+    """PostgreSQL only (SQLite runs a statement per kind): the outcomes of ``kinds`` (of
+    "cflr": completed, failed, retried later, released) in one statement; (kind, id) each."""
+    ctes = ", ".join(f"{kind} AS ({_KINDS[kind]})" for kind in kinds)
+    return f"WITH {ctes} " + " UNION ALL ".join(f"SELECT '{k}', id FROM {k}" for k in kinds)
+
 
 # -- leases and progress -----------------------------------------------------------------------
 

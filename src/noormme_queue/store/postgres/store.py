@@ -293,27 +293,29 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
         def events(of: list[Completed] | list[Failed] | list[Released]) -> list[str]:
             return [dumps(settled(o, now)) for o in of]
 
-        params: dict[str, Any] = {
-            "now": now,
-            "f_events": events(failed),
-            "l_events": events(later),
-            "r_events": events(released),
-            "c_id": [o.job_id for o in done],
-            "c_token": [o.token for o in done],
-            "c_result": [o.result for o in done],
-            "c_attempt": [attempt_json(o.attempt) for o in done],
-            "f_id": [o.job_id for o in failed],
-            "f_token": [o.token for o in failed],
-            "f_error": [o.attempt.error for o in failed],
-            "f_attempt": [attempt_json(o.attempt) for o in failed],
-            "l_id": [o.job_id for o in later],
-            "l_token": [o.token for o in later],
-            "l_error": [o.attempt.error for o in later],
-            "l_retry_at": [o.retry_at for o in later],
-            "l_attempt": [attempt_json(o.attempt) for o in later],
-            "r_id": [o.job_id for o in released],
-            "r_token": [o.token for o in released],
-        }
+        # Only the kinds present: their statement parts and arrays, nothing for the rest.
+        params: dict[str, Any] = {"now": now}
+        if done:
+            params["c_id"] = [o.job_id for o in done]
+            params["c_token"] = [o.token for o in done]
+            params["c_result"] = [o.result for o in done]
+            params["c_attempt"] = [attempt_json(o.attempt) for o in done]
+        for key, of in (("f", failed), ("l", later)):
+            if of:
+                params[f"{key}_id"] = [o.job_id for o in of]
+                params[f"{key}_token"] = [o.token for o in of]
+                params[f"{key}_error"] = [o.attempt.error for o in of]
+                params[f"{key}_attempt"] = [attempt_json(o.attempt) for o in of]
+                params[f"{key}_events"] = events(of)
+        if later:
+            params["l_retry_at"] = [o.retry_at for o in later]
+        if released:
+            params["r_id"] = [o.job_id for o in released]
+            params["r_token"] = [o.token for o in released]
+            params["r_events"] = events(released)
+        present = zip("cflr", (done, failed, later, released), strict=True)
+        kinds = "".join(k for k, of in present if of)
+        statement = sql.SETTLE(kinds)
         wake = any(makes_due(o, now) for o in outcomes)
 
         def kind(outcome: Outcome) -> str:
@@ -322,7 +324,7 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
             return "c" if isinstance(outcome, Completed) else "r"
 
         def write(conn: Conn) -> list[bool]:
-            applied = {(k, job_id) for k, job_id in conn.execute(sql.SETTLE, params)}
+            applied = {(k, job_id) for k, job_id in conn.execute(statement, params)}
             if wake and any(k in ("l", "r") for k, _ in applied):
                 conn.execute(sql.NOTIFY, self._wake_params())
             return [(kind(o), o.job_id) in applied for o in outcomes]
