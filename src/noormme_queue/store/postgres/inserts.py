@@ -10,7 +10,7 @@ from ..base import NewJob
 from ..events import enqueued
 from ..rows import initial_status
 from . import sql
-from .pool import Conn
+from .pool import Conn, records
 
 UNIQUE_RACE_RETRIES = 5
 
@@ -43,12 +43,10 @@ def insert_jobs(
     todo = list(range(len(jobs)))
     for _ in range(UNIQUE_RACE_RETRIES):
         batch = [jobs[i] for i in todo]
-        params: dict[str, Any] = {
-            name: [getattr(j, name) for j in batch] for name in _NEW_JOB_COLUMNS
-        }
-        params["status"] = [initial_status(j) for j in batch]
-        params["events"] = [enqueued(j) for j in batch]
-        params.update(wake)
+        rows = [{name: getattr(j, name) for name in _NEW_JOB_COLUMNS} for j in batch]
+        for row, job in zip(rows, batch, strict=True):
+            row["status"], row["events"] = initial_status(job), enqueued(job)
+        params: dict[str, Any] = {"jobs": records(rows), **wake}
         inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
         skipped = [i for i in todo if jobs[i].id not in inserted]
         for i in todo:

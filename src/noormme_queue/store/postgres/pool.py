@@ -11,6 +11,7 @@ were submitted.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import weakref
 from collections.abc import Callable
@@ -26,6 +27,13 @@ from ...core.errors import StoreError, StoreUnavailable
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
 Result = tuple[Any, BaseException | None]
+
+
+def records(rows: list[dict[str, Any]]) -> str:
+    """A batch's rows as one parameter, the JSON text of ``json_to_recordset`` in sql.py:
+    psycopg dumps an array parameter element by element in Python, json in C (for a job's
+    16 columns, one JSON text costs a third of the 16 one-element arrays)."""
+    return json.dumps(rows, separators=(",", ":"))
 
 
 class _GroupSpoilt(Exception):

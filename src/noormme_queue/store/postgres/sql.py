@@ -1,12 +1,13 @@
 """Every SQL statement of the PostgreSQL store, under the same names as ``sqlite/sql.py``.
 
 Diffing the two modules shows only what differs between the dialects: ``%(name)s``
-placeholders (``?`` there; arrays ``%(name)b``, binary: the text form runs a regex per
-element); arrays (``unnest``) where SQLite runs a statement per row or builds a ``VALUES``
-list; ``FOR UPDATE SKIP LOCKED``; the few statements only one dialect has (listed in
-``tests/store/test_sql_modules.py``). Times are ``double precision`` Unix seconds, as in
-SQLite, passed, compared and read back as floats, so a job read from either backend is the
-same object. Payloads, results and progress are opaque JSON *text* (``jsonb`` would reorder
+placeholders (``?`` there); a batch's rows as one JSON text (``json_to_recordset``; psycopg
+dumps an array element by element in Python) and lists as binary arrays (``%(name)b``)
+where SQLite runs a statement per row or builds a ``VALUES`` list; ``FOR UPDATE SKIP
+LOCKED``; the few statements only one dialect has (``tests/store/test_sql_modules.py``).
+Times are ``double precision`` Unix seconds, as in SQLite, passed, compared and read back as
+floats (JSON numbers are written exactly), so a job read from either backend is the same
+object. Payloads, results and progress are opaque JSON *text* (``jsonb`` would reorder
 keys); the attempt history is ``jsonb``, a list this library owns and appends to.
 
 Where the tables live and how they are migrated: ``schema.py``.
@@ -26,10 +27,10 @@ _J_SELECTED = ", ".join(f"j.{c}" for c in _SELECTED.split(", "))
 _LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "j.id = v.id AND j.status = 'processing' AND j.claim_token = v.token"
-_APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt)"
+_APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt::jsonb)"
 # A job's timeline is in its row (store/events.py): each change appends its events; the
 # claimed event is built here, since only the row knows its attempt number.
-_APPEND_EVENTS = "events = j.events || v.events"
+_APPEND_EVENTS = "events = j.events || v.events::jsonb"
 _CLAIMED_EVENT = (
     "events = j.events || jsonb_build_array(jsonb_build_array(%(now)s::float8, 'claimed',"
     "  %(worker_id)s::text, NULL, j.attempts + 1, NULL))"
@@ -60,15 +61,14 @@ ENQUEUE = _waking(
     "  traceparent, events)"
     " SELECT v.id, v.type, v.payload, v.status, v.priority, v.max_attempts, v.max_attempts,"
     "  v.run_at, v.created_at, v.retry_policy, v.unique_key, v.timeout,"
-    "  COALESCE(v.queue, t.queue, 'default'), v.limit_key, v.schedule, v.traceparent, v.events"
-    " FROM unnest(%(id)b::text[], %(type)b::text[], %(payload)b::text[], %(status)b::text[],"
-    "  %(priority)b::int[], %(max_attempts)b::int[], %(run_at)b::float8[],"
-    "  %(created_at)b::float8[], %(retry_policy)b::text[], %(unique_key)b::text[],"
-    "  %(timeout)b::float8[], %(queue)b::text[], %(limit_key)b::text[], %(schedule)b::text[],"
-    "  %(traceparent)b::text[], %(events)b::jsonb[])"
-    "  WITH ORDINALITY AS v(id, type, payload, status, priority, max_attempts, run_at,"
-    "  created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule, traceparent,"
-    "  events, ord)"
+    "  COALESCE(v.queue, t.queue, 'default'), v.limit_key, v.schedule, v.traceparent,"
+    "  v.events::jsonb"
+    " FROM ROWS FROM (json_to_recordset(%(jobs)s::json) AS (id text, type text, payload text,"
+    "  status text, priority int, max_attempts int, run_at float8, created_at float8,"
+    "  retry_policy text, unique_key text, timeout float8, queue text, limit_key text,"
+    "  schedule text, traceparent text, events text)) WITH ORDINALITY AS v(id, type, payload,"
+    "  status, priority, max_attempts, run_at, created_at, retry_policy, unique_key, timeout,"
+    "  queue, limit_key, schedule, traceparent, events, ord)"
     " LEFT JOIN noormme_types t ON v.queue IS NULL AND t.type = v.type"
     " ORDER BY v.ord"
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
@@ -226,16 +226,16 @@ COMPLETE = (
     "UPDATE noormme_jobs j SET status = 'completed', result = v.result, error = NULL,"
     "  finished_at = %(now)s, claim_token = NULL, lease_until = NULL, "
     + _APPEND_ATTEMPT
-    + " FROM unnest(%(c_id)b::text[], %(c_token)b::text[], %(c_result)b::text[],"
-    "  %(c_attempt)b::jsonb[]) AS v(id, token, result, attempt)"
+    + " FROM json_to_recordset(%(c)s::json) AS v(id text, token text, result text,"
+    "  attempt text)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 FAIL = (
     "UPDATE noormme_jobs j SET status = 'failed', error = v.error, finished_at = %(now)s,"
     "  claim_token = NULL, lease_until = NULL, "
     + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
-    + " FROM unnest(%(f_id)b::text[], %(f_token)b::text[], %(f_error)b::text[],"
-    "  %(f_attempt)b::jsonb[], %(f_events)b::jsonb[]) AS v(id, token, error, attempt, events)"
+    + " FROM json_to_recordset(%(f)s::json) AS v(id text, token text, error text,"
+    "  attempt text, events text)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RETRY_LATER = (
@@ -243,16 +243,14 @@ RETRY_LATER = (
     "  status = CASE WHEN v.retry_at <= %(now)s THEN 'pending' ELSE 'scheduled' END,"
     "  claim_token = NULL, lease_until = NULL, "
     + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
-    + " FROM unnest(%(l_id)b::text[], %(l_token)b::text[], %(l_error)b::text[],"
-    "  %(l_retry_at)b::float8[], %(l_attempt)b::jsonb[], %(l_events)b::jsonb[])"
-    "  AS v(id, token, error, retry_at, attempt, events)"
+    + " FROM json_to_recordset(%(l)s::json) AS v(id text, token text, error text,"
+    "  retry_at float8, attempt text, events text)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RELEASE = (
     "UPDATE noormme_jobs j SET status = 'pending', attempts = j.attempts - 1,"
     f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENTS}"
-    " FROM unnest(%(r_id)b::text[], %(r_token)b::text[], %(r_events)b::jsonb[])"
-    "  AS v(id, token, events)"
+    " FROM json_to_recordset(%(r)s::json) AS v(id text, token text, events text)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 _KINDS = {"c": COMPLETE, "f": FAIL, "l": RETRY_LATER, "r": RELEASE}
@@ -270,7 +268,7 @@ def SETTLE(kinds: str) -> str:
 
 EXTEND_LEASES = (
     "UPDATE noormme_jobs j SET lease_until = %(lease_until)s"
-    " FROM unnest(%(ids)b::text[], %(tokens)b::text[]) AS v(id, token)"
+    " FROM json_to_recordset(%(held)s::json) AS v(id text, token text)"
     f" WHERE {_HELD} RETURNING j.id"
 )
 # Processing jobs are few (at most every worker's concurrency): the status index.

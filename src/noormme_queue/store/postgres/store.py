@@ -68,7 +68,7 @@ from .claim import claim_planned, claim_ready, less_taken
 from .connect import Server, migrate
 from .inserts import insert_jobs
 from .listener import Listening
-from .pool import Conn, Runner
+from .pool import Conn, Runner, records
 from .presence import PresenceOperations
 from .queues import LIMITS_MAX_AGE, QueueOps
 from .schedules import ScheduleOperations
@@ -290,31 +290,26 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
         later = [o for o in outcomes if isinstance(o, Failed) and o.retry_at is not None]
         released = [o for o in outcomes if isinstance(o, Released)]
 
-        def events(of: list[Completed] | list[Failed] | list[Released]) -> list[str]:
-            return [dumps(settled(o, now)) for o in of]
+        def row(outcome: Outcome) -> dict[str, Any]:
+            """Its row of ``json_to_recordset`` (keys its kind's statement does not name
+            are ignored there)."""
+            fields: dict[str, Any] = {"id": outcome.job_id, "token": outcome.token}
+            if isinstance(outcome, Completed):
+                fields["result"] = outcome.result
+                fields["attempt"] = attempt_json(outcome.attempt)
+                return fields
+            if isinstance(outcome, Failed):
+                fields["error"] = outcome.attempt.error
+                fields["attempt"] = attempt_json(outcome.attempt)
+                fields["retry_at"] = outcome.retry_at
+            fields["events"] = dumps(settled(outcome, now))
+            return fields
 
-        # Only the kinds present: their statement parts and arrays, nothing for the rest.
+        # Only the kinds present: their statement parts and rows, nothing for the rest.
+        groups: dict[str, Sequence[Outcome]] = {"c": done, "f": failed, "l": later, "r": released}
         params: dict[str, Any] = {"now": now}
-        if done:
-            params["c_id"] = [o.job_id for o in done]
-            params["c_token"] = [o.token for o in done]
-            params["c_result"] = [o.result for o in done]
-            params["c_attempt"] = [attempt_json(o.attempt) for o in done]
-        for key, of in (("f", failed), ("l", later)):
-            if of:
-                params[f"{key}_id"] = [o.job_id for o in of]
-                params[f"{key}_token"] = [o.token for o in of]
-                params[f"{key}_error"] = [o.attempt.error for o in of]
-                params[f"{key}_attempt"] = [attempt_json(o.attempt) for o in of]
-                params[f"{key}_events"] = events(of)
-        if later:
-            params["l_retry_at"] = [o.retry_at for o in later]
-        if released:
-            params["r_id"] = [o.job_id for o in released]
-            params["r_token"] = [o.token for o in released]
-            params["r_events"] = events(released)
-        present = zip("cflr", (done, failed, later, released), strict=True)
-        kinds = "".join(k for k, of in present if of)
+        params |= {kind: records([row(o) for o in of]) for kind, of in groups.items() if of}
+        kinds = "".join(kind for kind, of in groups.items() if of)
         statement = sql.SETTLE(kinds)
         wake = any(makes_due(o, now) for o in outcomes)
 
@@ -334,11 +329,8 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         if not held:
             return set()
-        params = {
-            "lease_until": lease_until,
-            "ids": [job_id for job_id, _ in held],
-            "tokens": [token for _, token in held],
-        }
+        rows = [{"id": job_id, "token": token} for job_id, token in held]
+        params = {"lease_until": lease_until, "held": records(rows)}
 
         def write(conn: Conn) -> set[str]:
             kept = {r[0] for r in conn.execute(sql.EXTEND_LEASES, params)}
