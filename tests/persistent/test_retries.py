@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ from noormme_queue.core.clock import ManualClock
 from noormme_queue.core.job import AttemptOutcome
 
 from ..conftest import wait_status, wait_until
+from ..pg import fresh_schema
 
 
 def at(ts: float) -> datetime:
@@ -209,6 +212,42 @@ async def test_a_retry_runs_when_due_not_at_the_next_poll(qm: QueueManager) -> N
     job_id = await qm.add_job("once", {})
     await asyncio.wait_for(second.wait(), timeout=5)
     await wait_status(qm, job_id, "completed")
+    assert attempts == [1, 2]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_retry_saved_with_the_next_claim_runs_when_due(
+    backend: str, tmp_path: Path
+) -> None:
+    # One slot, one job a claim: each claim is full, so the failure's record is saved in the
+    # same write as the next claim (on PostgreSQL one statement, whose claim cannot see the
+    # retry it schedules); the worker still wakes for it, not at the 30 s poll.
+    attempts: list[int] = []
+    second = asyncio.Event()
+
+    def once(job: Job) -> str:
+        attempts.append(job.attempt)
+        if job.attempt == 1:
+            raise RetryLater(0.05, "try again shortly")
+        second.set()
+        return "ok"
+
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite:///{tmp_path / 'q.db'}"
+        if backend == "postgres":
+            url = stack.enter_context(fresh_schema())
+        config = QueueConfig(
+            database_url=url, interval=30.0, cleanup_interval=0, concurrency=1, batch_size=1
+        )
+        qm = QueueManager(config, builtins=False)
+        qm.register_handler("once", once)
+        try:
+            await qm.start()
+            job_id = await qm.add_job("once", {})
+            await asyncio.wait_for(second.wait(), timeout=5)
+            await wait_status(qm, job_id, "completed")
+        finally:
+            await qm.stop(timeout=5)
     assert attempts == [1, 2]
 
 

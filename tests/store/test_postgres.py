@@ -4,6 +4,7 @@ advisory lock, errors that name the server but never the password."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -223,17 +224,18 @@ async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) ->
     await pg.enqueue(jobs)  # created at T0: all but the first are scheduled
     sql(url, "ANALYZE noormme_jobs")
 
+    params = {
+        "token": "t",
+        "worker_id": "w",
+        "lease_until": 0.0,
+        "limit": 10,
+        "stage": 500,
+        "all_queues": True,
+        "queues": [],
+        "budgets": [],
+    }
+
     def claim(now: float, types: list[str]) -> str:
-        params = {
-            "token": "t",
-            "worker_id": "w",
-            "lease_until": 0.0,
-            "limit": 10,
-            "stage": 500,
-            "all_queues": True,
-            "queues": [],
-            "budgets": [],
-        }
         return postgres_plan(url, pg_sql.CLAIM_READY, {**params, "now": now, "types": types})
 
     # A worker's claim: each (queue, type) pair with due jobs is one LATERAL seek of the
@@ -253,6 +255,15 @@ async def test_the_hot_queries_use_their_indexes(pg: PostgresStore, url: str) ->
         "CTE Scan on cand" in s or "noormme_counts" in s or "Subquery Scan on r" in s
         for s in sorted_inputs
     ), sorted_inputs
+    # A worker's cycle: the same claim, its settle finding the held rows by index.
+    held = json.dumps([{"id": jobs[0].id, "token": "t", "result": None, "attempt": "{}"}])
+    cycle = postgres_plan(
+        url,
+        pg_sql.SETTLE_AND_CLAIM("c"),
+        {**params, "now": T0 + 20_000, "types": types, "c": held},
+    )
+    assert "Index Cond: ((queue = p.queue) AND (type = p.type)" in cycle
+    assert "Seq Scan on noormme_jobs" not in cycle
     assert "noormme_jobs_scheduled" in postgres_plan(url, pg_sql.NEXT_DUE)
     assert "noormme_counts" in postgres_plan(url, pg_sql.PENDING_TYPES)
     assert "noormme_counts" in postgres_plan(url, pg_sql.STATS)

@@ -45,8 +45,10 @@ SQLITE_ONLY = {
     "BUSY_TIMEOUT",
 }
 POSTGRES_ONLY = {
-    # Data-modifying CTEs: the four kinds of outcome saved in one round trip.
+    # Data-modifying CTEs: the four kinds of outcome saved in one round trip, and with a
+    # claim of types without limits (a worker's cycle) in one statement.
     "SETTLE",
+    "SETTLE_AND_CLAIM",
     # Data-modifying CTEs: a limited claim locks its types' rows, advances the rate clock and
     # forgets old starts in one statement; NOWAIT: saved with a settle it never waits for the
     # types' locks (SQLite's BEGIN IMMEDIATE has no row locks to wait for).

@@ -307,43 +307,47 @@ class Worker:
             await self._sleep(self._poll_delay())
 
     async def _cycle(self, types: list[str], limit: int) -> None:
-        """Save waiting records and claim up to ``limit`` jobs, in one group commit."""
+        """Save waiting records and claim up to ``limit`` jobs, in one write."""
         now = self.clock.now()
         with self._slots_lock:
             self._settling, self._outbox = self._outbox, []
-        writes: list[Awaitable[Any]] = []
-        if self._settling:
-            writes.append(self.store.settle([f.outcome for f in self._settling], now=now))
-        if limit:
-            lease_until = now + self.config.lease_timeout
-            writes.append(
-                self.store.claim(
-                    types,
-                    limit,
-                    now=now,
-                    lease_until=lease_until,
-                    worker_id=self.worker_id,
-                    queues=self._queue_budgets(limit),
-                )
-            )
-        results = await asyncio.gather(*writes, return_exceptions=True)
-        if self._settling:
-            settled = results.pop(0)
-            if isinstance(settled, BaseException):
-                with self._slots_lock:  # keep them; try again next cycle
-                    self._outbox[:0], self._settling = self._settling, []
-                if limit and not isinstance(results[0], BaseException):
-                    self._start(results[0], limit)
-                raise settled
-            for record, applied in zip(self._settling, settled, strict=True):
-                self._saved(record, applied)
-            with self._slots_lock:
-                self._settling = []
-        if limit:
-            claim = results[0]
-            if isinstance(claim, BaseException):
-                raise claim
+        outcomes = [f.outcome for f in self._settling]
+        claim: Claim | None = None
+        try:
+            if limit:
+                lease_until, queues = now + self.config.lease_timeout, self._queue_budgets(limit)
+                if outcomes:
+                    settled, claim = await self.store.settle_and_claim(
+                        outcomes,
+                        types,
+                        limit,
+                        now=now,
+                        lease_until=lease_until,
+                        worker_id=self.worker_id,
+                        queues=queues,
+                    )
+                else:
+                    settled = []
+                    claim = await self.store.claim(
+                        types,
+                        limit,
+                        now=now,
+                        lease_until=lease_until,
+                        worker_id=self.worker_id,
+                        queues=queues,
+                    )
+            else:
+                settled = await self.store.settle(outcomes, now=now)
+        except Exception:
+            with self._slots_lock:  # nothing was saved: keep them; try again next cycle
+                self._outbox[:0], self._settling = self._settling, []
+            raise
+        if claim is not None:  # first: a retry's due time below may come sooner
             self._start(claim, limit)
+        for record, applied in zip(self._settling, settled, strict=True):
+            self._saved(record, applied)
+        with self._slots_lock:
+            self._settling = []
 
     def _queue_budgets(self, limit: int) -> dict[str, int] | None:
         """With ``QUEUE_QUEUES``, the slots each consumed queue may fill now: its own

@@ -255,6 +255,23 @@ class JobStore(Protocol):
         retry due by ``now``)."""
         ...
 
+    async def settle_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
+    ) -> tuple[list[bool], Claim]:
+        """:meth:`settle` and :meth:`claim` as one write, both or neither (a worker's cycle).
+        The claim may not see what the settle changed (PostgreSQL runs both in one statement,
+        on one snapshot): a job it puts back or makes due is claimable from the next claim
+        on, and ``next_run_at`` may leave out a retry it schedules."""
+        ...
+
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         """Extend ``(job_id, token)`` leases; return the ids no longer held (cancelled, lost)."""
         ...

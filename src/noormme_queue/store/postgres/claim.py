@@ -29,22 +29,34 @@ from . import sql
 from .pool import Conn
 
 
-def claim_ready(
-    conn: Conn,
-    params: dict[str, Any],
-    queues: Mapping[str, int] | None,
-) -> tuple[list[Any], int, float | None]:
-    """Rows claimed among types without limits, how many jobs were staged, and when the
-    next scheduled job falls due."""
-    args = params | {
+def ready_args(params: dict[str, Any], queues: Mapping[str, int] | None) -> dict[str, Any]:
+    """``params`` and what ``CLAIM_READY`` (and ``SETTLE_AND_CLAIM``) take besides."""
+    return params | {
         "stage": STAGE_BATCH,
         "all_queues": queues is None,
         "queues": [] if queues is None else list(queues),
         "budgets": [] if queues is None else list(queues.values()),
     }
-    rows = conn.execute(sql.CLAIM_READY, args).fetchall()
-    *claimed, trailer = rows
-    return [r[:-2] for r in claimed], int(trailer[-2] or 0), due_time(trailer[-1])
+
+
+Ready = tuple[list[Any], int, float | None]
+"""Rows claimed among types without limits, how many jobs were staged, and when the next
+scheduled job falls due."""
+
+
+def read_ready(rows: Sequence[Any]) -> tuple[Ready, list[tuple[Any, Any]]]:
+    """``CLAIM_READY``'s rows (or ``SETTLE_AND_CLAIM``'s), and the (kind, id) of each
+    outcome the statement applied."""
+    *body, trailer = rows
+    claimed = [r[1:-2] for r in body if r[0] == "j"]
+    return (claimed, int(trailer[-2] or 0), due_time(trailer[-1])), [
+        (r[0], r[1]) for r in body if r[0] != "j"
+    ]
+
+
+def claim_ready(conn: Conn, params: dict[str, Any], queues: Mapping[str, int] | None) -> Ready:
+    ready, _ = read_ready(conn.execute(sql.CLAIM_READY, ready_args(params, queues)).fetchall())
+    return ready
 
 
 def claim_planned(

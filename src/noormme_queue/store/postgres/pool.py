@@ -84,11 +84,11 @@ class Runner:
     async def writes_settled(self) -> None:
         """Wait for the writes this event loop submitted before now.
 
-        Operations run concurrently on several connections, but a worker saves outcomes and
-        claims in one go (``gather(settle, claim)``) and relies on the claim seeing the
-        settle, as it does in SQLite's single transaction: a job put back to ``pending``
-        for a retry must count in the claim's ``next_run_at``. So a claim first waits for
-        the writes already in flight from its loop (one extra round trip at most).
+        Operations run concurrently on several connections, but a claim should see what its
+        loop wrote before it (a worker's settle sent alone, a retry put back to ``pending``
+        that must count in the claim's ``next_run_at``), as it would in SQLite's single
+        writer. So a claim first waits for the writes already in flight from its loop (one
+        extra round trip at most).
         """
         with self._lock:
             pending = list(self._writes.get(asyncio.get_running_loop(), ()))

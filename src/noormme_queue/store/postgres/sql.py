@@ -53,8 +53,7 @@ def _waking(dml: str, returning_count: int) -> str:
 # -- enqueue -----------------------------------------------------------------------------------
 
 # A batch in one statement; the first of several jobs with one unique_key wins, as in SQLite.
-# No queue given: its type's stored one, by one join (a lookup per row pushed a bulk load's
-# plan past jit_above_cost). 'pending' when due at once, else 'scheduled' (see STAGE).
+# No queue given: its type's stored one, by one join (not a lookup per row: jit_above_cost).
 ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
@@ -113,10 +112,10 @@ _SEEK = (
 )
 
 # Stage; read the first due jobs of each wanted pair without limits (SKIP LOCKED); keep each
-# queue's budget; mark the first `limit` by primary key (ARRAY(...): a join scanned the whole
-# table, 5 ms at 10,000 jobs). Its last row: the staged count and the next due time.
-CLAIM_READY = (
-    f"WITH staged AS ({STAGE} RETURNING 1), {_WANTED_PAIRS}"
+# queue's budget; mark the first `limit` by primary key (ARRAY(...): a join scanned the table).
+# Rows: 'j' and a claimed job's columns; last, 't', the staged count and the next due time.
+_READY = (
+    f"staged AS ({STAGE} RETURNING 1), {_WANTED_PAIRS}"
     f"  AND NOT EXISTS (SELECT 1 FROM noormme_types t WHERE t.type = p.type AND {_LIMITED})),"
     f" cand AS MATERIALIZED (SELECT c.id, c.queue, c.priority, c.run_at, p.budget"
     f"  FROM pairs p CROSS JOIN LATERAL {_SEEK}),"
@@ -127,10 +126,14 @@ CLAIM_READY = (
     "  claim_token = %(token)s, worker_id = %(worker_id)s, lease_until = %(lease_until)s,"
     f"  started_at = %(now)s, {_CLAIMED_EVENT} WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
     f"  RETURNING {_J_SELECTED})"
-    " SELECT *, NULL::bigint, NULL::float8 FROM claimed UNION ALL"
-    f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, (SELECT count(*) FROM staged),"
+)
+_NULLS = ", ".join(["NULL"] * len(COLUMNS))
+_CLAIMED = "SELECT 'j', *, NULL::bigint, NULL::float8 FROM claimed"
+_TRAILER = (
+    f" UNION ALL SELECT 't', {_NULLS}, (SELECT count(*) FROM staged),"
     "  (SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled')"
 )
+CLAIM_READY = f"WITH {_READY} {_CLAIMED}{_TRAILER}"
 
 # PostgreSQL only: a limited claim's first page of every wanted pair (one with none: a row of
 # NULLs), each job with its key's starts in the window (SQLite: CANDIDATES, RATE_USAGE).
@@ -145,9 +148,8 @@ TYPE_LIMITS = (
     "SELECT type, concurrency, rate_count, rate_window FROM noormme_types t"
     f" WHERE {_LIMITED} AND type = ANY(%(types)b::text[]) ORDER BY type FOR UPDATE"
 )
-# PostgreSQL only (data-modifying CTEs): a limited claim's first statement: TYPE_LIMITS's locks
-# (NOWAIT: claim.py), STAGE, and for rates CLAIM_CLOCK and FORGET_STARTS (the `forget` oldest,
-# by the window index: any more wait for the next claim, counted against their key till then).
+# PostgreSQL only: a limited claim's first statement: TYPE_LIMITS's locks (NOWAIT: claim.py),
+# STAGE, for rates CLAIM_CLOCK and FORGET_STARTS (the `forget` oldest; more wait their turn).
 _LOCK_LIMITS = (
     "WITH locked AS MATERIALIZED ({types}),"
     f" staged AS ({STAGE}),"
@@ -209,8 +211,7 @@ NEXT_DUE = "SELECT min(run_at) FROM noormme_jobs WHERE status = 'scheduled'"
 # COUNT_STARTS, and in an extra last row NEXT_DUE.
 CLAIM_PLANNED = (
     f"WITH claimed AS ({CLAIM}), recorded AS ({RECORD_START}), counted AS ({COUNT_STARTS})"
-    f" SELECT *, NULL::float8 FROM claimed UNION ALL"
-    f" SELECT {', '.join(['NULL'] * len(COLUMNS))}, ({NEXT_DUE})"
+    f" SELECT *, NULL::float8 FROM claimed UNION ALL SELECT {_NULLS}, ({NEXT_DUE})"
 )
 
 # A claimed (or expired) row that no Job can hold: failed with why.
@@ -253,15 +254,23 @@ RELEASE = (
     " FROM json_to_recordset(%(r)s::json) AS v(id text, token text, events text)"
     f" WHERE {_HELD} RETURNING j.id"
 )
-_KINDS = {"c": COMPLETE, "f": FAIL, "l": RETRY_LATER, "r": RELEASE}
+_KINDS = {"c": COMPLETE, "f": FAIL, "l": RETRY_LATER, "r": RELEASE}  # SQLite: one per kind
 
 
 @cache
 def SETTLE(kinds: str) -> str:
-    """PostgreSQL only (SQLite runs a statement per kind): the outcomes of ``kinds`` (of
-    "cflr": completed, failed, retried later, released) in one statement; (kind, id) each."""
+    """PostgreSQL only: the outcomes of ``kinds`` ("cflr" of _KINDS) in one; (kind, id)s."""
     ctes = ", ".join(f"{kind} AS ({_KINDS[kind]})" for kind in kinds)
     return f"WITH {ctes} " + " UNION ALL ".join(f"SELECT '{k}', id FROM {k}" for k in kinds)
+
+
+@cache
+def SETTLE_AND_CLAIM(kinds: str) -> str:
+    """PostgreSQL only: SETTLE(kinds) and CLAIM_READY in one statement (one snapshot: jobs
+    the settle makes due are claimable from the next one); CLAIM_READY's rows, (kind, id)s."""
+    ctes = "".join(f"{kind} AS ({_KINDS[kind]}), " for kind in kinds)
+    settled = "".join(f" UNION ALL SELECT '{k}', id, {_NULLS}, NULL FROM {k}" for k in kinds)
+    return f"WITH {ctes}{_READY} {_CLAIMED}{settled}{_TRAILER}"
 
 
 # -- leases and progress -----------------------------------------------------------------------
@@ -293,14 +302,11 @@ JOB_EVENTS = (
 
 @cache
 def LIST_JOBS(statuses: int, by_type: bool, by_queue: bool, paged: bool) -> str:
-    """Newest first; ``paged`` goes on below the id of the previous page's last job.
-
-    With statuses, one arm per stored status (pending is 'pending' and 'scheduled'), each
-    seeking the (status, id) index newest first up to the limit, merged. Parameters:
-    status0, status1, ..., type, queue, before (those asked for), limit. Each arm's status
-    is ``= ANY(ARRAY[...])`` ordered ``status DESC, id DESC``: with ``status = ...`` the order
-    is ``id DESC`` alone, and the planner walks the primary key newest first, filtering,
-    past every newer job (pending jobs beside a million finished ones)."""
+    """Newest first; ``paged``: below the id of the previous page's last job. With
+    statuses, one arm per stored status, each seeking the (status, id) index newest first up
+    to the limit, merged; ``status = ANY(ARRAY[...])`` ordered ``status DESC, id DESC`` (with
+    ``status = ...`` the planner walks the primary key, past every newer job). Parameters:
+    status0, status1, ..., type, queue, before (those asked for), limit."""
     clauses = [
         clause
         for clause, used in (
@@ -344,13 +350,10 @@ FINISHED_MINUTES = (
 FINISHED_COUNTS = (
     "SELECT floor((finished_at - %(since)s) / %(width)s)::bigint AS bucket,"
     " count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'failed')"
-    " FROM ("
-    "  SELECT status, finished_at FROM noormme_jobs"
-    "   WHERE status = 'completed' AND finished_at >= %(since)s"
-    "  UNION ALL"
-    "  SELECT status, finished_at FROM noormme_jobs"
-    "   WHERE status = 'failed' AND finished_at >= %(since)s"
-    " ) f GROUP BY bucket ORDER BY bucket"
+    " FROM (SELECT status, finished_at FROM noormme_jobs"
+    "  WHERE status = 'completed' AND finished_at >= %(since)s UNION ALL"
+    "  SELECT status, finished_at FROM noormme_jobs WHERE status = 'failed'"
+    "  AND finished_at >= %(since)s) f GROUP BY bucket ORDER BY bucket"
 )
 
 # -- queues and job types ----------------------------------------------------------------------
@@ -374,10 +377,9 @@ DEFINE_TYPE = (
     "INSERT INTO noormme_types (type, queue, concurrency, rate_count, rate_window,"
     "  defined_by, updated_at) VALUES (%(type)s, %(queue)s, %(concurrency)s, %(rate_count)s,"
     "  %(rate_window)s, %(defined_by)s, %(updated_at)s)"
-    " ON CONFLICT (type) DO UPDATE SET queue = excluded.queue,"
-    "  concurrency = excluded.concurrency, rate_count = excluded.rate_count,"
-    "  rate_window = excluded.rate_window, defined_by = excluded.defined_by,"
-    "  updated_at = excluded.updated_at"
+    " ON CONFLICT (type) DO UPDATE SET queue = excluded.queue, concurrency = excluded.concurrency,"
+    "  rate_count = excluded.rate_count, rate_window = excluded.rate_window,"
+    "  defined_by = excluded.defined_by, updated_at = excluded.updated_at"
 )
 
 # -- control -----------------------------------------------------------------------------------

@@ -39,19 +39,15 @@ from ...core.retry import after_manual_retry
 from ...core.threads import run_sync
 from ..base import (
     Claim,
-    Completed,
     Expired,
-    Failed,
     FinishedCount,
     NewJob,
     Outcome,
-    Released,
 )
-from ..events import cancelled, dumps, read_events, retried, settled, unreadable
+from ..events import cancelled, dumps, read_events, retried, unreadable
 from ..rows import (
     SCHEDULED,
     Unreadable,
-    attempt_json,
     claim_order,
     listed_statuses,
     makes_due,
@@ -64,7 +60,7 @@ from ..rows import (
 from . import schema as ddl
 from . import sql
 from .caller import CallerTransactions
-from .claim import claim_planned, claim_ready, less_taken
+from .claim import Ready, claim_planned, claim_ready, less_taken, read_ready, ready_args
 from .connect import Server, migrate
 from .inserts import insert_jobs
 from .listener import Listening
@@ -72,6 +68,7 @@ from .pool import Conn, Runner, records
 from .presence import PresenceOperations
 from .queues import LIMITS_MAX_AGE, QueueOps
 from .schedules import ScheduleOperations
+from .settling import applied, settle_params
 
 log = logging.getLogger("noormme_queue.store")
 
@@ -80,6 +77,20 @@ T = TypeVar("T")
 DEFAULT_MAX_CONNECTIONS = 10
 POOL_TIMEOUT = 30.0  # seconds an operation waits for a free connection
 ANALYZE_AFTER_ROWS = 1000  # an enqueue this large refreshes the planner's statistics
+
+
+def _claim_params(
+    types: Sequence[str], limit: int, now: float, lease_until: float, worker_id: str
+) -> dict[str, Any]:
+    """A claim's parameters, its new token among them."""
+    return {
+        "token": uuid.uuid4().hex,
+        "worker_id": worker_id,
+        "lease_until": lease_until,
+        "now": now,
+        "types": list(types),
+        "limit": limit,
+    }
 
 
 class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOperations):
@@ -243,88 +254,98 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
         worker_id: str,
         queues: Mapping[str, int] | None = None,
     ) -> Claim:
-        token = uuid.uuid4().hex
+        params = _claim_params(types, limit, now, lease_until, worker_id)
         if not types or limit <= 0:
-            return Claim(token, [], None)
-        params: dict[str, Any] = {
-            "token": token,
-            "worker_id": worker_id,
-            "lease_until": lease_until,
-            "now": now,
-            "types": list(types),
-            "limit": limit,
-        }
+            return Claim(params["token"], [], None)
+        runner = self._runner
+        if runner is not None:
+            await runner.writes_settled()
+        return await self._run(lambda conn: self._claim_on(conn, params, types, queues), write=True)
 
-        def write(conn: Conn) -> Claim:
-            staged = 0
-            if any(t in self._limited_types(conn) for t in types):
-                rows, next_run_at = claim_planned(
-                    conn, params, types, limit, queues, self._concurrent
+    def _claim_on(
+        self,
+        conn: Conn,
+        params: dict[str, Any],
+        types: Sequence[str],
+        queues: Mapping[str, int] | None,
+        ready: Ready | None = None,
+    ) -> Claim:
+        """A claim's write; ``ready``: what SETTLE_AND_CLAIM claimed already."""
+        token, now, limit = params["token"], params["now"], params["limit"]
+        staged = 0
+        if ready is None and any(t in self._limited_types(conn) for t in types):
+            rows, next_run_at = claim_planned(conn, params, types, limit, queues, self._concurrent)
+        else:
+            rows, staged, next_run_at = ready or claim_ready(conn, params, queues)
+            if staged and len(rows) < limit:
+                # Jobs it made due are claimable by the next statement: claim them now.
+                more, staged, next_run_at = claim_ready(
+                    conn, params | {"limit": limit - len(rows)}, less_taken(queues, rows)
                 )
-            else:
-                rows, staged, next_run_at = claim_ready(conn, params, queues)
-                if staged and len(rows) < limit:
-                    # Jobs it made due are claimable by the next statement: claim them now.
-                    more, staged, next_run_at = claim_ready(
-                        conn, params | {"limit": limit - len(rows)}, less_taken(queues, rows)
-                    )
-                    rows += more
-            jobs, unreadable = read_rows(rows)
-            # Autocommit: if this is lost, the lease runs out and recovery marks them.
-            self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
-            jobs.sort(key=claim_order)
-            if staged:  # more were staged than this claim could take: look again at once
-                next_run_at = now
-            return Claim(token, jobs, None if len(jobs) >= limit else next_run_at)
+                rows += more
+        jobs, unreadable = read_rows(rows)
+        # Autocommit: if this is lost, the lease runs out and recovery marks them.
+        self._fail_unreadable(conn, [(bad, token) for bad in unreadable], now)
+        jobs.sort(key=claim_order)
+        if staged:  # more were staged than this claim could take: look again at once
+            next_run_at = now
+        return Claim(token, jobs, None if len(jobs) >= limit else next_run_at)
+
+    async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
+        if not outcomes:
+            return []
+        kinds, params = settle_params(outcomes, now)
+        wake = any(makes_due(o, now) for o in outcomes)
+
+        def write(conn: Conn) -> list[bool]:
+            rows = conn.execute(sql.SETTLE(kinds), params).fetchall()
+            self._wake_if(conn, wake, rows)
+            return applied(outcomes, rows)
+
+        return await self._run(write, write=True)
+
+    async def settle_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
+    ) -> tuple[list[bool], Claim]:
+        params = _claim_params(types, limit, now, lease_until, worker_id)
+        if not outcomes or not types or limit <= 0:
+            settled = await self.settle(outcomes, now=now)
+            claim = await self.claim(
+                types, limit, now=now, lease_until=lease_until, worker_id=worker_id, queues=queues
+            )
+            return settled, claim
+        kinds, settling = settle_params(outcomes, now)
+        wake = any(makes_due(o, now) for o in outcomes)
+
+        def write(conn: Conn) -> tuple[list[bool], Claim]:
+            if any(t in self._limited_types(conn) for t in types):
+                with conn.transaction():  # the limited claim takes several statements
+                    rows = conn.execute(sql.SETTLE(kinds), settling).fetchall()
+                    claim = self._claim_on(conn, params, types, queues)
+            else:  # one statement, one round trip
+                args = ready_args(params | settling, queues)
+                ready, rows = read_ready(conn.execute(sql.SETTLE_AND_CLAIM(kinds), args).fetchall())
+                claim = self._claim_on(conn, params, types, queues, ready)
+            self._wake_if(conn, wake, rows)
+            return applied(outcomes, rows), claim
 
         runner = self._runner
         if runner is not None:
             await runner.writes_settled()
         return await self._run(write, write=True)
 
-    async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
-        if not outcomes:
-            return []
-        done = [o for o in outcomes if isinstance(o, Completed)]
-        failed = [o for o in outcomes if isinstance(o, Failed) and o.retry_at is None]
-        later = [o for o in outcomes if isinstance(o, Failed) and o.retry_at is not None]
-        released = [o for o in outcomes if isinstance(o, Released)]
-
-        def row(outcome: Outcome) -> dict[str, Any]:
-            """Its row of ``json_to_recordset`` (keys its kind's statement does not name
-            are ignored there)."""
-            fields: dict[str, Any] = {"id": outcome.job_id, "token": outcome.token}
-            if isinstance(outcome, Completed):
-                fields["result"] = outcome.result
-                fields["attempt"] = attempt_json(outcome.attempt)
-                return fields
-            if isinstance(outcome, Failed):
-                fields["error"] = outcome.attempt.error
-                fields["attempt"] = attempt_json(outcome.attempt)
-                fields["retry_at"] = outcome.retry_at
-            fields["events"] = dumps(settled(outcome, now))
-            return fields
-
-        # Only the kinds present: their statement parts and rows, nothing for the rest.
-        groups: dict[str, Sequence[Outcome]] = {"c": done, "f": failed, "l": later, "r": released}
-        params: dict[str, Any] = {"now": now}
-        params |= {kind: records([row(o) for o in of]) for kind, of in groups.items() if of}
-        kinds = "".join(kind for kind, of in groups.items() if of)
-        statement = sql.SETTLE(kinds)
-        wake = any(makes_due(o, now) for o in outcomes)
-
-        def kind(outcome: Outcome) -> str:
-            if isinstance(outcome, Failed):
-                return "f" if outcome.retry_at is None else "l"
-            return "c" if isinstance(outcome, Completed) else "r"
-
-        def write(conn: Conn) -> list[bool]:
-            applied = {(k, job_id) for k, job_id in conn.execute(statement, params)}
-            if wake and any(k in ("l", "r") for k, _ in applied):
-                conn.execute(sql.NOTIFY, self._wake_params())
-            return [(kind(o), o.job_id) in applied for o in outcomes]
-
-        return await self._run(write, write=True)
+    def _wake_if(self, conn: Conn, wake: bool, settled: Sequence[tuple[Any, Any]]) -> None:
+        """Notify listeners when an applied release or retry made a job due at once."""
+        if wake and any(kind in ("l", "r") for kind, _ in settled):
+            conn.execute(sql.NOTIFY, self._wake_params())
 
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         if not held:

@@ -235,6 +235,21 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOper
         worker_id: str,
         queues: Mapping[str, int] | None = None,
     ) -> Claim:
+        claim = self._claiming(types, limit, now, lease_until, worker_id, queues)
+        if isinstance(claim, Claim):
+            return claim
+        return await self._write(claim)
+
+    def _claiming(
+        self,
+        types: Sequence[str],
+        limit: int,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None,
+    ) -> Claim | Callable[[sqlite3.Connection], Claim]:
+        """A claim's write, or the empty claim when it has nothing to take."""
         token = uuid.uuid4().hex
         if not types or limit <= 0:
             return Claim(token, [], None)
@@ -255,9 +270,44 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOper
             jobs.sort(key=claim_order)
             return Claim(token, jobs, next_run_at)
 
-        return await self._write(write)
+        return write
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: float) -> list[bool]:
+        return await self._write(
+            self._settling(outcomes, now),
+            notify=any(makes_due(o, now) for o in outcomes),
+            on_loop=len(outcomes) <= LOOP_SIDE_MAX_ROWS,
+        )
+
+    async def settle_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        types: Sequence[str],
+        limit: int,
+        *,
+        now: float,
+        lease_until: float,
+        worker_id: str,
+        queues: Mapping[str, int] | None = None,
+    ) -> tuple[list[bool], Claim]:
+        settle = self._settling(outcomes, now)
+        claim = self._claiming(types, limit, now, lease_until, worker_id, queues)
+
+        def write(conn: sqlite3.Connection) -> tuple[list[bool], Claim]:
+            settled = settle(conn)  # first: the claim sees what it changed
+            return settled, claim if isinstance(claim, Claim) else claim(conn)
+
+        return await self._write(
+            write,
+            notify=any(makes_due(o, now) for o in outcomes),
+            on_loop=len(outcomes) <= LOOP_SIDE_MAX_ROWS,
+        )
+
+    def _settling(
+        self, outcomes: Sequence[Outcome], now: float
+    ) -> Callable[[sqlite3.Connection], list[bool]]:
+        """A settle's write."""
+
         def write(conn: sqlite3.Connection) -> list[bool]:
             completed = [o for o in outcomes if isinstance(o, Completed)]
             applied_ids = _complete_many(conn, completed, now) if completed else set()
@@ -285,11 +335,7 @@ class SQLiteStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOper
                 applied.append(cur.rowcount == 1)
             return applied
 
-        return await self._write(
-            write,
-            notify=any(makes_due(o, now) for o in outcomes),
-            on_loop=len(outcomes) <= LOOP_SIDE_MAX_ROWS,
-        )
+        return write
 
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         if not held:
