@@ -14,23 +14,6 @@ from .pool import Conn, records
 
 UNIQUE_RACE_RETRIES = 5
 
-_NEW_JOB_COLUMNS = (
-    "id",
-    "type",
-    "payload",
-    "priority",
-    "max_attempts",
-    "run_at",
-    "created_at",
-    "retry_policy",
-    "unique_key",
-    "timeout",
-    "queue",
-    "limit_key",
-    "schedule",
-    "traceparent",
-)
-
 
 def insert_jobs(
     conn: Conn, jobs: Sequence[NewJob], *, wake: Mapping[str, str], where: str
@@ -43,10 +26,7 @@ def insert_jobs(
     todo = list(range(len(jobs)))
     for _ in range(UNIQUE_RACE_RETRIES):
         batch = [jobs[i] for i in todo]
-        rows = [{name: getattr(j, name) for name in _NEW_JOB_COLUMNS} for j in batch]
-        for row, job in zip(rows, batch, strict=True):
-            row["status"], row["events"] = initial_status(job), enqueued(job)
-        params: dict[str, Any] = {"jobs": records(rows), **wake}
+        params: dict[str, Any] = {"jobs": records([_row(j) for j in batch]), **wake}
         inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
         skipped = [i for i in todo if jobs[i].id not in inserted]
         for i in todo:
@@ -72,3 +52,25 @@ def insert_jobs(
             "unique_key; try again"
         )
     return [i for i in ids if i is not None]
+
+
+def _row(job: NewJob) -> list[Any]:
+    """A new job's row, in the columns' order of ``sql.ENQUEUE``."""
+    return [
+        job.id,
+        job.type,
+        job.payload,
+        initial_status(job),
+        job.priority,
+        job.max_attempts,
+        job.run_at,
+        job.created_at,
+        job.retry_policy,
+        job.unique_key,
+        job.timeout,
+        job.queue,
+        job.limit_key,
+        job.schedule,
+        job.traceparent,
+        enqueued(job),
+    ]

@@ -29,10 +29,10 @@ Conn = psycopg.Connection[Any]
 Result = tuple[Any, BaseException | None]
 
 
-def records(rows: list[dict[str, Any]]) -> str:
-    """A batch's rows as one parameter, the JSON text of ``json_to_recordset`` in sql.py:
-    psycopg dumps an array parameter element by element in Python, json in C (for a job's
-    16 columns, one JSON text costs a third of the 16 one-element arrays)."""
+def records(rows: list[list[Any]]) -> str:
+    """A batch's rows as one parameter, the JSON array of arrays that ``_rows`` in sql.py
+    reads (each row's values in its columns' order): psycopg dumps an array parameter
+    element by element in Python, json in C (a new job: 16 one-element arrays)."""
     return json.dumps(rows, separators=(",", ":"))
 
 

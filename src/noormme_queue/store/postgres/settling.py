@@ -21,7 +21,7 @@ def kind_of(outcome: Outcome) -> str:
 
 def settle_params(outcomes: Sequence[Outcome], now: float) -> tuple[str, dict[str, Any]]:
     """The kinds present (the statement's parts: nothing for the others) and their rows."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[list[Any]]] = {}
     for outcome in outcomes:
         groups.setdefault(kind_of(outcome), []).append(_row(outcome, now))
     kinds = "".join(kind for kind in "cflr" if kind in groups)
@@ -34,19 +34,17 @@ def applied(outcomes: Sequence[Outcome], rows: Iterable[tuple[Any, Any]]) -> lis
     return [(kind_of(o), o.job_id) in done for o in outcomes]
 
 
-def _row(outcome: Outcome, now: float) -> dict[str, Any]:
-    """Its row of ``json_to_recordset`` (keys its kind's statement does not name are
-    ignored there)."""
-    fields: dict[str, Any] = {"id": outcome.job_id, "token": outcome.token}
+def _row(outcome: Outcome, now: float) -> list[Any]:
+    """Its row, in the columns' order of its kind's statement."""
+    held = [outcome.job_id, outcome.token]
     if isinstance(outcome, Completed):
-        fields["result"] = outcome.result
-        fields["attempt"] = attempt_json(outcome.attempt)
-        return fields
-    if isinstance(outcome, Failed):
-        fields["error"] = outcome.attempt.error
-        fields["attempt"] = attempt_json(outcome.attempt)
-        fields["retry_at"] = outcome.retry_at
-    elif not isinstance(outcome, Released):
+        return [*held, outcome.result, attempt_json(outcome.attempt)]
+    events = dumps(settled(outcome, now))
+    if isinstance(outcome, Released):
+        return [*held, events]
+    if not isinstance(outcome, Failed):
         raise TypeError(f"not an outcome: {outcome!r}")
-    fields["events"] = dumps(settled(outcome, now))
-    return fields
+    record = attempt_json(outcome.attempt)
+    if outcome.retry_at is None:
+        return [*held, outcome.attempt.error, record, events]
+    return [*held, outcome.attempt.error, outcome.retry_at, record, events]

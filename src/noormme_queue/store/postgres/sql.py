@@ -1,8 +1,8 @@
 """Every SQL statement of the PostgreSQL store, under the same names as ``sqlite/sql.py``.
 
 Diffing the two modules shows only what differs between the dialects: ``%(name)s``
-placeholders (``?`` there); a batch's rows as one JSON text (``json_to_recordset``; psycopg
-dumps an array element by element in Python) and lists as binary arrays (``%(name)b``)
+placeholders (``?`` there); a batch's rows as one JSON text (``jsonb_array_elements``;
+psycopg dumps an array element by element in Python) and lists as binary arrays (``%(name)b``)
 where SQLite runs a statement per row or builds a ``VALUES`` list; ``FOR UPDATE SKIP
 LOCKED``; the few statements only one dialect has (``tests/store/test_sql_modules.py``).
 Times are ``double precision`` Unix seconds, as in SQLite, passed, compared and read back as
@@ -27,14 +27,23 @@ _J_SELECTED = ", ".join(f"j.{c}" for c in _SELECTED.split(", "))
 _LIVE = "status IN ('pending', 'scheduled', 'processing')"
 # Every transition of a claimed job is a compare-and-set on its status and claim token.
 _HELD = "j.id = v.id AND j.status = 'processing' AND j.claim_token = v.token"
-_APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt::jsonb)"
+_APPEND_ATTEMPT = "history = j.history || jsonb_build_array(v.attempt)"
 # A job's timeline is in its row (store/events.py): each change appends its events; the
 # claimed event is built here, since only the row knows its attempt number.
-_APPEND_EVENTS = "events = j.events || v.events::jsonb"
+_APPEND_EVENTS = "events = j.events || v.events"
 _CLAIMED_EVENT = (
     "events = j.events || jsonb_build_array(jsonb_build_array(%(now)s::float8, 'claimed',"
     "  %(worker_id)s::text, NULL, j.attempts + 1, NULL))"
 )
+
+
+def _rows(param: str, columns: str) -> str:
+    """A batch's rows (``records`` in pool.py: a JSON array of arrays) as a subquery ``v`` of
+    ``columns`` ("name type, ..."), in order, with its position ``ord``."""
+    cols = enumerate(c.split() for c in columns.split(", "))
+    picked = ", ".join(f"(e->>{n})::{type_} AS {name}" for n, (name, type_) in cols)
+    source = f"jsonb_array_elements(%({param})s::jsonb) WITH ORDINALITY AS x(e, ord)"
+    return f"(SELECT {picked}, x.ord FROM {source}) v"
 
 
 def _waking(dml: str, returning_count: int) -> str:
@@ -52,6 +61,12 @@ def _waking(dml: str, returning_count: int) -> str:
 
 # -- enqueue -----------------------------------------------------------------------------------
 
+_NEW_ROWS = _rows(
+    "jobs",
+    "id text, type text, payload text, status text, priority int, max_attempts int,"
+    " run_at float8, created_at float8, retry_policy text, unique_key text, timeout float8,"
+    " queue text, limit_key text, schedule text, traceparent text, events jsonb",
+)
 # A batch in one statement; the first of several jobs with one unique_key wins, as in SQLite.
 # No queue given: its type's stored one, by one join (not a lookup per row: jit_above_cost).
 ENQUEUE = _waking(
@@ -60,15 +75,8 @@ ENQUEUE = _waking(
     "  traceparent, events)"
     " SELECT v.id, v.type, v.payload, v.status, v.priority, v.max_attempts, v.max_attempts,"
     "  v.run_at, v.created_at, v.retry_policy, v.unique_key, v.timeout,"
-    "  COALESCE(v.queue, t.queue, 'default'), v.limit_key, v.schedule, v.traceparent,"
-    "  v.events::jsonb"
-    " FROM ROWS FROM (json_to_recordset(%(jobs)s::json) AS (id text, type text, payload text,"
-    "  status text, priority int, max_attempts int, run_at float8, created_at float8,"
-    "  retry_policy text, unique_key text, timeout float8, queue text, limit_key text,"
-    "  schedule text, traceparent text, events text)) WITH ORDINALITY AS v(id, type, payload,"
-    "  status, priority, max_attempts, run_at, created_at, retry_policy, unique_key, timeout,"
-    "  queue, limit_key, schedule, traceparent, events, ord)"
-    " LEFT JOIN noormme_types t ON v.queue IS NULL AND t.type = v.type"
+    "  COALESCE(v.queue, t.queue, 'default'), v.limit_key, v.schedule, v.traceparent, v.events"
+    f" FROM {_NEW_ROWS} LEFT JOIN noormme_types t ON v.queue IS NULL AND t.type = v.type"
     " ORDER BY v.ord"
     f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {_LIVE} DO NOTHING"
     " RETURNING id",
@@ -223,36 +231,29 @@ FAIL_UNREADABLE = (
 
 # -- settle ------------------------------------------------------------------------------------
 
+_HELD_ROW = "id text, token text"  # then each kind's own columns
 COMPLETE = (
     "UPDATE noormme_jobs j SET status = 'completed', result = v.result, error = NULL,"
-    "  finished_at = %(now)s, claim_token = NULL, lease_until = NULL, "
-    + _APPEND_ATTEMPT
-    + " FROM json_to_recordset(%(c)s::json) AS v(id text, token text, result text,"
-    "  attempt text)"
-    f" WHERE {_HELD} RETURNING j.id"
+    f"  finished_at = %(now)s, claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}"
+    f" FROM {_rows('c', f'{_HELD_ROW}, result text, attempt jsonb')} WHERE {_HELD} RETURNING j.id"
 )
 FAIL = (
     "UPDATE noormme_jobs j SET status = 'failed', error = v.error, finished_at = %(now)s,"
-    "  claim_token = NULL, lease_until = NULL, "
-    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
-    + " FROM json_to_recordset(%(f)s::json) AS v(id text, token text, error text,"
-    "  attempt text, events text)"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}, {_APPEND_EVENTS} FROM"
+    f" {_rows('f', f'{_HELD_ROW}, error text, attempt jsonb, events jsonb')}"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RETRY_LATER = (
     "UPDATE noormme_jobs j SET error = v.error, run_at = v.retry_at,"
     "  status = CASE WHEN v.retry_at <= %(now)s THEN 'pending' ELSE 'scheduled' END,"
-    "  claim_token = NULL, lease_until = NULL, "
-    + f"{_APPEND_ATTEMPT}, {_APPEND_EVENTS}"
-    + " FROM json_to_recordset(%(l)s::json) AS v(id text, token text, error text,"
-    "  retry_at float8, attempt text, events text)"
+    f"  claim_token = NULL, lease_until = NULL, {_APPEND_ATTEMPT}, {_APPEND_EVENTS} FROM"
+    f" {_rows('l', f'{_HELD_ROW}, error text, retry_at float8, attempt jsonb, events jsonb')}"
     f" WHERE {_HELD} RETURNING j.id"
 )
 RELEASE = (
     "UPDATE noormme_jobs j SET status = 'pending', attempts = j.attempts - 1,"
     f"  claim_token = NULL, lease_until = NULL, {_APPEND_EVENTS}"
-    " FROM json_to_recordset(%(r)s::json) AS v(id text, token text, events text)"
-    f" WHERE {_HELD} RETURNING j.id"
+    f" FROM {_rows('r', f'{_HELD_ROW}, events jsonb')} WHERE {_HELD} RETURNING j.id"
 )
 _KINDS = {"c": COMPLETE, "f": FAIL, "l": RETRY_LATER, "r": RELEASE}  # SQLite: one per kind
 
@@ -277,8 +278,7 @@ def SETTLE_AND_CLAIM(kinds: str) -> str:
 
 EXTEND_LEASES = (
     "UPDATE noormme_jobs j SET lease_until = %(lease_until)s"
-    " FROM json_to_recordset(%(held)s::json) AS v(id text, token text)"
-    f" WHERE {_HELD} RETURNING j.id"
+    f" FROM {_rows('held', _HELD_ROW)} WHERE {_HELD} RETURNING j.id"
 )
 # Processing jobs are few (at most every worker's concurrency): the status index.
 EXPIRED_LEASES = (

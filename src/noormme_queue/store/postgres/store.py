@@ -350,8 +350,7 @@ class PostgresStore(QueueOps, CallerTransactions, ScheduleOperations, PresenceOp
     async def extend_leases(self, held: Sequence[tuple[str, str]], lease_until: float) -> set[str]:
         if not held:
             return set()
-        rows = [{"id": job_id, "token": token} for job_id, token in held]
-        params = {"lease_until": lease_until, "held": records(rows)}
+        params = {"lease_until": lease_until, "held": records([list(pair) for pair in held])}
 
         def write(conn: Conn) -> set[str]:
             kept = {r[0] for r in conn.execute(sql.EXTEND_LEASES, params)}
