@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -195,10 +196,8 @@ def test_backoff_arithmetic_and_jitter_bounds() -> None:
     assert min(samples) >= 8 and max(samples) <= 12 and len(set(samples)) > 400
 
 
-async def test_a_retry_runs_when_due_not_at_the_next_poll(qm: QueueManager) -> None:
-    # The poll interval is 30 s (conftest); the retry is due 50 ms after the failure.
-    attempts: list[int] = []
-    second = asyncio.Event()
+def fails_once(attempts: list[int], second: asyncio.Event) -> Callable[[Job], str]:
+    """A handler whose first attempt asks for a retry in 50 ms; the second sets ``second``."""
 
     def once(job: Job) -> str:
         attempts.append(job.attempt)
@@ -207,7 +206,14 @@ async def test_a_retry_runs_when_due_not_at_the_next_poll(qm: QueueManager) -> N
         second.set()
         return "ok"
 
-    qm.register_handler("once", once)
+    return once
+
+
+async def test_a_retry_runs_when_due_not_at_the_next_poll(qm: QueueManager) -> None:
+    # The poll interval is 30 s (conftest); the retry is due 50 ms after the failure.
+    attempts: list[int] = []
+    second = asyncio.Event()
+    qm.register_handler("once", fails_once(attempts, second))
     await qm.start()
     job_id = await qm.add_job("once", {})
     await asyncio.wait_for(second.wait(), timeout=5)
@@ -224,14 +230,6 @@ async def test_a_retry_saved_with_the_next_claim_runs_when_due(
     # retry it schedules); the worker still wakes for it, not at the 30 s poll.
     attempts: list[int] = []
     second = asyncio.Event()
-
-    def once(job: Job) -> str:
-        attempts.append(job.attempt)
-        if job.attempt == 1:
-            raise RetryLater(0.05, "try again shortly")
-        second.set()
-        return "ok"
-
     with contextlib.ExitStack() as stack:
         url = f"sqlite:///{tmp_path / 'q.db'}"
         if backend == "postgres":
@@ -240,7 +238,7 @@ async def test_a_retry_saved_with_the_next_claim_runs_when_due(
             database_url=url, interval=30.0, cleanup_interval=0, concurrency=1, batch_size=1
         )
         qm = QueueManager(config, builtins=False)
-        qm.register_handler("once", once)
+        qm.register_handler("once", fails_once(attempts, second))
         try:
             await qm.start()
             job_id = await qm.add_job("once", {})

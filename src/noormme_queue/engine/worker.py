@@ -315,27 +315,15 @@ class Worker:
         claim: Claim | None = None
         try:
             if limit:
-                lease_until, queues = now + self.config.lease_timeout, self._queue_budgets(limit)
-                if outcomes:
-                    settled, claim = await self.store.settle_and_claim(
-                        outcomes,
-                        types,
-                        limit,
-                        now=now,
-                        lease_until=lease_until,
-                        worker_id=self.worker_id,
-                        queues=queues,
-                    )
-                else:
-                    settled = []
-                    claim = await self.store.claim(
-                        types,
-                        limit,
-                        now=now,
-                        lease_until=lease_until,
-                        worker_id=self.worker_id,
-                        queues=queues,
-                    )
+                settled, claim = await self.store.settle_and_claim(
+                    outcomes,
+                    types,
+                    limit,
+                    now=now,
+                    lease_until=now + self.config.lease_timeout,
+                    worker_id=self.worker_id,
+                    queues=self._queue_budgets(limit),
+                )
             else:
                 settled = await self.store.settle(outcomes, now=now)
         except Exception:

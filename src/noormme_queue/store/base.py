@@ -266,7 +266,8 @@ class JobStore(Protocol):
         worker_id: str,
         queues: Mapping[str, int] | None = None,
     ) -> tuple[list[bool], Claim]:
-        """:meth:`settle` and :meth:`claim` as one write, both or neither (a worker's cycle).
+        """:meth:`settle` and :meth:`claim` as one write, both or neither (a worker's cycle;
+        no ``outcomes``: the claim alone).
         The claim may not see what the settle changed (PostgreSQL runs both in one statement,
         on one snapshot): a job it puts back or makes due is claimable from the next claim
         on, and ``next_run_at`` may leave out a retry it schedules."""
