@@ -3,9 +3,9 @@
 Every operation runs a plain function of a connection (autocommit) on a small thread pool,
 as many threads as the ``psycopg_pool.ConnectionPool`` has connections, through
 ``loop.run_in_executor``: loop-agnostic, one pool of connections per store, and the event
-loop never waits on the network. Writes submitted in one event-loop iteration (a worker's
-settle and claim, many producers) share one transaction and one commit, in the order they
-were submitted.
+loop never waits on the network. Writes submitted in one event-loop iteration (many producers;
+a worker's cycle is one write already) share one transaction and one commit, in the order
+they were submitted.
 """
 
 from __future__ import annotations
