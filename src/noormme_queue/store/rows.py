@@ -25,6 +25,7 @@ from ..core.job import Attempt, AttemptOutcome, Job, JobStatus, QueueInfo, Queue
 from ..core.retry import RetryPolicy
 from ..core.routing import RateLimit, TypeLimits
 from .base import Failed, FinishedCount, NewJob, Outcome, Released, StoredSchedule, TypeDefinition
+from .events import enqueued
 
 COLUMNS = (
     "id",
@@ -278,6 +279,16 @@ def _shown(value: Any) -> str:
 
 
 # -- stored statuses, counts and definitions, the same for every backend ------------------------
+
+
+def new_job_row(job: NewJob, status: str, queue: str | None) -> tuple[Any, ...]:
+    """A new job's values in the column order both dialects' ``ENQUEUE`` take (the budget
+    is ``max_attempts``; ``events`` its enqueue event)."""
+    return (
+        *(job.id, job.type, job.payload, status, job.priority, job.max_attempts),
+        *(job.max_attempts, job.run_at, job.created_at, job.retry_policy, job.unique_key),
+        *(job.timeout, queue, job.limit_key, job.schedule, job.traceparent, enqueued(job)),
+    )
 
 
 def initial_status(job: NewJob) -> str:

@@ -7,8 +7,7 @@ from typing import Any
 
 from ...core.errors import StoreError
 from ..base import NewJob
-from ..events import enqueued
-from ..rows import initial_status
+from ..rows import initial_status, new_job_row
 from . import sql
 from .pool import Conn, records
 
@@ -26,7 +25,10 @@ def insert_jobs(
     todo = list(range(len(jobs)))
     for _ in range(UNIQUE_RACE_RETRIES):
         batch = [jobs[i] for i in todo]
-        params: dict[str, Any] = {"jobs": records([_row(j) for j in batch]), **wake}
+        params: dict[str, Any] = {
+            "jobs": records([new_job_row(j, initial_status(j), j.queue) for j in batch]),
+            **wake,
+        }
         inserted = {r[0] for r in conn.execute(sql.ENQUEUE, params) if r[0] is not None}
         skipped = [i for i in todo if jobs[i].id not in inserted]
         for i in todo:
@@ -52,25 +54,3 @@ def insert_jobs(
             "unique_key; try again"
         )
     return [i for i in ids if i is not None]
-
-
-def _row(job: NewJob) -> list[Any]:
-    """A new job's row, in the columns' order of ``sql.ENQUEUE``."""
-    return [
-        job.id,
-        job.type,
-        job.payload,
-        initial_status(job),
-        job.priority,
-        job.max_attempts,
-        job.run_at,
-        job.created_at,
-        job.retry_policy,
-        job.unique_key,
-        job.timeout,
-        job.queue,
-        job.limit_key,
-        job.schedule,
-        job.traceparent,
-        enqueued(job),
-    ]

@@ -14,7 +14,7 @@ import asyncio
 import json
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ Conn = psycopg.Connection[Any]
 Result = tuple[Any, BaseException | None]
 
 
-def records(rows: list[list[Any]]) -> str:
+def records(rows: Sequence[Sequence[Any]]) -> str:
     """A batch's rows as one parameter, the JSON array of arrays that ``_rows`` in sql.py
     reads (each row's values in its columns' order): psycopg dumps an array parameter
     element by element in Python, json in C (a new job: 16 one-element arrays)."""

@@ -63,7 +63,7 @@ def _waking(dml: str, returning_count: int) -> str:
 
 _NEW_ROWS = _rows(
     "jobs",
-    "id text, type text, payload text, status text, priority int, max_attempts int,"
+    "id text, type text, payload text, status text, priority int, max_attempts int, budget int,"
     " run_at float8, created_at float8, retry_policy text, unique_key text, timeout float8,"
     " queue text, limit_key text, schedule text, traceparent text, events jsonb",
 )
@@ -73,7 +73,7 @@ ENQUEUE = _waking(
     "INSERT INTO noormme_jobs (id, type, payload, status, priority, max_attempts, budget,"
     "  run_at, created_at, retry_policy, unique_key, timeout, queue, limit_key, schedule,"
     "  traceparent, events)"
-    " SELECT v.id, v.type, v.payload, v.status, v.priority, v.max_attempts, v.max_attempts,"
+    " SELECT v.id, v.type, v.payload, v.status, v.priority, v.max_attempts, v.budget,"
     "  v.run_at, v.created_at, v.retry_policy, v.unique_key, v.timeout,"
     "  COALESCE(v.queue, t.queue, 'default'), v.limit_key, v.schedule, v.traceparent, v.events"
     f" FROM {_NEW_ROWS} LEFT JOIN noormme_types t ON v.queue IS NULL AND t.type = v.type"

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..base import NewJob
-from ..events import enqueued
-from ..rows import initial_status
+from ..rows import initial_status, new_job_row
 from . import sql, tally
 
 
@@ -26,7 +25,7 @@ def insert_jobs(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]:
             if row is not None:
                 ids.append(row[1])
                 continue
-        conn.execute(sql.ENQUEUE, _row(job, initial_status(job), job.queue))
+        conn.execute(sql.ENQUEUE, new_job_row(job, initial_status(job), job.queue))
         ids.append(job.id)
     return ids
 
@@ -41,30 +40,7 @@ def _insert_batch(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[str]
         queue = job.queue if job.queue is not None else queues.get(job.type, "default")
         status = initial_status(job)
         added[(queue, job.type, status)] += 1
-        rows.append(_row(job, status, queue))
+        rows.append(new_job_row(job, status, queue))
     conn.executemany(sql.ENQUEUE_COUNTED, rows)
     tally.inserted(conn, added)
     return [job.id for job in jobs]
-
-
-def _row(job: NewJob, status: str, queue: str | None) -> tuple[Any, ...]:
-    """The parameters of ``ENQUEUE`` and ``ENQUEUE_COUNTED``, in their columns' order."""
-    return (
-        job.id,
-        job.type,
-        job.payload,
-        status,
-        job.priority,
-        job.max_attempts,
-        job.max_attempts,
-        job.run_at,
-        job.created_at,
-        job.retry_policy,
-        job.unique_key,
-        job.timeout,
-        queue,
-        job.limit_key,
-        job.schedule,
-        job.traceparent,
-        enqueued(job),
-    )
